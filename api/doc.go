@@ -1,0 +1,28 @@
+// Package api holds the wire types of zoned's REST/JSON API, served on a Unix
+// socket under the versioned prefix /v1. The JSON field names here are the
+// contract with zonectl and with hosting providers' control panels: add
+// fields, never rename or repurpose them.
+//
+// Routes (all under /v1):
+//
+//	GET    /v1/info                          Info
+//	GET    /v1/zones                         []Zone (with Usage for running zones)
+//	POST   /v1/zones                         CreateZoneRequest -> 201 Zone
+//	GET    /v1/zones/{name}                  Zone (with Spec)
+//	PATCH  /v1/zones/{name}                  ZonePatch -> Zone (applied live when running)
+//	DELETE /v1/zones/{name}?force=true       204
+//	POST   /v1/zones/{name}/start            Zone
+//	POST   /v1/zones/{name}/stop             StopRequest -> Zone
+//	POST   /v1/zones/{name}/restart          StopRequest -> Zone
+//	POST   /v1/zones/{name}/exec             ExecRequest, then Upgrade: zoned-stream (see stream.go)
+//	GET    /v1/zones/{name}/console-log      text/plain
+//	GET    /v1/templates                     []Template
+//	POST   /v1/templates                     CreateTemplateRequest -> 202 Operation
+//	PUT    /v1/templates/{name}              tar (optionally gzip or zstd) body -> 201 Template
+//	GET    /v1/templates/{name}              Template
+//	DELETE /v1/templates/{name}              204
+//	GET    /v1/operations/{id}               Operation
+//	GET    /v1/operations/{id}/wait?timeout=30s  Operation (when done or at timeout)
+//
+// Every error answer is an Error with a stable Code.
+package api

@@ -1,0 +1,194 @@
+package api
+
+import (
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Version is the API version, the first segment of every path.
+const Version = "v1"
+
+// DefaultSocket is where zoned listens unless told otherwise.
+const DefaultSocket = "/run/zoned/zoned.sock"
+
+// ZoneState is the lifecycle state of a zone.
+type ZoneState string
+
+// The zone state machine:
+//
+//	creating -> stopped <-> starting -> running -> stopping -> stopped
+//	stopped  -> destroying -> (gone)
+//
+// creating, starting, stopping and destroying are transient; a daemon that
+// dies in one of them finishes or undoes the step on its next start.
+const (
+	StateCreating   ZoneState = "creating"
+	StateStopped    ZoneState = "stopped"
+	StateStarting   ZoneState = "starting"
+	StateRunning    ZoneState = "running"
+	StateStopping   ZoneState = "stopping"
+	StateDestroying ZoneState = "destroying"
+)
+
+// Resources are a zone's limits as an operator states them. Zero means
+// "no limit" (or the kernel default for CPUWeight).
+type Resources struct {
+	// MemoryBytes caps the zone's RAM (page cache included).
+	MemoryBytes int64 `json:"memory_bytes,omitempty"`
+	// SwapBytes is swap allowed on top of MemoryBytes. With a memory limit
+	// and no swap given, the zone gets no swap: a VPS plan states its swap.
+	SwapBytes int64 `json:"swap_bytes,omitempty"`
+	// CPUs pins the zone to host CPUs, in cpuset list form ("0-1,3").
+	CPUs string `json:"cpus,omitempty"`
+	// CPULimitPercent caps CPU time: 150 means one and a half CPUs.
+	CPULimitPercent int64 `json:"cpu_limit_percent,omitempty"`
+	// CPUWeight is the zone's share under contention, 1..10000 (default 100),
+	// as cgroup v2's cpu.weight.
+	CPUWeight uint64 `json:"cpu_weight,omitempty"`
+	// PidsMax caps the number of tasks in the zone.
+	PidsMax int64 `json:"pids_max,omitempty"`
+}
+
+// ResourcesPatch changes some of a zone's Resources; nil fields stay as
+// they are, and a zero value removes that limit.
+type ResourcesPatch struct {
+	MemoryBytes     *int64  `json:"memory_bytes,omitempty"`
+	SwapBytes       *int64  `json:"swap_bytes,omitempty"`
+	CPUs            *string `json:"cpus,omitempty"`
+	CPULimitPercent *int64  `json:"cpu_limit_percent,omitempty"`
+	CPUWeight       *uint64 `json:"cpu_weight,omitempty"`
+	PidsMax         *int64  `json:"pids_max,omitempty"`
+}
+
+// Usage is what a running zone consumes now.
+type Usage struct {
+	MemoryBytes      uint64 `json:"memory_bytes"`
+	MemoryLimitBytes uint64 `json:"memory_limit_bytes,omitempty"`
+	Processes        uint64 `json:"processes"`
+	CPUNanos         uint64 `json:"cpu_nanos"`
+}
+
+// Zone is a zone as the API shows it.
+type Zone struct {
+	Name      string    `json:"name"`
+	UUID      string    `json:"uuid"`
+	State     ZoneState `json:"state"`
+	Template  string    `json:"template"`
+	Hostname  string    `json:"hostname"`
+	Autostart bool      `json:"autostart"`
+	Resources Resources `json:"resources"`
+	// InitPID is the host PID of the zone's init while it runs.
+	InitPID   int        `json:"init_pid,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	StartedAt *time.Time `json:"started_at,omitempty"`
+	// LastExit says how the zone last stopped ("poweroff", "killed", ...).
+	LastExit string `json:"last_exit,omitempty"`
+	Usage    *Usage `json:"usage,omitempty"`
+	// Spec is the zone's OCI runtime configuration; only GET /v1/zones/{name}
+	// fills it.
+	Spec *specs.Spec `json:"spec,omitempty"`
+}
+
+// CreateZoneRequest is the body of POST /v1/zones.
+type CreateZoneRequest struct {
+	Name      string    `json:"name"`
+	Template  string    `json:"template"`
+	Hostname  string    `json:"hostname,omitempty"`
+	Resources Resources `json:"resources"`
+	Autostart bool      `json:"autostart,omitempty"`
+}
+
+// ZonePatch is the body of PATCH /v1/zones/{name}.
+type ZonePatch struct {
+	Resources *ResourcesPatch `json:"resources,omitempty"`
+	Autostart *bool           `json:"autostart,omitempty"`
+}
+
+// StopRequest is the body of stop and restart.
+type StopRequest struct {
+	// TimeoutSeconds is how long the guest's init gets to shut down before
+	// the zone is killed; 0 means the default (30 s).
+	TimeoutSeconds int `json:"timeout_seconds,omitempty"`
+	// Force kills the zone at once, without asking its init.
+	Force bool `json:"force,omitempty"`
+}
+
+// ExecRequest is the body of POST /v1/zones/{name}/exec.
+type ExecRequest struct {
+	Command []string `json:"command"`
+	Env     []string `json:"env,omitempty"`
+	Cwd     string   `json:"cwd,omitempty"`
+	// TTY gives the command a terminal; Width and Height are its size.
+	TTY    bool   `json:"tty,omitempty"`
+	Width  uint16 `json:"width,omitempty"`
+	Height uint16 `json:"height,omitempty"`
+}
+
+// Template is an OS template zones are created from.
+type Template struct {
+	Name string `json:"name"`
+	// Source says how it was made: "builtin", "debootstrap" or "tar".
+	Source    string    `json:"source"`
+	Suite     string    `json:"suite,omitempty"`
+	Include   []string  `json:"include,omitempty"`
+	Init      string    `json:"init"`
+	SizeBytes int64     `json:"size_bytes"`
+	CreatedAt time.Time `json:"created_at"`
+	Zones     []string  `json:"zones,omitempty"`
+}
+
+// CreateTemplateRequest is the body of POST /v1/templates.
+type CreateTemplateRequest struct {
+	Name string `json:"name"`
+	// From is "debootstrap" or "builtin".
+	From    string   `json:"from"`
+	Suite   string   `json:"suite,omitempty"`
+	Include []string `json:"include,omitempty"`
+	Mirror  string   `json:"mirror,omitempty"`
+}
+
+// OperationStatus is where an operation stands.
+type OperationStatus string
+
+const (
+	OperationRunning OperationStatus = "running"
+	OperationSuccess OperationStatus = "success"
+	OperationFailure OperationStatus = "failure"
+)
+
+// Operation is slow work running in the daemon.
+type Operation struct {
+	ID        string          `json:"id"`
+	Kind      string          `json:"kind"`
+	Target    string          `json:"target"`
+	Status    OperationStatus `json:"status"`
+	Progress  int             `json:"progress"`
+	Message   string          `json:"message,omitempty"`
+	Err       *Error          `json:"error,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+// Info describes the daemon and its host.
+type Info struct {
+	Version    string `json:"version"`
+	APIVersion string `json:"api_version"`
+	Kernel     string `json:"kernel"`
+	CgroupMode string `json:"cgroup_mode"`
+	DataDir    string `json:"data_dir"`
+	Zones      int    `json:"zones"`
+	Running    int    `json:"running"`
+}
+
+// Error is every error answer's body.
+type Error struct {
+	// Code is stable: invalid_argument, not_found, already_exists,
+	// conflict, unsupported, unavailable, internal.
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// Field names the request field at fault, when there is one.
+	Field string `json:"field,omitempty"`
+}
+
+func (e *Error) Error() string { return e.Message }

@@ -1,0 +1,62 @@
+// Package errdefs holds the few sentinel errors that classify every failure
+// in zoned. Packages wrap them with context (fmt.Errorf("create zone %q: %w",
+// name, errdefs.ErrConflict)); only the API edge turns the class into an HTTP
+// status and a stable error code, so the core never thinks in HTTP.
+package errdefs
+
+import "errors"
+
+var (
+	// ErrInvalid: the request itself is wrong (bad name, bad value). 400.
+	ErrInvalid = errors.New("invalid argument")
+	// ErrNotFound: the named object does not exist. 404.
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists: an object with that name exists already. 409.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrConflict: the object is in a state that forbids the call
+	// (destroy a running zone without force, delete a template in use). 409.
+	ErrConflict = errors.New("conflict")
+	// ErrUnsupported: this host's kernel or filesystem cannot do it. 501.
+	ErrUnsupported = errors.New("not supported on this host")
+	// ErrUnavailable: a transient condition; the call may succeed later. 503.
+	ErrUnavailable = errors.New("unavailable")
+)
+
+// Code returns the stable wire code of err's class ("internal" when none).
+func Code(err error) string {
+	switch {
+	case errors.Is(err, ErrInvalid):
+		return "invalid_argument"
+	case errors.Is(err, ErrNotFound):
+		return "not_found"
+	case errors.Is(err, ErrAlreadyExists):
+		return "already_exists"
+	case errors.Is(err, ErrConflict):
+		return "conflict"
+	case errors.Is(err, ErrUnsupported):
+		return "unsupported"
+	case errors.Is(err, ErrUnavailable):
+		return "unavailable"
+	}
+	return "internal"
+}
+
+// FromCode maps a wire code back to its sentinel, so that client callers can
+// use errors.Is on errors that crossed the socket. Unknown codes give nil.
+func FromCode(code string) error {
+	switch code {
+	case "invalid_argument":
+		return ErrInvalid
+	case "not_found":
+		return ErrNotFound
+	case "already_exists":
+		return ErrAlreadyExists
+	case "conflict":
+		return ErrConflict
+	case "unsupported":
+		return ErrUnsupported
+	case "unavailable":
+		return ErrUnavailable
+	}
+	return nil
+}

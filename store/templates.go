@@ -1,0 +1,112 @@
+package store
+
+import (
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/zoned-project/zoned/errdefs"
+	"github.com/zoned-project/zoned/internal/validate"
+)
+
+// Template states: a template is "building" while its root filesystem is
+// being made and "ready" once zones may be created from it.
+const (
+	TemplateBuilding = "building"
+	TemplateReady    = "ready"
+)
+
+// TemplateRecord is everything zoned keeps about an OS template.
+type TemplateRecord struct {
+	Name      string    `json:"name"`
+	Source    string    `json:"source"` // builtin | debootstrap | tar
+	Suite     string    `json:"suite,omitempty"`
+	Include   []string  `json:"include,omitempty"`
+	Init      string    `json:"init"`
+	State     string    `json:"state"` // TemplateBuilding or TemplateReady
+	SizeBytes int64     `json:"size_bytes"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// CreateTemplate stores a new template record.
+func (s *Store) CreateTemplate(rec *TemplateRecord) error {
+	if err := validate.Name("template", rec.Name); err != nil {
+		return err
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := bucket(tx, bucketTemplates)
+		if b.Get([]byte(rec.Name)) != nil {
+			return fmt.Errorf("template %q: %w", rec.Name, errdefs.ErrAlreadyExists)
+		}
+		return put(b, rec.Name, rec)
+	})
+	if err != nil {
+		return fmt.Errorf("create template record: %w", err)
+	}
+	return nil
+}
+
+// GetTemplate returns the template's record, or an error wrapping
+// ErrNotFound.
+func (s *Store) GetTemplate(name string) (*TemplateRecord, error) {
+	rec := new(TemplateRecord)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		ok, err := get(bucket(tx, bucketTemplates), name, rec)
+		if err == nil && !ok {
+			err = fmt.Errorf("template %q: %w", name, errdefs.ErrNotFound)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// ListTemplates returns every template record, sorted by name.
+func (s *Store) ListTemplates() ([]*TemplateRecord, error) {
+	return list[TemplateRecord](s, bucketTemplates)
+}
+
+// UpdateTemplate changes a template's record in one transaction, as
+// UpdateZone does; fn cannot rename it.
+func (s *Store) UpdateTemplate(name string, fn func(*TemplateRecord) error) (*TemplateRecord, error) {
+	var out *TemplateRecord
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := bucket(tx, bucketTemplates)
+		rec := new(TemplateRecord)
+		ok, err := get(b, name, rec)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("template %q: %w", name, errdefs.ErrNotFound)
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+		rec.Name = name
+		if err := put(b, name, rec); err != nil {
+			return err
+		}
+		out = rec
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update template %q: %w", name, err)
+	}
+	return out, nil
+}
+
+// DeleteTemplate removes the template's record. Whether zones still use it
+// is the caller's question (ZonesUsingTemplate).
+func (s *Store) DeleteTemplate(name string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := bucket(tx, bucketTemplates)
+		if b.Get([]byte(name)) == nil {
+			return fmt.Errorf("delete template %q: %w", name, errdefs.ErrNotFound)
+		}
+		return b.Delete([]byte(name))
+	})
+}

@@ -1,0 +1,146 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/zoned-project/zoned/api"
+	"github.com/zoned-project/zoned/errdefs"
+	"github.com/zoned-project/zoned/internal/validate"
+)
+
+// ZoneRecord is everything zoned keeps about a zone.
+type ZoneRecord struct {
+	Name      string        `json:"name"`
+	UUID      string        `json:"uuid"`
+	Template  string        `json:"template"`
+	Hostname  string        `json:"hostname"`
+	Autostart bool          `json:"autostart"`
+	Resources api.Resources `json:"resources"`
+	Spec      *specs.Spec   `json:"spec,omitempty"`
+	State     api.ZoneState `json:"state"`
+	InitPID   int           `json:"init_pid,omitempty"`
+	// InitStartTime is the init's starttime from /proc/PID/stat; with
+	// InitPID it names the process even after the PID is reused.
+	InitStartTime uint64     `json:"init_start_time,omitempty"`
+	CgroupPath    string     `json:"cgroup_path,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
+	StartedAt     *time.Time `json:"started_at,omitempty"`
+	LastExit      string     `json:"last_exit,omitempty"`
+	// Revision is set by the store: 1 on create, +1 on each update. It lets
+	// a reader tell whether a record changed since it last looked.
+	Revision uint64 `json:"revision"`
+}
+
+// CreateZone stores a new zone record with Revision 1 (set in rec too).
+func (s *Store) CreateZone(rec *ZoneRecord) error {
+	if err := validate.Name("zone", rec.Name); err != nil {
+		return err
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := bucket(tx, bucketZones)
+		if b.Get([]byte(rec.Name)) != nil {
+			return fmt.Errorf("zone %q: %w", rec.Name, errdefs.ErrAlreadyExists)
+		}
+		stored := *rec
+		stored.Revision = 1
+		return put(b, rec.Name, &stored)
+	})
+	if err != nil {
+		return fmt.Errorf("create zone record: %w", err)
+	}
+	rec.Revision = 1
+	return nil
+}
+
+// GetZone returns the zone's record, or an error wrapping ErrNotFound.
+func (s *Store) GetZone(name string) (*ZoneRecord, error) {
+	rec := new(ZoneRecord)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		ok, err := get(bucket(tx, bucketZones), name, rec)
+		if err == nil && !ok {
+			err = fmt.Errorf("zone %q: %w", name, errdefs.ErrNotFound)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// ListZones returns every zone record, sorted by name.
+func (s *Store) ListZones() ([]*ZoneRecord, error) {
+	return list[ZoneRecord](s, bucketZones)
+}
+
+// UpdateZone reads the zone's record, lets fn change it and writes it back,
+// all in one transaction: no other writer runs in between, and an error from
+// fn leaves the record as it was. The name and Revision are the store's;
+// fn cannot change them. It returns the record as stored.
+func (s *Store) UpdateZone(name string, fn func(*ZoneRecord) error) (*ZoneRecord, error) {
+	var out *ZoneRecord
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := bucket(tx, bucketZones)
+		rec := new(ZoneRecord)
+		ok, err := get(b, name, rec)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("zone %q: %w", name, errdefs.ErrNotFound)
+		}
+		rev := rec.Revision
+		if err := fn(rec); err != nil {
+			return err
+		}
+		rec.Name = name
+		rec.Revision = rev + 1
+		if err := put(b, name, rec); err != nil {
+			return err
+		}
+		out = rec
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update zone %q: %w", name, err)
+	}
+	return out, nil
+}
+
+// DeleteZone removes the zone's record.
+func (s *Store) DeleteZone(name string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := bucket(tx, bucketZones)
+		if b.Get([]byte(name)) == nil {
+			return fmt.Errorf("delete zone %q: %w", name, errdefs.ErrNotFound)
+		}
+		return b.Delete([]byte(name))
+	})
+}
+
+// ZonesUsingTemplate returns the names of zones whose Template is name,
+// sorted.
+func (s *Store) ZonesUsingTemplate(name string) ([]string, error) {
+	var out []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return bucket(tx, bucketZones).ForEach(func(k, v []byte) error {
+			// Decode only the field we need rather than the whole spec.
+			var rec struct {
+				Template string `json:"template"`
+			}
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("decode zone %q: %w", k, err)
+			}
+			if rec.Template == name {
+				out = append(out, string(k))
+			}
+			return nil
+		})
+	})
+	return out, err
+}

@@ -211,4 +211,3 @@ func TestExecUnreachable(t *testing.T) {
 		t.Fatalf("Exec on missing socket: %v", err)
 	}
 }
-

@@ -1,0 +1,51 @@
+package fsshare
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (chown, mknod, overlay mounts)")
+	}
+}
+
+func requireOverlay(t *testing.T) {
+	t.Helper()
+	requireRoot(t)
+	b, err := os.ReadFile("/proc/filesystems")
+	if err != nil || !strings.Contains(string(b), "\toverlay\n") {
+		t.Skip("needs the overlay filesystem (CONFIG_OVERLAY_FS)")
+	}
+}
+
+// newTestStorage gives a Storage in a temp dir and checks at the end that
+// nothing is left mounted below it.
+func newTestStorage(t *testing.T) *Storage {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "data")
+	s, err := New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if m, _ := mountsUnder(dir); len(m) > 0 {
+			t.Errorf("mounts left behind: %v", m)
+		}
+	})
+	return s
+}
+
+// stagingLeft lists staging dirs in templates/.
+func stagingLeft(t *testing.T, s *Storage) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(s.DataDir(), "templates", stagingPrefix+"*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}

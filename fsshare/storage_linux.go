@@ -1,0 +1,379 @@
+package fsshare
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/zoned-project/zoned/errdefs"
+	"github.com/zoned-project/zoned/internal/validate"
+)
+
+// DefaultDataDir is where zoned keeps templates and zone layers unless told
+// otherwise.
+const DefaultDataDir = "/var/lib/zoned"
+
+// layerBackend is the seam between Storage and the way a zone gets its own
+// writable copy of a template. Today there is one backend, overlayfs (a
+// per-zone upper directory over the shared template); a btrfs backend
+// (template subvolume, per-zone snapshot, qgroup usage) slots in here without
+// changing Storage's API. Every method gets the zone's directory
+// (zones/NAME), which the backend owns below it.
+type layerBackend interface {
+	// Name is the backend's short name ("overlay").
+	Name() string
+	// Create makes the zone's layer over templateRoot in zoneDir, which
+	// exists and is empty.
+	Create(zoneDir, templateRoot string) error
+	// RootMount is the mount that makes zoneDir/root the zone's root.
+	RootMount(zoneDir, templateRoot string) specs.Mount
+	// WritableDir is the directory holding the zone's own files while the
+	// zone is stopped (the overlay upper dir, a btrfs snapshot).
+	WritableDir(zoneDir string) string
+	// Usage is the bytes the zone's own layer takes on disk.
+	Usage(zoneDir string) (int64, error)
+}
+
+// Storage lays out templates and zone roots under one data directory:
+//
+//	DATA/templates/NAME/rootfs/    template root, the shared read-only lower layer
+//	DATA/templates/.staging-*      builds in progress, renamed into place when complete
+//	DATA/zones/NAME/upper/         the zone's own files (overlay upper dir)
+//	DATA/zones/NAME/work/          overlay work dir
+//	DATA/zones/NAME/root/          mountpoint of the zone's root
+//
+// Storage never mounts a zone's root itself: the zone's init mounts
+// RootMount inside the zone's own mount namespace, so a zone that dies
+// leaks no mount on the host.
+type Storage struct {
+	dataDir string
+	backend layerBackend
+}
+
+// New prepares dataDir for use and returns a Storage over it.
+func New(dataDir string) (*Storage, error) {
+	if dataDir == "" {
+		dataDir = DefaultDataDir
+	}
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("data dir %q: %w", dataDir, err)
+	}
+	// The overlay mount options are a comma-separated list with ':' between
+	// lower dirs; a data dir holding either would be parsed wrongly by the
+	// kernel.
+	if strings.ContainsAny(abs, ",:\\\n") {
+		return nil, fmt.Errorf("data dir %q must not contain ',', ':', '\\' or newlines: %w", abs, errdefs.ErrInvalid)
+	}
+	for _, d := range []struct {
+		path string
+		mode os.FileMode
+	}{
+		// 0711: zone processes never see these paths, but other host users
+		// have no business listing templates or zones either.
+		{abs, 0o711},
+		{filepath.Join(abs, "templates"), 0o711},
+		{filepath.Join(abs, "zones"), 0o700},
+	} {
+		if err := os.MkdirAll(d.path, d.mode); err != nil {
+			return nil, fmt.Errorf("create %s: %w", d.path, err)
+		}
+		if err := os.Chmod(d.path, d.mode); err != nil {
+			return nil, fmt.Errorf("chmod %s: %w", d.path, err)
+		}
+	}
+	return &Storage{dataDir: abs, backend: overlayBackend{}}, nil
+}
+
+// DataDir is the directory Storage works in.
+func (s *Storage) DataDir() string { return s.dataDir }
+
+// Backend names the backend that makes zone layers ("overlay").
+func (s *Storage) Backend() string { return s.backend.Name() }
+
+func (s *Storage) templatesDir() string { return filepath.Join(s.dataDir, "templates") }
+func (s *Storage) zonesDir() string     { return filepath.Join(s.dataDir, "zones") }
+
+// ZoneDir is zones/NAME, the directory that holds everything of the zone on
+// disk (the daemon keeps the zone's console.log there too).
+func (s *Storage) ZoneDir(zone string) string { return filepath.Join(s.zonesDir(), zone) }
+
+// ZoneRootPath is the mountpoint of the zone's root.
+func (s *Storage) ZoneRootPath(zone string) string { return filepath.Join(s.ZoneDir(zone), "root") }
+
+// RootMount is the mount that makes ZoneRootPath the zone's root filesystem.
+func (s *Storage) RootMount(zone, template string) specs.Mount {
+	return s.backend.RootMount(s.ZoneDir(zone), s.TemplateRoot(template))
+}
+
+// CreateZoneRoot makes the zone's own layer over template. A failure
+// removes whatever it made.
+func (s *Storage) CreateZoneRoot(zone, template string) (err error) {
+	if err := validate.Name("zone", zone); err != nil {
+		return err
+	}
+	if err := validate.Name("template", template); err != nil {
+		return err
+	}
+	if !s.TemplateExists(template) {
+		return fmt.Errorf("create root of zone %q: template %q: %w", zone, template, errdefs.ErrNotFound)
+	}
+	dir := s.ZoneDir(zone)
+	// Mkdir, not MkdirAll: it is what tells us another zone has the name.
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("create root of zone %q: %s exists: %w", zone, dir, errdefs.ErrAlreadyExists)
+		}
+		return fmt.Errorf("create root of zone %q: %w", zone, err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
+	if err := os.WriteFile(filepath.Join(dir, templateLinkName), []byte(template+"\n"), 0o600); err != nil {
+		return fmt.Errorf("create root of zone %q: %w", zone, err)
+	}
+	if err := s.backend.Create(dir, s.TemplateRoot(template)); err != nil {
+		return fmt.Errorf("create root of zone %q: %w", zone, err)
+	}
+	return nil
+}
+
+// DeleteZoneRoot removes everything the zone has on disk. It refuses while
+// something is mounted on or below the zone's directory in the daemon's
+// mount namespace; a zone that is gone already is not an error, so rollback
+// paths may call it freely.
+func (s *Storage) DeleteZoneRoot(zone string) error {
+	if err := validate.Name("zone", zone); err != nil {
+		return err
+	}
+	dir := s.ZoneDir(zone)
+	mounts, err := mountsUnder(dir)
+	if err != nil {
+		return fmt.Errorf("delete root of zone %q: %w", zone, err)
+	}
+	if len(mounts) > 0 {
+		return fmt.Errorf("delete root of zone %q: %s is mounted: %w", zone, mounts[0], errdefs.ErrConflict)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("delete root of zone %q: %w", zone, err)
+	}
+	return nil
+}
+
+// ZoneUsage is the bytes the zone's own layer takes on disk: what the zone
+// added or changed, not its template.
+func (s *Storage) ZoneUsage(zone string) (int64, error) {
+	if err := validate.Name("zone", zone); err != nil {
+		return 0, err
+	}
+	n, err := s.backend.Usage(s.ZoneDir(zone))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, fmt.Errorf("usage of zone %q: %w", zone, errdefs.ErrNotFound)
+		}
+		return 0, fmt.Errorf("usage of zone %q: %w", zone, err)
+	}
+	return n, nil
+}
+
+// WriteZoneFile writes data to p (a path inside the zone, like
+// "/etc/hostname") in the zone's own layer, for the daemon to configure a
+// stopped zone. It never follows a symlink in the zone's layer: a zone that
+// made /etc a symlink to the host's /etc while it ran gets an error, not a
+// write to the host. Missing parent directories are created with the
+// template's modes and owners so the zone sees the same tree. The file is
+// replaced atomically, which also replaces an overlay whiteout.
+func (s *Storage) WriteZoneFile(zone, p string, data []byte, mode os.FileMode) error {
+	if err := validate.Name("zone", zone); err != nil {
+		return err
+	}
+	rel, err := cleanRel(p)
+	if err != nil {
+		return fmt.Errorf("write %q into zone %q: %w", p, zone, err)
+	}
+	if rel == "" {
+		return fmt.Errorf("write %q into zone %q: not a file path: %w", p, zone, errdefs.ErrInvalid)
+	}
+	wdir := s.backend.WritableDir(s.ZoneDir(zone))
+	rootFD, err := unix.Open(wdir, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("write %q into zone %q: %w", p, zone, errdefs.ErrNotFound)
+		}
+		return fmt.Errorf("write %q into zone %q: open %s: %w", p, zone, wdir, err)
+	}
+	defer unix.Close(rootFD)
+	// The template is looked at only for the attributes of missing
+	// directories.
+	lower := s.zoneLower(zone)
+	dir, base := path.Split(rel)
+	pfd, err := walkDirs(rootFD, strings.TrimSuffix(dir, "/"), func(parentRel, name string, parentFD int) error {
+		return mkdirLike(parentFD, name, lower, path.Join(parentRel, name))
+	})
+	if err != nil {
+		return fmt.Errorf("write %q into zone %q: %w", p, zone, err)
+	}
+	defer unix.Close(pfd)
+	tmp := fmt.Sprintf(".zoned-write-%d", os.Getpid())
+	_ = unix.Unlinkat(pfd, tmp, 0)
+	fd, err := unix.Openat(pfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("write %q into zone %q: %w", p, zone, err)
+	}
+	f := os.NewFile(uintptr(fd), tmp)
+	_, werr := f.Write(data)
+	if werr == nil {
+		werr = f.Chmod(mode.Perm() | mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky))
+	}
+	if werr == nil {
+		werr = f.Sync()
+	}
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = unix.Renameat(pfd, tmp, pfd, base)
+	}
+	if werr != nil {
+		_ = unix.Unlinkat(pfd, tmp, 0)
+		return fmt.Errorf("write %q into zone %q: %w", p, zone, werr)
+	}
+	return nil
+}
+
+// zoneLower is the template root the zone's layer sits on, read from the
+// file CreateZoneRoot leaves in the zone's directory. It is "" when unknown,
+// which only costs default attributes for directories WriteZoneFile makes.
+func (s *Storage) zoneLower(zone string) string {
+	b, err := os.ReadFile(filepath.Join(s.ZoneDir(zone), templateLinkName))
+	if err != nil {
+		return ""
+	}
+	name := strings.TrimSpace(string(b))
+	if validate.Name("template", name) != nil {
+		return ""
+	}
+	return s.TemplateRoot(name)
+}
+
+// templateLinkName is the file in the zone's directory naming its template,
+// written by CreateZoneRoot for tools and for WriteZoneFile.
+const templateLinkName = "template"
+
+// cleanRel turns a path inside a root ("/etc/hostname", "etc/hostname")
+// into a clean relative one ("etc/hostname"), refusing any ".." component
+// even where it would stay inside: nothing legitimate needs one, and
+// refusing is simpler to reason about than resolving. "" is the root.
+func cleanRel(p string) (string, error) {
+	if strings.IndexByte(p, 0) >= 0 {
+		return "", fmt.Errorf("path %q has a NUL byte: %w", p, errdefs.ErrInvalid)
+	}
+	for _, c := range strings.Split(p, "/") {
+		if c == ".." {
+			return "", fmt.Errorf("path %q has a '..' component: %w", p, errdefs.ErrInvalid)
+		}
+	}
+	return strings.TrimPrefix(path.Clean("/"+p), "/"), nil
+}
+
+// walkDirs opens the directory rel below rootFD one component at a time,
+// never following a symlink, and returns an O_PATH descriptor of it. When a
+// component is missing, missing(parentRel, name, parentFD) may create it;
+// with a nil missing, ENOENT is returned. A component that is a symlink or
+// not a directory is an ErrInvalid error.
+func walkDirs(rootFD int, rel string, missing func(parentRel, name string, parentFD int) error) (int, error) {
+	fd, err := unix.Openat(rootFD, ".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	if rel == "" || rel == "." {
+		return fd, nil
+	}
+	cur := ""
+	for _, name := range strings.Split(rel, "/") {
+		if name == "" || name == "." {
+			continue
+		}
+		next, err := unix.Openat(fd, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.ENOENT) && missing != nil {
+			if err = missing(cur, name, fd); err == nil || errors.Is(err, unix.EEXIST) {
+				next, err = unix.Openat(fd, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			}
+		}
+		if err != nil {
+			unix.Close(fd)
+			full := path.Join(cur, name)
+			if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
+				return -1, fmt.Errorf("%q is a symlink or not a directory: %w", full, errdefs.ErrInvalid)
+			}
+			return -1, fmt.Errorf("open %q: %w", full, err)
+		}
+		unix.Close(fd)
+		fd = next
+		cur = path.Join(cur, name)
+	}
+	return fd, nil
+}
+
+// mkdirLike creates name in parentFD with the mode and owner the same
+// directory has in the template (lower/rel), or 0755 root when the template
+// has none, so a directory the daemon creates in the zone's layer looks
+// like the one the zone would have seen.
+func mkdirLike(parentFD int, name, lower, rel string) error {
+	mode, uid, gid := uint32(0o755), 0, 0
+	if lower != "" {
+		if lfd, err := unix.Open(lower, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+			if dfd, err := walkDirs(lfd, rel, nil); err == nil {
+				var st unix.Stat_t
+				if unix.Fstat(dfd, &st) == nil {
+					mode, uid, gid = st.Mode&0o7777, int(st.Uid), int(st.Gid)
+				}
+				unix.Close(dfd)
+			}
+			unix.Close(lfd)
+		}
+	}
+	if err := unix.Mkdirat(parentFD, name, 0o700); err != nil {
+		return err
+	}
+	if err := unix.Fchownat(parentFD, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return err
+	}
+	return unix.Fchmodat(parentFD, name, mode, 0)
+}
+
+// diskUsage sums the blocks of every file below dir, counting a file with
+// several hard links once: that is what the tree costs on disk.
+func diskUsage(dir string) (int64, error) {
+	type inode struct{ dev, ino uint64 }
+	seen := map[inode]bool{}
+	var total int64
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return err
+		}
+		if st.Nlink > 1 && !d.IsDir() {
+			k := inode{st.Dev, st.Ino}
+			if seen[k] {
+				return nil
+			}
+			seen[k] = true
+		}
+		total += st.Blocks * 512
+		return nil
+	})
+	return total, err
+}

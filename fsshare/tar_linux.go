@@ -1,0 +1,568 @@
+package fsshare
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sys/unix"
+
+	"github.com/zoned-project/zoned/errdefs"
+)
+
+// ImportTar makes template name from a root filesystem archive: plain tar,
+// gzip or zstd, told apart by their magic bytes. The archive is untrusted:
+// an entry that would land outside the root, write through a symlink or
+// create a device node is refused with ErrInvalid, and any failure
+// (including a truncated archive or a full disk) leaves neither template
+// nor staging dir behind. The result must have a /sbin/init.
+func (s *Storage) ImportTar(ctx context.Context, name string, r io.Reader, progress ProgressFunc) error {
+	st, err := s.newStaging(name)
+	if err != nil {
+		return err
+	}
+	if err := importArchive(ctx, st.Root, r, progress); err != nil {
+		st.discard()
+		return fmt.Errorf("import template %q: %w", name, err)
+	}
+	if err := s.publish(st, name); err != nil {
+		st.discard()
+		return err
+	}
+	report(progress, 100, "imported")
+	return nil
+}
+
+// ProgressFunc receives how far a slow template operation is (0-100, never
+// going back) and what it is doing.
+type ProgressFunc func(percent int, message string)
+
+func report(p ProgressFunc, percent int, msg string) {
+	if p != nil {
+		p(percent, msg)
+	}
+}
+
+// importArchive extracts a possibly compressed archive into root and checks
+// that the result can boot.
+func importArchive(ctx context.Context, root string, r io.Reader, progress ProgressFunc) error {
+	total := int64(-1)
+	if f, ok := r.(interface{ Stat() (fs.FileInfo, error) }); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			total = fi.Size()
+		}
+	}
+	counted := &countingReader{r: r}
+	br := bufio.NewReaderSize(counted, 1<<20)
+	tr, closeDec, err := decompress(br)
+	if err != nil {
+		return err
+	}
+	defer closeDec()
+	x, err := newExtractor(root)
+	if err != nil {
+		return err
+	}
+	defer x.close()
+	last := -1
+	err = x.extract(ctx, tr, func() {
+		if total > 0 {
+			pc := int(counted.n * 99 / total)
+			if pc > last {
+				last = pc
+				report(progress, pc, fmt.Sprintf("extracted %d entries", x.entries))
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if err := x.finish(); err != nil {
+		return err
+	}
+	// The init check resolves /sbin/init inside the root: sbin is a
+	// symlink to usr/sbin in merged-/usr systems.
+	if _, err := detectInit(root); err != nil {
+		if errors.Is(err, errdefs.ErrInvalid) {
+			return fmt.Errorf("archive has no /sbin/init: %w", errdefs.ErrInvalid)
+		}
+		return fmt.Errorf("check /sbin/init: %w", err)
+	}
+	return nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// decompress picks the decompressor by magic bytes.
+func decompress(br *bufio.Reader) (io.Reader, func(), error) {
+	magic, err := br.Peek(4)
+	if err != nil && len(magic) < 2 {
+		return nil, nil, fmt.Errorf("archive is empty or unreadable: %v: %w", err, errdefs.ErrInvalid)
+	}
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, nil, fmt.Errorf("gzip: %v: %w", err, errdefs.ErrInvalid)
+		}
+		return zr, func() { zr.Close() }, nil
+	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return nil, nil, fmt.Errorf("zstd: %v: %w", err, errdefs.ErrInvalid)
+		}
+		return zr, zr.Close, nil
+	}
+	return br, func() {}, nil
+}
+
+// extractor writes tar entries below a root directory it holds open, using
+// only *at calls relative to descriptors opened without following symlinks,
+// so no entry can reach outside the root whatever came before it.
+type extractor struct {
+	rootFD  int
+	entries int
+	// dirs are the directories whose times are set at the end: creating
+	// entries inside a directory changes its mtime.
+	dirs []dirAttr
+	// parent caches the last parent directory, the common case being many
+	// entries in a row in one directory.
+	parentRel string
+	parentFD  int
+}
+
+type dirAttr struct {
+	rel   string
+	atime unix.Timespec
+	mtime unix.Timespec
+}
+
+func newExtractor(root string) (*extractor, error) {
+	fd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", root, err)
+	}
+	return &extractor{rootFD: fd, parentFD: -1}, nil
+}
+
+func (x *extractor) close() {
+	x.dropParent()
+	unix.Close(x.rootFD)
+}
+
+func (x *extractor) dropParent() {
+	if x.parentFD >= 0 {
+		unix.Close(x.parentFD)
+	}
+	x.parentFD, x.parentRel = -1, ""
+}
+
+// parent returns a descriptor of directory rel (creating missing
+// components 0755), owned by the cache: do not close it.
+func (x *extractor) parent(rel string) (int, error) {
+	if x.parentFD >= 0 && x.parentRel == rel {
+		return x.parentFD, nil
+	}
+	x.dropParent()
+	fd, err := walkDirs(x.rootFD, rel, func(_, name string, pfd int) error {
+		return unix.Mkdirat(pfd, name, 0o755)
+	})
+	if err != nil {
+		return -1, err
+	}
+	x.parentFD, x.parentRel = fd, rel
+	return fd, nil
+}
+
+func (x *extractor) extract(ctx context.Context, r io.Reader, tick func()) error {
+	tr := tar.NewReader(r)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			if x.entries == 0 {
+				return fmt.Errorf("archive has no entries: %w", errdefs.ErrInvalid)
+			}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read archive after %d entries: %v: %w", x.entries, err, errdefs.ErrInvalid)
+		}
+		if err := x.entry(hdr, tr); err != nil {
+			return fmt.Errorf("entry %q: %w", hdr.Name, err)
+		}
+		x.entries++
+		tick()
+	}
+}
+
+func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
+	switch hdr.Typeflag {
+	case tar.TypeXGlobalHeader:
+		return nil
+	case tar.TypeChar, tar.TypeBlock:
+		// Zones get /dev from zoned; a template must not carry a door
+		// to the host's disks or memory.
+		return fmt.Errorf("device nodes are not allowed in a template: %w", errdefs.ErrInvalid)
+	}
+	rel, err := cleanRel(hdr.Name)
+	if err != nil {
+		return err
+	}
+	if rel == "" {
+		if hdr.Typeflag != tar.TypeDir {
+			return fmt.Errorf("the root must be a directory: %w", errdefs.ErrInvalid)
+		}
+		fd, err := unix.Openat(x.rootFD, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		if err := fileAttrs(fd, hdr); err != nil {
+			return err
+		}
+		x.dirs = append(x.dirs, dirAttr{rel: "", atime: ts(hdr.AccessTime, hdr), mtime: ts(hdr.ModTime, hdr)})
+		return nil
+	}
+	dir, base := path.Split(rel)
+	pfd, err := x.parent(strings.TrimSuffix(dir, "/"))
+	if err != nil {
+		return err
+	}
+	mode := uint32(hdr.Mode & 0o7777)
+
+	if hdr.Typeflag == tar.TypeDir {
+		var st unix.Stat_t
+		err := unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW)
+		if err == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			if err := x.remove(pfd, base); err != nil {
+				return err
+			}
+			err = unix.ENOENT
+		}
+		if errors.Is(err, unix.ENOENT) {
+			err = unix.Mkdirat(pfd, base, 0o700)
+		}
+		if err != nil {
+			return err
+		}
+		fd, err := unix.Openat(pfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		if err := fileAttrs(fd, hdr); err != nil {
+			return err
+		}
+		x.dirs = append(x.dirs, dirAttr{rel: rel, atime: ts(hdr.AccessTime, hdr), mtime: ts(hdr.ModTime, hdr)})
+		return nil
+	}
+
+	// Everything else replaces what is there, as tar does.
+	if err := x.removeIfExists(pfd, base); err != nil {
+		return err
+	}
+	switch hdr.Typeflag {
+	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+		fd, err := unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			return err
+		}
+		f := os.NewFile(uintptr(fd), base)
+		_, err = io.Copy(f, r)
+		if err != nil {
+			f.Close()
+			// A read error is the archive's fault, a write error the disk's.
+			var perr *fs.PathError
+			if errors.As(err, &perr) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+				return fmt.Errorf("write: %w", err)
+			}
+			return fmt.Errorf("read archive: %v: %w", err, errdefs.ErrInvalid)
+		}
+		err = fileAttrs(fd, hdr)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	case tar.TypeSymlink:
+		// Stored as is: "/etc/x" resolves inside the zone once it runs.
+		if hdr.Linkname == "" {
+			return fmt.Errorf("symlink without target: %w", errdefs.ErrInvalid)
+		}
+		if err := unix.Symlinkat(hdr.Linkname, pfd, base); err != nil {
+			return err
+		}
+		if err := unix.Fchownat(pfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return err
+		}
+	case tar.TypeLink:
+		target, err := cleanRel(hdr.Linkname)
+		if err != nil {
+			return fmt.Errorf("hard link target: %w", err)
+		}
+		if target == "" {
+			return fmt.Errorf("hard link to the root: %w", errdefs.ErrInvalid)
+		}
+		tdir, tbase := path.Split(target)
+		tfd, err := walkDirs(x.rootFD, strings.TrimSuffix(tdir, "/"), nil)
+		if err != nil {
+			return fmt.Errorf("hard link target %q: %w", hdr.Linkname, err)
+		}
+		err = unix.Linkat(tfd, tbase, pfd, base, 0)
+		unix.Close(tfd)
+		if err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				return fmt.Errorf("hard link target %q is not in the archive before it: %w", hdr.Linkname, errdefs.ErrInvalid)
+			}
+			return fmt.Errorf("hard link to %q: %w", hdr.Linkname, err)
+		}
+		return nil // the target's attributes are the link's
+	case tar.TypeFifo:
+		if err := unix.Mknodat(pfd, base, unix.S_IFIFO|0o600, 0); err != nil {
+			return err
+		}
+		if err := unix.Fchownat(pfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return err
+		}
+		if err := unix.Fchmodat(pfd, base, mode, 0); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("unsupported entry type %q: %w", hdr.Typeflag, errdefs.ErrInvalid)
+	}
+	times := []unix.Timespec{ts(hdr.AccessTime, hdr), ts(hdr.ModTime, hdr)}
+	return unix.UtimesNanoAt(pfd, base, times, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// fileAttrs applies owner, mode and extended attributes in the order that
+// keeps them all: chown clears set-id bits and file capabilities, so it
+// goes first.
+func fileAttrs(fd int, hdr *tar.Header) error {
+	if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
+		return fmt.Errorf("chown: %w", err)
+	}
+	if err := unix.Fchmod(fd, uint32(hdr.Mode&0o7777)); err != nil {
+		return fmt.Errorf("chmod: %w", err)
+	}
+	keys := make([]string, 0, len(hdr.PAXRecords))
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "SCHILY.xattr.") {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		attr := strings.TrimPrefix(k, "SCHILY.xattr.")
+		if err := unix.Fsetxattr(fd, attr, []byte(hdr.PAXRecords[k]), 0); err != nil {
+			return fmt.Errorf("set xattr %s: %w", attr, err)
+		}
+	}
+	return nil
+}
+
+// ts converts an entry's time, falling back to its mtime when the archive
+// has none (plain ustar carries no access time).
+func ts(t time.Time, hdr *tar.Header) unix.Timespec {
+	if t.IsZero() {
+		t = hdr.ModTime
+	}
+	return unix.NsecToTimespec(t.UnixNano())
+}
+
+// removeIfExists clears the way for a new entry. A non-empty directory is
+// not removed: an archive replacing a populated directory with a file is
+// broken.
+func (x *extractor) removeIfExists(pfd int, base string) error {
+	var st unix.Stat_t
+	if err := unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return err
+	}
+	return x.remove(pfd, base)
+}
+
+func (x *extractor) remove(pfd int, base string) error {
+	err := unix.Unlinkat(pfd, base, 0)
+	if errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EPERM) {
+		err = unix.Unlinkat(pfd, base, unix.AT_REMOVEDIR)
+	}
+	if err != nil {
+		return fmt.Errorf("replace existing entry: %w", err)
+	}
+	return nil
+}
+
+// finish sets directory times, deepest first, once nothing more is
+// created inside them.
+func (x *extractor) finish() error {
+	x.dropParent()
+	sort.SliceStable(x.dirs, func(i, j int) bool { return len(x.dirs[i].rel) > len(x.dirs[j].rel) })
+	for _, d := range x.dirs {
+		if d.rel == "" {
+			if err := unix.UtimesNanoAt(x.rootFD, ".", []unix.Timespec{d.atime, d.mtime}, 0); err != nil {
+				return err
+			}
+			continue
+		}
+		dir, base := path.Split(d.rel)
+		pfd, err := walkDirs(x.rootFD, strings.TrimSuffix(dir, "/"), nil)
+		if err != nil {
+			return err
+		}
+		err = unix.UtimesNanoAt(pfd, base, []unix.Timespec{d.atime, d.mtime}, unix.AT_SYMLINK_NOFOLLOW)
+		unix.Close(pfd)
+		if err != nil {
+			return fmt.Errorf("set times of %q: %w", d.rel, err)
+		}
+	}
+	return nil
+}
+
+// writeTar archives the tree below root (which must hold no mounts) into w
+// as a PAX tar with numeric owners, hard links and extended attributes:
+// what extract needs to rebuild it exactly. Device nodes and sockets are
+// left out, as extract would refuse them.
+func writeTar(ctx context.Context, root string, w io.Writer) error {
+	tw := tar.NewWriter(w)
+	type inode struct{ dev, ino uint64 }
+	links := map[inode]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFCHR, unix.S_IFBLK, unix.S_IFSOCK:
+			return nil
+		}
+		target := ""
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if target, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		hdr, err := tar.FileInfoHeader(fi, target)
+		if err != nil {
+			return err
+		}
+		hdr.Format = tar.FormatPAX
+		hdr.Name = filepath.ToSlash(rel)
+		if d.IsDir() {
+			hdr.Name += "/"
+		}
+		hdr.Uid, hdr.Gid = int(st.Uid), int(st.Gid)
+		hdr.Uname, hdr.Gname = "", ""
+		hdr.Mode = int64(st.Mode & 0o7777)
+		hdr.AccessTime, hdr.ChangeTime = time0, time0
+		if st.Mode&unix.S_IFMT == unix.S_IFREG && st.Nlink > 1 {
+			k := inode{st.Dev, st.Ino}
+			if first, ok := links[k]; ok {
+				hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
+			} else {
+				links[k] = hdr.Name
+			}
+		}
+		if hdr.Typeflag != tar.TypeSymlink && hdr.Typeflag != tar.TypeLink {
+			if err := addXattrs(p, hdr); err != nil {
+				return err
+			}
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if hdr.Typeflag == tar.TypeReg {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(tw, f)
+			f.Close()
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+var time0 = time.Time{}
+
+func addXattrs(p string, hdr *tar.Header) error {
+	sz, err := unix.Llistxattr(p, nil)
+	if err != nil || sz == 0 {
+		if errors.Is(err, unix.ENOTSUP) {
+			return nil
+		}
+		return err
+	}
+	buf := make([]byte, sz)
+	sz, err = unix.Llistxattr(p, buf)
+	if err != nil {
+		return err
+	}
+	for _, name := range strings.Split(string(buf[:sz]), "\x00") {
+		if name == "" {
+			continue
+		}
+		vsz, err := unix.Lgetxattr(p, name, nil)
+		if err != nil {
+			return err
+		}
+		val := make([]byte, vsz)
+		if vsz, err = unix.Lgetxattr(p, name, val); err != nil {
+			return err
+		}
+		if hdr.PAXRecords == nil {
+			hdr.PAXRecords = map[string]string{}
+		}
+		hdr.PAXRecords["SCHILY.xattr."+name] = string(val[:vsz])
+	}
+	return nil
+}

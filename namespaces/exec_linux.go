@@ -1,0 +1,308 @@
+package namespaces
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/zoned-project/zoned/namespaces/nsenter"
+	"golang.org/x/sys/unix"
+)
+
+// ExecConfig is what the "zoned-exec" role needs; it travels as JSON over
+// an inherited pipe.
+type ExecConfig struct {
+	Args         []string
+	Env          []string
+	Cwd          string
+	TTY          bool
+	Capabilities []string
+}
+
+// ExecProcess is a command running inside a zone.
+type ExecProcess struct {
+	Pid int // host pid of the command itself (the nsenter helper's child)
+
+	cmd   *exec.Cmd // the nsenter helper, which relays the command's status
+	mu    sync.Mutex
+	pidfd int // of the command; -1 once waited for
+}
+
+// execNamespaces are joined in this order. The user namespace (when the
+// zone has its own) must come first: joining it grants the capabilities
+// the other setns calls need there.
+var execNamespaces = []string{"user", "cgroup", "ipc", "uts", "net", "pid", "mnt"}
+
+// Exec runs a command inside the zone whose init is InitPid. The helper
+// process joins the zone's namespaces before its Go runtime starts (package
+// nsenter), forks the command inside the zone's PID namespace and relays
+// its exit status.
+func Exec(opts ExecOptions) (*ExecProcess, error) {
+	if len(opts.Args) == 0 {
+		return nil, fmt.Errorf("exec in zone of pid %d: no command", opts.InitPid)
+	}
+	bin := opts.Binary
+	if bin == "" {
+		var err error
+		if bin, err = SealedBinary(); err != nil {
+			return nil, err
+		}
+	}
+	caps := opts.Capabilities
+	if caps == nil {
+		caps = DefaultCapabilities()
+	}
+	if _, err := capSet(caps); err != nil {
+		return nil, fmt.Errorf("exec %q: %w", opts.Args[0], err)
+	}
+	payload, err := json.Marshal(ExecConfig{Args: opts.Args, Env: opts.Env, Cwd: opts.Cwd, TTY: opts.TTY, Capabilities: caps})
+	if err != nil {
+		return nil, err
+	}
+	nsFiles, err := openNamespaces(opts.InitPid, opts.InitStartTime)
+	if err != nil {
+		return nil, fmt.Errorf("exec %q: %w", opts.Args[0], err)
+	}
+	defer func() {
+		for _, f := range nsFiles {
+			f.Close()
+		}
+	}()
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("exec %q: config pipe: %w", opts.Args[0], err)
+	}
+	defer cfgW.Close()
+	parentSock, childSock, err := socketPair()
+	if err != nil {
+		cfgR.Close()
+		return nil, fmt.Errorf("exec %q: %w", opts.Args[0], err)
+	}
+	defer parentSock.Close()
+
+	extra := []*os.File{cfgR, childSock} // fds 3 and 4
+	var nsFds []string
+	for i, f := range nsFiles {
+		extra = append(extra, f)
+		nsFds = append(nsFds, strconv.Itoa(childSyncFd+1+i))
+	}
+	cmd := &exec.Cmd{
+		Path:       bin,
+		Args:       []string{RoleExec},
+		Env:        []string{fmt.Sprintf("%s=%d;%s", nsenter.EnvVar, childSyncFd, strings.Join(nsFds, ","))},
+		Stdin:      opts.Stdin,
+		Stdout:     opts.Stdout,
+		Stderr:     opts.Stderr,
+		ExtraFiles: extra,
+		// Away from the daemon's session: a terminal the daemon may have
+		// must not send its signals to commands in zones.
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	}
+	err = cmd.Start()
+	cfgR.Close()
+	childSock.Close()
+	if err != nil {
+		return nil, fmt.Errorf("exec %q: start %s: %w", opts.Args[0], bin, err)
+	}
+	fail := func(err error) (*ExecProcess, error) {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("exec %q in zone of pid %d: %w", opts.Args[0], opts.InitPid, err)
+	}
+	if _, err := cfgW.Write(payload); err != nil {
+		return fail(fmt.Errorf("send config: %w", err))
+	}
+	cfgW.Close()
+	if opts.JoinCgroup != nil {
+		if err := opts.JoinCgroup(cmd.Process.Pid); err != nil {
+			return fail(fmt.Errorf("join cgroup: %w", err))
+		}
+	}
+	// First byte: the helper may join the namespaces and fork.
+	if _, err := parentSock.Write([]byte{0}); err != nil {
+		return fail(fmt.Errorf("release helper: %w", err))
+	}
+	rd := bufio.NewReader(parentSock)
+	line, err := rd.ReadString('\n')
+	if err != nil {
+		cmd.Wait()
+		return nil, fmt.Errorf("exec %q in zone of pid %d: helper died: %s", opts.Args[0], opts.InitPid, cmd.ProcessState)
+	}
+	if msg, ok := strings.CutPrefix(line, "error "); ok {
+		cmd.Wait()
+		return nil, fmt.Errorf("exec %q in zone of pid %d: %s", opts.Args[0], opts.InitPid, strings.TrimSpace(msg))
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "pid ")))
+	if err != nil {
+		return fail(fmt.Errorf("bad message %q from helper", line))
+	}
+	// The command waits for our second byte, so it cannot have exited
+	// yet and its pid cannot have been reused: the pidfd is safe.
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fail(fmt.Errorf("pidfd_open %d: %w", pid, err))
+	}
+	if _, err := parentSock.Write([]byte{0}); err != nil {
+		unix.Close(pidfd)
+		return fail(fmt.Errorf("release command: %w", err))
+	}
+	rest, err := io.ReadAll(rd)
+	if err != nil {
+		unix.Close(pidfd)
+		return fail(fmt.Errorf("read from command: %w", err))
+	}
+	if msg, ok := strings.CutPrefix(string(rest), "error "); ok {
+		unix.Close(pidfd)
+		cmd.Wait()
+		return nil, fmt.Errorf("exec %q in zone of pid %d: %s", opts.Args[0], opts.InitPid, strings.TrimSpace(msg))
+	}
+	// EOF without a message: the close-on-exec socket closed in execve.
+	return &ExecProcess{Pid: pid, cmd: cmd, pidfd: pidfd}, nil
+}
+
+// openNamespaces opens the namespace files of the zone's init, checking
+// afterwards that the pid still names the process that started at
+// startTime: files opened from a recycled pid would lead somewhere else.
+// The user namespace is joined only when it differs from ours.
+func openNamespaces(pid int, startTime uint64) ([]*os.File, error) {
+	if !Alive(pid, startTime) {
+		return nil, fmt.Errorf("zone init %d (start time %d): %w", pid, startTime, os.ErrProcessDone)
+	}
+	var files []*os.File
+	closeAll := func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	for _, ns := range execNamespaces {
+		p := fmt.Sprintf("/proc/%d/ns/%s", pid, ns)
+		if ns == "user" {
+			same, err := sameFile(p, "/proc/self/ns/user")
+			if err != nil {
+				closeAll()
+				return nil, err
+			}
+			if same {
+				continue
+			}
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("open %s: %w", p, err)
+		}
+		files = append(files, f)
+	}
+	if !Alive(pid, startTime) {
+		closeAll()
+		return nil, fmt.Errorf("zone init %d (start time %d): %w", pid, startTime, os.ErrProcessDone)
+	}
+	return files, nil
+}
+
+func sameFile(a, b string) (bool, error) {
+	var sa, sb unix.Stat_t
+	if err := unix.Stat(a, &sa); err != nil {
+		return false, fmt.Errorf("stat %s: %w", a, err)
+	}
+	if err := unix.Stat(b, &sb); err != nil {
+		return false, fmt.Errorf("stat %s: %w", b, err)
+	}
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino, nil
+}
+
+// Wait waits for the command and returns its exit code (128+signal when a
+// signal killed it).
+func (p *ExecProcess) Wait() (int, error) {
+	err := p.cmd.Wait()
+	p.mu.Lock()
+	if p.pidfd >= 0 {
+		unix.Close(p.pidfd)
+		p.pidfd = -1
+	}
+	p.mu.Unlock()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		return -1, fmt.Errorf("wait for command %d: %w", p.Pid, err)
+	}
+	ws := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return ws.ExitStatus(), nil
+}
+
+// Signal sends sig to the command (not to the helper relaying its status).
+func (p *ExecProcess) Signal(sig syscall.Signal) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pidfd < 0 {
+		return fmt.Errorf("signal command %d: %w", p.Pid, os.ErrProcessDone)
+	}
+	if err := unix.PidfdSendSignal(p.pidfd, sig, nil, 0); err != nil {
+		return fmt.Errorf("signal command %d: %w", p.Pid, err)
+	}
+	return nil
+}
+
+// execMain is the "zoned-exec" role: already inside the zone's namespaces
+// (the nsenter constructor did that), it prepares the terminal and the
+// capabilities and execs the command. It never returns.
+func execMain() {
+	unix.CloseOnExec(childSyncFd)
+	sock := os.NewFile(childSyncFd, "sync")
+	err := runExec(sock)
+	fmt.Fprintf(sock, "error %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+	os.Exit(1)
+}
+
+func runExec(sock *os.File) error {
+	if os.Getenv(nsenter.EnvVar) != "" {
+		return errors.New("namespaces were not joined (nsenter constructor missing from the binary)")
+	}
+	var cfg ExecConfig
+	if err := readConfig(&cfg); err != nil {
+		return err
+	}
+	// Wait until the daemon holds a pidfd on us.
+	var b [1]byte
+	if _, err := io.ReadFull(sock, b[:]); err != nil {
+		return fmt.Errorf("wait for the daemon: %w", err)
+	}
+	if cfg.TTY {
+		if _, err := unix.Setsid(); err != nil {
+			return fmt.Errorf("setsid: %w", err)
+		}
+		if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
+			return fmt.Errorf("make stdin the controlling terminal: %w", err)
+		}
+	}
+	cwd := cfg.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	if err := unix.Chdir(cwd); err != nil {
+		return fmt.Errorf("chdir %s: %w", cwd, err)
+	}
+	if err := dropBoundingSet(cfg.Capabilities); err != nil {
+		return err
+	}
+	env := cfg.Env
+	if len(env) == 0 {
+		env = []string{DefaultEnv[0]}
+	}
+	path, err := lookPath(cfg.Args[0], env)
+	if err != nil {
+		return err
+	}
+	err = unix.Exec(path, cfg.Args, env)
+	return fmt.Errorf("exec %s: %w", path, err)
+}

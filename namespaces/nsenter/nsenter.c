@@ -1,0 +1,162 @@
+// Pre-runtime namespace joining for "zoned-exec"; see nsenter.go.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define ENV_NAME "_ZONED_NSENTER"
+#define MAX_NS 16
+
+static int sync_fd = -1;
+
+// fail reports an error to the daemon over the sync socket and exits.
+static void fail(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg) - 8, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if (n > (int)sizeof(msg) - 8)
+		n = sizeof(msg) - 8;
+	if (sync_fd >= 0) {
+		char line[600];
+		int len = snprintf(line, sizeof(line), "error nsenter: %.*s\n", n, msg);
+		if (write(sync_fd, line, len) < 0) {
+			/* nobody to tell */
+		}
+	}
+	_exit(1);
+}
+
+static void write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fail("write to sync socket: %s", strerror(errno));
+		}
+		buf += n;
+		len -= n;
+	}
+}
+
+// relay makes this process end exactly like the child did, so the
+// daemon's wait on us reports the command's own status.
+static void relay(int status)
+{
+	if (WIFEXITED(status))
+		_exit(WEXITSTATUS(status));
+	if (WIFSIGNALED(status)) {
+		int sig = WTERMSIG(status);
+		sigset_t set;
+		struct rlimit no_core = {0, 0};
+
+		// Re-raising a core-dumping signal must not dump our core.
+		setrlimit(RLIMIT_CORE, &no_core);
+		signal(sig, SIG_DFL);
+		sigemptyset(&set);
+		sigaddset(&set, sig);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		raise(sig);
+		// A signal that did not kill us (SIGCHLD, say) cannot be relayed.
+		_exit(128 + sig);
+	}
+	_exit(255);
+}
+
+__attribute__((constructor)) static void zoned_nsenter(void)
+{
+	const char *env = getenv(ENV_NAME);
+	char *spec, *nslist, *tok, *save;
+	int ns_fds[MAX_NS];
+	int n_ns = 0, i;
+	char go;
+	ssize_t n;
+	pid_t child;
+
+	if (env == NULL || *env == '\0')
+		return;
+	spec = strdup(env);
+	if (spec == NULL)
+		_exit(1);
+	nslist = strchr(spec, ';');
+	if (nslist != NULL)
+		*nslist++ = '\0';
+	sync_fd = atoi(spec);
+	if (sync_fd < 3)
+		_exit(1);
+	for (tok = nslist ? strtok_r(nslist, ",", &save) : NULL; tok != NULL;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (n_ns == MAX_NS)
+			fail("too many namespaces");
+		ns_fds[n_ns++] = atoi(tok);
+	}
+
+	// Wait until the daemon has moved us into the zone's cgroup, so
+	// nothing we fork can run outside it.
+	do {
+		n = read(sync_fd, &go, 1);
+	} while (n < 0 && errno == EINTR);
+	if (n != 1)
+		fail("wait for the daemon: %s", n == 0 ? "EOF" : strerror(errno));
+
+	for (i = 0; i < n_ns; i++) {
+		if (setns(ns_fds[i], 0) < 0)
+			fail("setns(fd %d): %s", ns_fds[i], strerror(errno));
+		close(ns_fds[i]);
+	}
+
+	child = fork();
+	if (child < 0)
+		fail("fork: %s", strerror(errno));
+	if (child == 0) {
+		// Inside every namespace now; let the Go runtime start the
+		// "zoned-exec" role. The variable must not leak into the command.
+		unsetenv(ENV_NAME);
+		free(spec);
+		return;
+	}
+
+	{
+		char line[64];
+		int len = snprintf(line, sizeof(line), "pid %d\n", (int)child);
+		write_all(sync_fd, line, len);
+	}
+	// The child holds its own copy; ours must go so the daemon sees EOF
+	// once the child has exec'd.
+	close(sync_fd);
+	sync_fd = -1;
+	// Terminal signals belong to the command, not to us: we only relay.
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGTSTP, SIG_IGN);
+	signal(SIGTTIN, SIG_IGN);
+	signal(SIGTTOU, SIG_IGN);
+	for (;;) {
+		int status;
+		pid_t w = waitpid(child, &status, 0);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(255);
+		}
+		if (w == child)
+			relay(status);
+	}
+}

@@ -1,0 +1,94 @@
+package namespaces
+
+import (
+	"os"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Re-exec roles, matched against os.Args[0] by Dispatch.
+const (
+	RoleInit = "zoned-init"
+	RoleExec = "zoned-exec"
+)
+
+// InitConfig is what the zone's init stage needs to build the zone. It
+// travels to the child as JSON over an inherited pipe.
+type InitConfig struct {
+	Zone string
+	// Spec supplies Hostname, Process (Args, Env, Cwd,
+	// Capabilities.Bounding), Root.Path (= RootMount.Destination), Mounts
+	// (extra, applied after zoned's own), Linux.MaskedPaths and
+	// Linux.ReadonlyPaths.
+	Spec *specs.Spec
+	// RootMount says how to mount the root (an overlay, or a bind mount);
+	// it is mounted inside the zone's mount namespace only, so the host
+	// never sees it and it vanishes with the zone.
+	RootMount specs.Mount
+	// CgroupV2 selects how /sys/fs/cgroup is presented inside.
+	CgroupV2 bool
+}
+
+// SpawnOptions are the inputs of Spawn.
+type SpawnOptions struct {
+	Config InitConfig
+	// Console is the PTY slave that becomes the init's stdin, stdout and
+	// stderr and is bind-mounted at /dev/console. nil means /dev/null and
+	// no /dev/console.
+	Console *os.File
+	// Setup is called with the child's host pid while the child waits,
+	// before it touches its root: put it into the zone's cgroup (so that
+	// its cgroup namespace is rooted there) and network. An error kills
+	// the child and fails Spawn.
+	Setup func(pid int) error
+	// Binary is the executable to re-exec; "" means SealedBinary().
+	Binary string
+}
+
+// Init is a running zone init.
+type Init struct {
+	Pid int
+	// StartTime is field 22 of /proc/PID/stat; pid plus start time name
+	// the process even after the pid number is reused.
+	StartTime uint64
+
+	proc *os.Process
+}
+
+// ExitStatus is how a zone's init ended.
+type ExitStatus struct {
+	Code   int
+	Signal syscall.Signal // != 0 when killed by a signal
+}
+
+// Reboot reports whether the zone asked for a restart: reboot(2) with
+// RB_AUTOBOOT inside a PID namespace kills the namespace's init with SIGHUP.
+func (e ExitStatus) Reboot() bool { return e.Signal == syscall.SIGHUP }
+
+// PowerOff reports whether the zone powered off or halted: reboot(2) with
+// RB_POWER_OFF or RB_HALT_SYSTEM inside a PID namespace kills the
+// namespace's init with SIGINT.
+func (e ExitStatus) PowerOff() bool { return e.Signal == syscall.SIGINT }
+
+// ExecOptions are the inputs of Exec.
+type ExecOptions struct {
+	// InitPid and InitStartTime name the target zone's init; the start
+	// time guards against a recycled pid.
+	InitPid       int
+	InitStartTime uint64
+
+	Args []string
+	Env  []string
+	Cwd  string // "" means "/"
+	// TTY: Stdin is a PTY slave that becomes the controlling terminal of
+	// the command (own session).
+	TTY                   bool
+	Stdin, Stdout, Stderr *os.File
+	// Capabilities is the bounding set kept; nil means DefaultCapabilities().
+	Capabilities []string
+	// JoinCgroup is called with the host pid of the helper before it can
+	// run anything in the zone, so the command starts in the zone's cgroup.
+	JoinCgroup func(pid int) error
+	Binary     string // "" means SealedBinary()
+}

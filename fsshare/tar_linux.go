@@ -78,8 +78,9 @@ func importArchive(ctx context.Context, root string, r io.Reader, progress Progr
 		return err
 	}
 	defer x.close()
+	end := &endMarkerReader{r: tr, zero: true}
 	last := -1
-	err = x.extract(ctx, tr, func() {
+	err = x.extract(ctx, end, func() {
 		if total > 0 {
 			pc := int(counted.n * 99 / total)
 			if pc > last {
@@ -91,6 +92,12 @@ func importArchive(ctx context.Context, root string, r io.Reader, progress Progr
 	if err != nil {
 		return err
 	}
+	if !end.lastZero {
+		// archive/tar takes a stream that stops at an entry boundary as a
+		// complete archive; a plain tar cut short would pass for a smaller
+		// root.
+		return fmt.Errorf("archive ends without an end-of-archive marker (truncated?): %w", errdefs.ErrInvalid)
+	}
 	if err := x.finish(); err != nil {
 		return err
 	}
@@ -98,11 +105,34 @@ func importArchive(ctx context.Context, root string, r io.Reader, progress Progr
 	// symlink to usr/sbin in merged-/usr systems.
 	if _, err := detectInit(root); err != nil {
 		if errors.Is(err, errdefs.ErrInvalid) {
-			return fmt.Errorf("archive has no /sbin/init: %w", errdefs.ErrInvalid)
+			return fmt.Errorf("archive has no /sbin/init that can boot: %w", err)
 		}
 		return fmt.Errorf("check /sbin/init: %w", err)
 	}
 	return nil
+}
+
+// endMarkerReader watches the 512-byte blocks of a tar stream for whether
+// the last one read was all zeros, as the end-of-archive marker is.
+type endMarkerReader struct {
+	r        io.Reader
+	off      int64
+	zero     bool // the current block is zeros so far
+	lastZero bool // the last complete block was zeros
+}
+
+func (e *endMarkerReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	for _, b := range p[:n] {
+		if b != 0 {
+			e.zero = false
+		}
+		e.off++
+		if e.off%512 == 0 {
+			e.lastZero, e.zero = e.zero, true
+		}
+	}
+	return n, err
 }
 
 type countingReader struct {

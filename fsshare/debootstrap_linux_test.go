@@ -3,6 +3,7 @@ package fsshare
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -135,5 +136,58 @@ func TestDebootstrap(t *testing.T) {
 	}
 	if left := stagingLeft(t, s); len(left) > 0 {
 		t.Fatalf("staging left: %v", left)
+	}
+}
+
+// TestDebootstrapCache restores a template from a cached root without
+// running debootstrap, and throws a corrupt cache away.
+func TestDebootstrapCache(t *testing.T) {
+	requireRoot(t)
+	if _, err := exec.LookPath("debootstrap"); err != nil {
+		t.Skip("needs debootstrap installed (the corrupt-cache case runs it against a missing mirror)")
+	}
+	old := DebootstrapCacheDir
+	DebootstrapCacheDir = t.TempDir()
+	t.Cleanup(func() { DebootstrapCacheDir = old })
+	s := newTestStorage(t)
+	ctx := context.Background()
+	// A missing mirror: any attempt to really bootstrap fails at once.
+	opts := DebootstrapOptions{Suite: "bookworm", Mirror: "file:///nonexistent-zoned-mirror", Include: []string{"dbus"}}
+	key := opts
+	if err := key.normalize(); err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(DebootstrapCacheDir, key.cacheKey())
+
+	src := t.TempDir()
+	os.MkdirAll(filepath.Join(src, "sbin"), 0o755)
+	os.WriteFile(filepath.Join(src, "sbin/init"), []byte("BusyBox v1"), 0o755)
+	if err := writeCache(ctx, src, cache); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Debootstrap(ctx, "cached", opts, nil); err != nil {
+		t.Fatalf("restore from cache: %v", err)
+	}
+	if info, err := s.DetectInit("cached"); err != nil || info.Kind != InitBusybox {
+		t.Fatalf("restored template init %+v, %v", info, err)
+	}
+
+	b, _ := os.ReadFile(cache)
+	if err := os.WriteFile(cache, b[:len(b)-8], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Debootstrap(ctx, "broken", opts, nil)
+	if err == nil {
+		t.Fatal("a corrupt cache and a missing mirror built a template")
+	}
+	t.Logf("%.300v", err)
+	if _, err := os.Stat(cache); !os.IsNotExist(err) {
+		t.Errorf("corrupt cache kept: %v", err)
+	}
+	if s.TemplateExists("broken") || len(stagingLeft(t, s)) > 0 {
+		t.Error("failed build left a template or staging dir")
+	}
+	if err := s.DeleteTemplate("cached"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -223,7 +224,7 @@ func (s *Storage) WriteZoneFile(zone, p string, data []byte, mode os.FileMode) e
 		return fmt.Errorf("write %q into zone %q: %w", p, zone, err)
 	}
 	defer unix.Close(pfd)
-	tmp := fmt.Sprintf(".zoned-write-%d", os.Getpid())
+	tmp := fmt.Sprintf(".zoned-write-%d-%d", os.Getpid(), writeSeq.Add(1))
 	_ = unix.Unlinkat(pfd, tmp, 0)
 	fd, err := unix.Openat(pfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
@@ -249,6 +250,9 @@ func (s *Storage) WriteZoneFile(zone, p string, data []byte, mode os.FileMode) e
 	}
 	return nil
 }
+
+// writeSeq keeps temporary names of concurrent WriteZoneFile calls apart.
+var writeSeq atomic.Uint64
 
 // zoneLower is the template root the zone's layer sits on, read from the
 // file CreateZoneRoot leaves in the zone's directory. It is "" when unknown,
@@ -332,14 +336,23 @@ func mkdirLike(parentFD int, name, lower, rel string) error {
 	mode, uid, gid := uint32(0o755), 0, 0
 	if lower != "" {
 		if lfd, err := unix.Open(lower, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
-			if dfd, err := walkDirs(lfd, rel, nil); err == nil {
-				var st unix.Stat_t
-				if unix.Fstat(dfd, &st) == nil {
+			var st unix.Stat_t
+			dir, base := path.Split(rel)
+			dfd, err := walkDirs(lfd, strings.TrimSuffix(dir, "/"), nil)
+			unix.Close(lfd)
+			if err == nil {
+				err = unix.Fstatat(dfd, base, &st, unix.AT_SYMLINK_NOFOLLOW)
+				unix.Close(dfd)
+				if err == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+					// A directory in the upper layer would hide the
+					// template's symlink (/var/run -> /run) instead of
+					// writing where the zone would.
+					return fmt.Errorf("%q is a symlink or not a directory in the template: %w", rel, errdefs.ErrInvalid)
+				}
+				if err == nil {
 					mode, uid, gid = st.Mode&0o7777, int(st.Uid), int(st.Gid)
 				}
-				unix.Close(dfd)
 			}
-			unix.Close(lfd)
 		}
 	}
 	if err := unix.Mkdirat(parentFD, name, 0o700); err != nil {

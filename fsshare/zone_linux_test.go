@@ -174,6 +174,9 @@ func TestWriteZoneFileRefusesEscapes(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(s.TemplateRoot("t"), "etc"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Symlink("/run", filepath.Join(s.TemplateRoot("t"), "varrun")); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.CreateZoneRoot("z", "t"); err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +190,7 @@ func TestWriteZoneFileRefusesEscapes(t *testing.T) {
 	if err := os.Symlink(filepath.Join(outside, "target"), filepath.Join(upper, "hostname")); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{"/etc/hostname", "../x", "/a/../../x", "/"} {
+	for _, p := range []string{"/etc/hostname", "../x", "/a/../../x", "/", "/varrun/x"} {
 		err := s.WriteZoneFile("z", p, []byte("evil"), 0o644)
 		if !errors.Is(err, errdefs.ErrInvalid) {
 			t.Errorf("WriteZoneFile(%q): got %v, want ErrInvalid", p, err)

@@ -371,9 +371,13 @@ func (z *zoneRoot) setupDev() error {
 			return fmt.Errorf("symlink %s: %w", l[1], err)
 		}
 	}
-	// The console is the PTY slave on our stdin, if there is one.
+	// The console is the PTY slave on our stdin, if there is one. It is
+	// bound by its path, not through /proc/self/fd/0: the descriptor
+	// points into the host namespace's devpts mount, and the kernel refuses
+	// a bind whose source mount is not in the caller's mount namespace;
+	// the path resolves in this namespace's copy of /dev/pts.
 	if target, err := os.Readlink("/proc/self/fd/0"); err == nil && strings.HasPrefix(target, "/dev/pts/") {
-		if err := z.mount(mnt{"/proc/self/fd/0", "/dev/console", "", unix.MS_BIND, ""}); err != nil {
+		if err := z.mount(mnt{target, "/dev/console", "", unix.MS_BIND, ""}); err != nil {
 			return fmt.Errorf("console: %w", err)
 		}
 	}

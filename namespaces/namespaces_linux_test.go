@@ -386,6 +386,24 @@ func TestZoneEnvironment(t *testing.T) {
 		if masked == 0 {
 			t.Errorf("no default masked path exists on this host")
 		}
+		// The zone's own network sysctls stay writable; the host's are
+		// untouched by the write.
+		hostFwd, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
+		want := "1"
+		if strings.TrimSpace(string(hostFwd)) == "1" {
+			want = "0"
+		}
+		z.must(t, "sh", "-c", "echo "+want+" > /proc/sys/net/ipv4/ip_forward")
+		if got := strings.TrimSpace(z.must(t, "cat", "/proc/sys/net/ipv4/ip_forward")); got != want {
+			t.Errorf("zone ip_forward = %s, want %s", got, want)
+		}
+		if now, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); string(now) != string(hostFwd) {
+			t.Errorf("host ip_forward changed from %q to %q", hostFwd, now)
+		}
+		// Writing back the same value: harmless even if the mount broke.
+		if _, _, code := z.run(t, "", "sh", "-c", "v=$(cat /proc/sys/vm/swappiness) && echo $v > /proc/sys/vm/swappiness"); code == 0 {
+			t.Errorf("wrote a host-wide sysctl")
+		}
 		if _, _, code := z.run(t, "", "mkdir", "/sys/fs/zoned-test"); code == 0 {
 			t.Errorf("mkdir in /sys succeeded")
 		}

@@ -61,6 +61,11 @@ func setupRootfs(cfg *InitConfig) error {
 			if err := z.readonly(p); err != nil {
 				return err
 			}
+			if p == "/proc/sys" {
+				if err := z.writableNetSysctls(); err != nil {
+					return err
+				}
+			}
 		}
 		for _, p := range cfg.Spec.Linux.MaskedPaths {
 			if err := z.mask(p); err != nil {
@@ -468,4 +473,27 @@ func secureJoin(root, unsafe string) (string, error) {
 		rest = append(strings.Split(target, "/"), rest...)
 	}
 	return filepath.Join(root, filepath.Join(append([]string{"/"}, resolved...)...)), nil
+}
+
+// writableNetSysctls makes /proc/sys/net writable again under a read-only
+// /proc/sys: the zone has its own network namespace, whose sysctls are its
+// own (ip_forward, rp_filter, ...), while host-wide net tables are only
+// registered in the host's namespace and do not show up here.
+func (z *zoneRoot) writableNetSysctls() error {
+	dest, err := z.resolve("/proc/sys/net")
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(dest); err != nil {
+		return nil
+	}
+	if err := unix.Mount(dest, dest, "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind /proc/sys/net: %w", err)
+	}
+	// The new bind mount inherits read-only from /proc/sys; remount it
+	// without MS_RDONLY, keeping proc's nosuid, nodev and noexec.
+	if err := unix.Mount("", dest, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("make /proc/sys/net writable: %w", err)
+	}
+	return nil
 }

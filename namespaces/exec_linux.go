@@ -41,6 +41,11 @@ type ExecProcess struct {
 // the other setns calls need there.
 var execNamespaces = []string{"user", "cgroup", "ipc", "uts", "net", "pid", "mnt"}
 
+// ErrCommand marks an exec that failed inside the zone, on the command's
+// side: not found, not executable, a cwd that does not exist. Callers
+// report it as the caller's mistake rather than the daemon's.
+var ErrCommand = errors.New("command cannot be started")
+
 // Exec runs a command inside the zone whose init is InitPid. The helper
 // process joins the zone's namespaces before its Go runtime starts (package
 // nsenter), forks the command inside the zone's PID namespace and relays
@@ -138,7 +143,7 @@ func Exec(opts ExecOptions) (*ExecProcess, error) {
 	}
 	if msg, ok := strings.CutPrefix(line, "error "); ok {
 		cmd.Wait()
-		return nil, fmt.Errorf("exec %q in zone of pid %d: %s", opts.Args[0], opts.InitPid, strings.TrimSpace(msg))
+		return nil, fmt.Errorf("exec %q in zone of pid %d: %s: %w", opts.Args[0], opts.InitPid, strings.TrimSpace(msg), ErrCommand)
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "pid ")))
 	if err != nil {
@@ -162,7 +167,7 @@ func Exec(opts ExecOptions) (*ExecProcess, error) {
 	if msg, ok := strings.CutPrefix(string(rest), "error "); ok {
 		unix.Close(pidfd)
 		cmd.Wait()
-		return nil, fmt.Errorf("exec %q in zone of pid %d: %s", opts.Args[0], opts.InitPid, strings.TrimSpace(msg))
+		return nil, fmt.Errorf("exec %q in zone of pid %d: %s: %w", opts.Args[0], opts.InitPid, strings.TrimSpace(msg), ErrCommand)
 	}
 	// EOF without a message: the close-on-exec socket closed in execve.
 	return &ExecProcess{Pid: pid, cmd: cmd, pidfd: pidfd}, nil

@@ -60,3 +60,31 @@ func FromCode(code string) error {
 	}
 	return nil
 }
+
+// fieldError remembers which request field an error is about, so the API
+// edge can name it in the answer's "field".
+type fieldError struct {
+	field string
+	err   error
+}
+
+func (e *fieldError) Error() string { return e.err.Error() }
+func (e *fieldError) Unwrap() error { return e.err }
+
+// WithField marks err as being about the request field named field
+// ("resources.memory_bytes"). It returns nil for a nil err.
+func WithField(field string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &fieldError{field: field, err: err}
+}
+
+// Field returns the field err is about, or "".
+func Field(err error) string {
+	var fe *fieldError
+	if errors.As(err, &fe) {
+		return fe.field
+	}
+	return ""
+}

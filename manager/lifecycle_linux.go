@@ -1,0 +1,585 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+
+	"github.com/zoned-project/zoned/api"
+	"github.com/zoned-project/zoned/cgroups"
+	"github.com/zoned-project/zoned/errdefs"
+	"github.com/zoned-project/zoned/internal/revert"
+	"github.com/zoned-project/zoned/internal/validate"
+	"github.com/zoned-project/zoned/namespaces"
+	"github.com/zoned-project/zoned/store"
+)
+
+// DefaultStopTimeout is how long a zone's init gets to shut down before
+// its cgroup is killed.
+const DefaultStopTimeout = 30 * time.Second
+
+// consoleLogMax is the size at which the console log is rotated once, so a
+// chatty guest cannot fill the host's disk.
+const consoleLogMax = 1 << 20
+
+// runtimeZone is what the daemon knows of a running zone beyond the store.
+// Fields other than done/status are guarded by the zone's lock.
+type runtimeZone struct {
+	name      string
+	pid       int
+	startTime uint64
+	init      *namespaces.Init // nil for a zone adopted after a restart
+	done      chan struct{}    // closed when init has exited
+	status    namespaces.ExitStatus
+	// statusKnown is false for adopted zones: only a parent can read
+	// the exit status, and the daemon that started them is gone.
+	statusKnown bool
+	console     *os.File // PTY master; nil for adopted zones
+	// handled is set by whoever dealt with the exit (a stop, or the
+	// watcher), so it is dealt with once.
+	handled       bool
+	stopRequested bool
+}
+
+func (rz *runtimeZone) detach() {
+	if rz.console != nil {
+		rz.console.Close()
+	}
+}
+
+func (m *Manager) isRunning(name string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.running[name] != nil
+}
+
+func (m *Manager) runtime(name string) *runtimeZone {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.running[name]
+}
+
+// StartZone boots a stopped zone.
+func (m *Manager) StartZone(ctx context.Context, name string) (_ *api.Zone, err error) {
+	if err := validate.Name("zone", name); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("start zone %q: %w", name, err)
+		}
+	}()
+	unlock := m.lock(name)
+	defer unlock()
+	rec, err := m.store.GetZone(name)
+	if err != nil {
+		return nil, err
+	}
+	if rec.State != api.StateStopped {
+		return nil, fmt.Errorf("zone is %s, not stopped: %w", rec.State, errdefs.ErrConflict)
+	}
+	saved, err := m.startLocked(rec)
+	if err != nil {
+		return nil, err
+	}
+	return m.toAPI(saved, false), nil
+}
+
+// startLocked: state starting → cgroup with limits → console → init
+// spawned into the cgroup before it runs anything → state running.
+func (m *Manager) startLocked(rec *store.ZoneRecord) (_ *store.ZoneRecord, err error) {
+	name := rec.Name
+	r := revert.New()
+	defer r.Fail()
+
+	if _, err := m.store.UpdateZone(name, func(z *store.ZoneRecord) error {
+		z.State = api.StateStarting
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	r.Add(func() {
+		_, _ = m.store.UpdateZone(name, func(z *store.ZoneRecord) error {
+			z.State = api.StateStopped
+			z.InitPID, z.InitStartTime = 0, 0
+			if err != nil {
+				z.LastExit = "start failed: " + err.Error()
+			}
+			return nil
+		})
+	})
+
+	// A cgroup left by a zone that died while no daemon watched it would
+	// hold stale limits and maybe processes: start from a clean one.
+	if err := m.releaseCgroup(name); err != nil {
+		return nil, err
+	}
+	cg, err := cgroups.New(m.cgroupPath(name), cgroups.ToSpec(rec.Resources))
+	if err != nil {
+		return nil, fmt.Errorf("create cgroup: %w", err)
+	}
+	r.Add(func() {
+		_ = cg.Kill()
+		_ = cg.Delete()
+	})
+
+	master, slave, err := pty.Open()
+	if err != nil {
+		return nil, fmt.Errorf("open console pty: %w", err)
+	}
+	defer slave.Close()
+	r.Add(func() { master.Close() })
+
+	spec := *rec.Spec
+	root := *spec.Root
+	root.Path = m.fs.ZoneRootPath(name)
+	spec.Root = &root
+	init, err := namespaces.Spawn(namespaces.SpawnOptions{
+		Config: namespaces.InitConfig{
+			Zone:      name,
+			Spec:      &spec,
+			RootMount: m.fs.RootMount(name, rec.Template),
+			CgroupV2:  cgroups.Mode() == "v2",
+		},
+		Console: slave,
+		Setup:   func(pid int) error { return cg.AddProc(pid) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.Add(func() {
+		_ = syscall.Kill(init.Pid, syscall.SIGKILL)
+		_, _ = init.Wait()
+	})
+
+	now := time.Now().UTC()
+	saved, err := m.store.UpdateZone(name, func(z *store.ZoneRecord) error {
+		z.State = api.StateRunning
+		z.InitPID = init.Pid
+		z.InitStartTime = init.StartTime
+		z.StartedAt = &now
+		z.LastExit = ""
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.Success()
+
+	rz := &runtimeZone{
+		name:        name,
+		pid:         init.Pid,
+		startTime:   init.StartTime,
+		init:        init,
+		done:        make(chan struct{}),
+		statusKnown: true,
+		console:     master,
+	}
+	m.mu.Lock()
+	m.running[name] = rz
+	m.mu.Unlock()
+	go m.copyConsole(name, master)
+	m.wg.Add(1)
+	go m.watch(rz)
+	m.log.Info("zone started", "zone", name, "pid", init.Pid)
+	return saved, nil
+}
+
+// copyConsole keeps what the zone writes to /dev/console in console.log.
+func (m *Manager) copyConsole(name string, master *os.File) {
+	path := filepath.Join(m.fs.ZoneDir(name), "console.log")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		m.log.Warn("cannot open console log", "zone", name, "err", err)
+		_, _ = io.Copy(io.Discard, master)
+		return
+	}
+	defer func() { f.Close() }()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := master.Read(buf)
+		if n > 0 {
+			if st, serr := f.Stat(); serr == nil && st.Size()+int64(n) > consoleLogMax {
+				f.Close()
+				_ = os.Rename(path, path+".1")
+				if f, serr = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); serr != nil {
+					return
+				}
+			}
+			_, _ = f.Write(buf[:n])
+		}
+		if err != nil {
+			return // EIO once the zone's last process holding the console is gone
+		}
+	}
+}
+
+// ConsoleLog returns what the zone wrote on its console, oldest first.
+func (m *Manager) ConsoleLog(ctx context.Context, name string) (io.ReadCloser, error) {
+	if err := validate.Name("zone", name); err != nil {
+		return nil, err
+	}
+	if _, err := m.store.GetZone(name); err != nil {
+		return nil, fmt.Errorf("zone %q: %w", name, err)
+	}
+	path := filepath.Join(m.fs.ZoneDir(name), "console.log")
+	var readers []io.Reader
+	var files multiCloser
+	for _, p := range []string{path + ".1", path} {
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		readers = append(readers, f)
+		files = append(files, f)
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(readers...), files}, nil
+}
+
+type multiCloser []io.Closer
+
+func (mc multiCloser) Close() error {
+	for _, c := range mc {
+		c.Close()
+	}
+	return nil
+}
+
+// watch waits for a zone's init to exit and, unless a stop already dealt
+// with it, cleans up and restarts the zone if the guest asked for a reboot.
+func (m *Manager) watch(rz *runtimeZone) {
+	defer m.wg.Done()
+	if rz.init != nil {
+		st, err := rz.init.Wait()
+		if err != nil {
+			m.log.Warn("wait for zone init", "zone", rz.name, "err", err)
+		}
+		rz.status = st
+	} else {
+		if err := namespaces.WaitExited(rz.pid, rz.startTime); err != nil {
+			m.log.Warn("wait for adopted zone init", "zone", rz.name, "err", err)
+		}
+	}
+	close(rz.done)
+
+	unlock := m.lock(rz.name)
+	defer unlock()
+	if rz.handled {
+		return
+	}
+	rz.handled = true
+	m.afterExit(rz, "")
+}
+
+// afterExit frees what a zone that stopped held and records how it ended.
+// reason overrides the description of the exit status. Called with the
+// zone's lock held.
+func (m *Manager) afterExit(rz *runtimeZone, reason string) {
+	name := rz.name
+	m.mu.Lock()
+	if m.running[name] == rz {
+		delete(m.running, name)
+	}
+	m.mu.Unlock()
+	if err := m.releaseCgroup(name); err != nil {
+		m.log.Warn("release cgroup", "zone", name, "err", err)
+	}
+	if reason == "" {
+		reason = describeExit(rz)
+	}
+	reboot := rz.statusKnown && rz.status.Reboot() && !rz.stopRequested
+	rec, err := m.store.UpdateZone(name, func(z *store.ZoneRecord) error {
+		z.State = api.StateStopped
+		z.InitPID, z.InitStartTime = 0, 0
+		z.LastExit = reason
+		return nil
+	})
+	if err != nil {
+		m.log.Warn("record zone stop", "zone", name, "err", err)
+		return
+	}
+	m.log.Info("zone stopped", "zone", name, "reason", reason)
+	if reboot {
+		if _, err := m.startLocked(rec); err != nil {
+			m.log.Error("restart after reboot", "zone", name, "err", err)
+		}
+	}
+}
+
+func describeExit(rz *runtimeZone) string {
+	switch {
+	case !rz.statusKnown:
+		return "exited while adopted after a daemon restart (status unknown)"
+	case rz.status.Reboot():
+		return "reboot"
+	case rz.status.PowerOff():
+		return "poweroff"
+	case rz.status.Signal != 0:
+		return "killed by " + unix.SignalName(rz.status.Signal)
+	default:
+		return fmt.Sprintf("init exited with code %d", rz.status.Code)
+	}
+}
+
+// releaseCgroup kills whatever is left in a zone's cgroup and removes it.
+// A missing cgroup is fine: release is idempotent.
+func (m *Manager) releaseCgroup(name string) error {
+	cg, err := cgroups.Load(m.cgroupPath(name))
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load cgroup: %w", err)
+	}
+	if err := cg.Kill(); err != nil {
+		return fmt.Errorf("kill cgroup: %w", err)
+	}
+	if err := cg.Delete(); err != nil {
+		return fmt.Errorf("delete cgroup: %w", err)
+	}
+	return nil
+}
+
+// StopZone shuts a zone down: its init gets the signal it expects and the
+// timeout to end; then the whole cgroup is killed.
+func (m *Manager) StopZone(ctx context.Context, name string, req api.StopRequest) (_ *api.Zone, err error) {
+	if err := validate.Name("zone", name); err != nil {
+		return nil, err
+	}
+	if req.TimeoutSeconds < 0 {
+		return nil, errdefs.WithField("timeout_seconds", fmt.Errorf("timeout %d s is negative: %w", req.TimeoutSeconds, errdefs.ErrInvalid))
+	}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("stop zone %q: %w", name, err)
+		}
+	}()
+	unlock := m.lock(name)
+	defer unlock()
+	rec, err := m.store.GetZone(name)
+	if err != nil {
+		return nil, err
+	}
+	if rec.State != api.StateRunning {
+		return nil, fmt.Errorf("zone is %s, not running: %w", rec.State, errdefs.ErrConflict)
+	}
+	saved, err := m.stopLocked(ctx, rec, req)
+	if err != nil {
+		return nil, err
+	}
+	return m.toAPI(saved, false), nil
+}
+
+// RestartZone stops a running zone (if it runs) and starts it again.
+func (m *Manager) RestartZone(ctx context.Context, name string, req api.StopRequest) (_ *api.Zone, err error) {
+	if err := validate.Name("zone", name); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("restart zone %q: %w", name, err)
+		}
+	}()
+	unlock := m.lock(name)
+	defer unlock()
+	rec, err := m.store.GetZone(name)
+	if err != nil {
+		return nil, err
+	}
+	if rec.State == api.StateRunning {
+		if rec, err = m.stopLocked(ctx, rec, req); err != nil {
+			return nil, err
+		}
+	}
+	if rec.State != api.StateStopped {
+		return nil, fmt.Errorf("zone is %s: %w", rec.State, errdefs.ErrConflict)
+	}
+	saved, err := m.startLocked(rec)
+	if err != nil {
+		return nil, err
+	}
+	return m.toAPI(saved, false), nil
+}
+
+func (m *Manager) stopLocked(ctx context.Context, rec *store.ZoneRecord, req api.StopRequest) (*store.ZoneRecord, error) {
+	name := rec.Name
+	rz := m.runtime(name)
+	if rz == nil {
+		// The record says running but nothing watches it: it died
+		// unseen. Free what is left.
+		rz = &runtimeZone{name: name, done: make(chan struct{})}
+		close(rz.done)
+		rz.handled = true
+		m.afterExit(rz, "found dead at stop")
+		return m.store.GetZone(name)
+	}
+	rz.stopRequested = true
+	if _, err := m.store.UpdateZone(name, func(z *store.ZoneRecord) error {
+		z.State = api.StateStopping
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	timeout := DefaultStopTimeout
+	if req.TimeoutSeconds > 0 {
+		timeout = time.Duration(req.TimeoutSeconds) * time.Second
+	}
+	// A graceful stop is described by how init ended (poweroff); an
+	// adopted zone's status is unknown, so just "stopped".
+	reason := ""
+	if !rz.statusKnown {
+		reason = "stopped"
+	}
+	if !req.Force && namespaces.Alive(rz.pid, rz.startTime) {
+		sig := stopSignal(rec)
+		if err := namespaces.Signal(rz.pid, rz.startTime, sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			return nil, fmt.Errorf("signal init: %w", err)
+		}
+		select {
+		case <-rz.done:
+		case <-time.After(timeout):
+			reason = fmt.Sprintf("killed after the %s stop timeout", timeout)
+		}
+	} else {
+		reason = "killed (forced stop)"
+	}
+	select {
+	case <-rz.done:
+	default:
+		if err := m.killZone(rz); err != nil {
+			return nil, err
+		}
+	}
+	rz.handled = true
+	m.afterExit(rz, reason)
+	return m.store.GetZone(name)
+}
+
+// killZone kills every process of the zone and waits for its init to go.
+func (m *Manager) killZone(rz *runtimeZone) error {
+	if cg, err := cgroups.Load(m.cgroupPath(rz.name)); err == nil {
+		if err := cg.Kill(); err != nil {
+			return fmt.Errorf("kill cgroup: %w", err)
+		}
+	} else {
+		_ = namespaces.Signal(rz.pid, rz.startTime, syscall.SIGKILL)
+	}
+	select {
+	case <-rz.done:
+		return nil
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("init pid %d did not die after SIGKILL: %w", rz.pid, errdefs.ErrUnavailable)
+	}
+}
+
+// reconcile brings the store and the host into agreement after a start:
+// interrupted creates are undone, interrupted destroys finished, running
+// zones adopted, zones that died while no daemon watched are cleaned.
+func (m *Manager) reconcile(ctx context.Context) error {
+	if err := m.fs.Cleanup(); err != nil {
+		m.log.Warn("clean storage leftovers", "err", err)
+	}
+	tmpls, err := m.store.ListTemplates()
+	if err != nil {
+		return err
+	}
+	for _, t := range tmpls {
+		if t.State != templateReady {
+			m.log.Info("removing template whose build was interrupted", "template", t.Name)
+			if err := m.fs.DeleteTemplate(t.Name); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+				return err
+			}
+			if err := m.store.DeleteTemplate(t.Name); err != nil {
+				return err
+			}
+		}
+	}
+	recs, err := m.store.ListZones()
+	if err != nil {
+		return err
+	}
+	for _, rec := range recs {
+		name := rec.Name
+		switch rec.State {
+		case api.StateCreating:
+			m.log.Info("undoing interrupted create", "zone", name)
+			if err := m.fs.DeleteZoneRoot(name); err != nil {
+				return fmt.Errorf("undo create of %q: %w", name, err)
+			}
+			if err := m.store.DeleteZone(name); err != nil {
+				return err
+			}
+		case api.StateDestroying:
+			m.log.Info("finishing interrupted destroy", "zone", name)
+			if err := m.finishDestroy(name); err != nil {
+				return fmt.Errorf("finish destroy of %q: %w", name, err)
+			}
+		case api.StateRunning, api.StateStarting, api.StateStopping:
+			if rec.InitPID > 0 && namespaces.Alive(rec.InitPID, rec.InitStartTime) {
+				rz := &runtimeZone{name: name, pid: rec.InitPID, startTime: rec.InitStartTime, done: make(chan struct{})}
+				m.running[name] = rz
+				if _, err := m.store.UpdateZone(name, func(z *store.ZoneRecord) error {
+					z.State = api.StateRunning
+					return nil
+				}); err != nil {
+					return err
+				}
+				m.wg.Add(1)
+				go m.watch(rz)
+				m.log.Info("adopted running zone", "zone", name, "pid", rec.InitPID)
+				continue
+			}
+			rz := &runtimeZone{name: name, handled: true}
+			m.afterExit(rz, "died while zoned was not running")
+		default:
+			if err := m.releaseCgroup(name); err != nil {
+				m.log.Warn("release cgroup of stopped zone", "zone", name, "err", err)
+			}
+		}
+	}
+	m.autostart()
+	return nil
+}
+
+// autostart starts the zones marked autostart when the host has booted
+// since the daemon last ran; a mere daemon restart starts nothing (those
+// zones are still running, or were stopped on purpose).
+func (m *Manager) autostart() {
+	bootID, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return
+	}
+	marker := filepath.Join(m.cfg.DataDir, "boot_id")
+	last, _ := os.ReadFile(marker)
+	if strings.TrimSpace(string(last)) == strings.TrimSpace(string(bootID)) {
+		return
+	}
+	defer func() { _ = os.WriteFile(marker, bootID, 0o600) }()
+	if len(last) == 0 {
+		return // first run of zoned on this host: nothing was running before
+	}
+	recs, err := m.store.ListZones()
+	if err != nil {
+		return
+	}
+	for _, rec := range recs {
+		if !rec.Autostart || rec.State != api.StateStopped {
+			continue
+		}
+		if _, err := m.StartZone(context.Background(), rec.Name); err != nil {
+			m.log.Error("autostart", "zone", rec.Name, "err", err)
+		}
+	}
+}

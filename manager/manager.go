@@ -1,0 +1,178 @@
+// Package manager is zoned's zone manager: it owns the order of operations
+// on zones and templates and their undo. Every call on one zone runs under
+// that zone's lock, calls on different zones run in parallel. Each step that
+// changes the host is written to the store first with a transient state
+// (creating, starting, stopping, destroying), so a daemon that dies half way
+// finds on its next start (Reconcile) what to finish or undo.
+//
+// The manager knows nothing of HTTP: it returns errors classified by the
+// errdefs sentinels, and the server package maps them to status codes.
+package manager
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/zoned-project/zoned/api"
+	"github.com/zoned-project/zoned/cgroups"
+	"github.com/zoned-project/zoned/fsshare"
+	"github.com/zoned-project/zoned/store"
+)
+
+// Version is the daemon's version, set at build time with -ldflags.
+var Version = "dev"
+
+// Defaults of a daemon started without flags.
+const (
+	DefaultDataDir      = "/var/lib/zoned"
+	DefaultCgroupParent = "/zoned"
+	// BuiltinTemplate is the busybox template zoned builds itself on first
+	// use, from Debian's busybox-static package.
+	BuiltinTemplate = "busybox"
+)
+
+// Config is what a Manager needs.
+type Config struct {
+	// DataDir holds the store, templates and zone layers.
+	DataDir string
+	// StorePath is the bbolt file; "" means DataDir/zoned.db.
+	StorePath string
+	// CgroupParent is the absolute cgroup under which each zone gets its
+	// own group; zoned owns it and nothing else.
+	CgroupParent string
+	Logger       *slog.Logger
+}
+
+// Manager runs zones.
+type Manager struct {
+	cfg   Config
+	log   *slog.Logger
+	store *store.Store
+	fs    *fsshare.Storage
+	ops   *operations
+
+	mu      sync.Mutex
+	locks   map[string]*zoneLock
+	running map[string]*runtimeZone
+	// tmplMu keeps a template from being deleted while a zone is being
+	// created from it: creates hold it for reading, deletes for writing.
+	tmplMu sync.RWMutex
+	// builtinMu makes concurrent first creates build the built-in
+	// template once.
+	builtinMu sync.Mutex
+
+	wg sync.WaitGroup // exit watchers, so Close can wait for them
+}
+
+type zoneLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// New opens the store and storage under cfg and reconciles what the store
+// says with what the kernel has (see Reconcile).
+func New(cfg Config) (*Manager, error) {
+	if cfg.DataDir == "" {
+		cfg.DataDir = DefaultDataDir
+	}
+	if cfg.StorePath == "" {
+		cfg.StorePath = filepath.Join(cfg.DataDir, "zoned.db")
+	}
+	if cfg.CgroupParent == "" {
+		cfg.CgroupParent = DefaultCgroupParent
+	}
+	if !strings.HasPrefix(cfg.CgroupParent, "/") {
+		return nil, fmt.Errorf("cgroup parent %q must be an absolute path", cfg.CgroupParent)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	fs, err := fsshare.New(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("open storage in %s: %w", cfg.DataDir, err)
+	}
+	st, err := store.Open(cfg.StorePath)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	m := &Manager{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		store:   st,
+		fs:      fs,
+		ops:     newOperations(),
+		locks:   map[string]*zoneLock{},
+		running: map[string]*runtimeZone{},
+	}
+	if err := m.reconcile(context.Background()); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("reconcile: %w", err)
+	}
+	return m, nil
+}
+
+// Close releases the store. Running zones keep running: they outlive the
+// daemon and the next one adopts them.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	for _, rz := range m.running {
+		rz.detach()
+	}
+	m.mu.Unlock()
+	return m.store.Close()
+}
+
+// lock serializes calls on one zone; the returned func unlocks.
+func (m *Manager) lock(name string) func() {
+	m.mu.Lock()
+	l := m.locks[name]
+	if l == nil {
+		l = &zoneLock{}
+		m.locks[name] = l
+	}
+	l.refs++
+	m.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		m.mu.Lock()
+		l.refs--
+		if l.refs == 0 {
+			delete(m.locks, name)
+		}
+		m.mu.Unlock()
+	}
+}
+
+func (m *Manager) cgroupPath(zone string) string {
+	return m.cfg.CgroupParent + "/" + zone
+}
+
+// Info describes the daemon.
+func (m *Manager) Info(ctx context.Context) (*api.Info, error) {
+	recs, err := m.store.ListZones()
+	if err != nil {
+		return nil, err
+	}
+	running := 0
+	for _, r := range recs {
+		if r.State == api.StateRunning {
+			running++
+		}
+	}
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return &api.Info{
+		Version:    Version,
+		APIVersion: api.Version,
+		Kernel:     strings.TrimSpace(string(kernel)),
+		CgroupMode: cgroups.Mode(),
+		DataDir:    m.cfg.DataDir,
+		Zones:      len(recs),
+		Running:    running,
+	}, nil
+}

@@ -1,0 +1,345 @@
+package manager
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/zoned-project/zoned/api"
+	"github.com/zoned-project/zoned/cgroups"
+	"github.com/zoned-project/zoned/errdefs"
+	"github.com/zoned-project/zoned/internal/revert"
+	"github.com/zoned-project/zoned/internal/validate"
+	"github.com/zoned-project/zoned/namespaces"
+	"github.com/zoned-project/zoned/store"
+)
+
+// stopSignalAnnotation records in the zone's spec which signal asks its
+// init to shut down, found from the template's init at create time.
+const stopSignalAnnotation = "org.zoned.stop-signal"
+
+// initKindAnnotation records which init the template has.
+const initKindAnnotation = "org.zoned.init"
+
+// CreateZone creates a stopped zone: store record (creating), its own
+// layer over the template, identity files, then state stopped. A failure
+// at any step undoes the earlier ones.
+func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (_ *api.Zone, err error) {
+	if err := validate.Name("zone", req.Name); err != nil {
+		return nil, errdefs.WithField("name", err)
+	}
+	if req.Template == "" {
+		req.Template = BuiltinTemplate
+	}
+	if err := validate.Name("template", req.Template); err != nil {
+		return nil, errdefs.WithField("template", err)
+	}
+	if req.Hostname == "" {
+		req.Hostname = req.Name
+	}
+	if err := validate.Hostname(req.Hostname); err != nil {
+		return nil, errdefs.WithField("hostname", err)
+	}
+	if err := cgroups.Validate(req.Resources); err != nil {
+		return nil, errdefs.WithField("resources", err)
+	}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("create zone %q: %w", req.Name, err)
+		}
+	}()
+
+	if req.Template == BuiltinTemplate {
+		if _, err := m.ensureBuiltin(ctx); err != nil {
+			return nil, errdefs.WithField("template", err)
+		}
+	}
+	m.tmplMu.RLock()
+	defer m.tmplMu.RUnlock()
+	tmpl, err := m.readyTemplate(ctx, req.Template)
+	if err != nil {
+		return nil, errdefs.WithField("template", err)
+	}
+
+	unlock := m.lock(req.Name)
+	defer unlock()
+
+	r := revert.New()
+	defer r.Fail()
+
+	rec := &store.ZoneRecord{
+		Name:      req.Name,
+		UUID:      newUUID(),
+		Template:  tmpl.Name,
+		Hostname:  req.Hostname,
+		Autostart: req.Autostart,
+		Resources: req.Resources,
+		State:     api.StateCreating,
+		CreatedAt: time.Now().UTC(),
+	}
+	if err := m.store.CreateZone(rec); err != nil {
+		return nil, errdefs.WithField("name", err)
+	}
+	r.Add(func() { _ = m.store.DeleteZone(req.Name) })
+
+	if err := m.fs.CreateZoneRoot(req.Name, tmpl.Name); err != nil {
+		return nil, fmt.Errorf("create root: %w", err)
+	}
+	r.Add(func() { _ = m.fs.DeleteZoneRoot(req.Name) })
+
+	// The zone's identity lives in its own layer: its hostname and a
+	// machine-id of its own (systemd and D-Bus key state on it).
+	machineID := randomHex(16)
+	for _, f := range []struct{ path, data string }{
+		{"/etc/hostname", req.Hostname + "\n"},
+		{"/etc/machine-id", machineID + "\n"},
+	} {
+		if err := m.fs.WriteZoneFile(req.Name, f.path, []byte(f.data), 0o644); err != nil {
+			return nil, fmt.Errorf("write %s: %w", f.path, err)
+		}
+	}
+
+	initInfo, err := m.fs.DetectInit(tmpl.Name)
+	if err != nil {
+		return nil, fmt.Errorf("find the template's init: %w", err)
+	}
+	// The zone runs /sbin/init by that name, not the file it resolves to:
+	// multi-call inits (busybox, systemd's compat links) dispatch on argv[0].
+	spec := namespaces.DefaultSpec(req.Name, req.Hostname, []string{"/sbin/init"})
+	if spec.Annotations == nil {
+		spec.Annotations = map[string]string{}
+	}
+	spec.Annotations[stopSignalAnnotation] = strconv.Itoa(int(initInfo.StopSignal))
+	spec.Annotations[initKindAnnotation] = initInfo.Kind
+	if spec.Linux == nil {
+		spec.Linux = &specs.Linux{}
+	}
+	spec.Linux.CgroupsPath = m.cgroupPath(req.Name)
+	spec.Linux.Resources = cgroups.ToSpec(req.Resources)
+
+	saved, err := m.store.UpdateZone(req.Name, func(z *store.ZoneRecord) error {
+		z.Spec = spec
+		z.CgroupPath = spec.Linux.CgroupsPath
+		z.State = api.StateStopped
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.Success()
+	m.log.Info("zone created", "zone", req.Name, "template", tmpl.Name, "init", initInfo.Kind)
+	return m.toAPI(saved, false), nil
+}
+
+// DestroyZone removes a zone and everything it holds. A running zone is
+// refused unless force is set, in which case it is killed first.
+func (m *Manager) DestroyZone(ctx context.Context, name string, force bool) (err error) {
+	if err := validate.Name("zone", name); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("destroy zone %q: %w", name, err)
+		}
+	}()
+	unlock := m.lock(name)
+	defer unlock()
+	rec, err := m.store.GetZone(name)
+	if err != nil {
+		return err
+	}
+	if rec.State == api.StateRunning || m.isRunning(name) {
+		if !force {
+			return fmt.Errorf("zone is running; stop it first or destroy with force: %w", errdefs.ErrConflict)
+		}
+		if _, err := m.stopLocked(ctx, rec, api.StopRequest{Force: true}); err != nil {
+			return err
+		}
+	}
+	if _, err := m.store.UpdateZone(name, func(z *store.ZoneRecord) error {
+		z.State = api.StateDestroying
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := m.finishDestroy(name); err != nil {
+		return err
+	}
+	m.log.Info("zone destroyed", "zone", name)
+	return nil
+}
+
+// finishDestroy frees what a zone in state destroying still holds and
+// removes its record last, so a crash in between is finished by reconcile.
+func (m *Manager) finishDestroy(name string) error {
+	if err := m.releaseCgroup(name); err != nil {
+		return err
+	}
+	if err := m.fs.DeleteZoneRoot(name); err != nil {
+		return fmt.Errorf("delete root: %w", err)
+	}
+	if err := m.store.DeleteZone(name); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// UpdateZone changes a zone's settings. Resource changes apply to a running
+// zone at once; the store is written only after the kernel took them, so
+// the stored limits are always the ones in force.
+func (m *Manager) UpdateZone(ctx context.Context, name string, patch api.ZonePatch) (_ *api.Zone, err error) {
+	if err := validate.Name("zone", name); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("update zone %q: %w", name, err)
+		}
+	}()
+	unlock := m.lock(name)
+	defer unlock()
+	rec, err := m.store.GetZone(name)
+	if err != nil {
+		return nil, err
+	}
+	res := rec.Resources
+	if p := patch.Resources; p != nil {
+		if p.MemoryBytes != nil {
+			res.MemoryBytes = *p.MemoryBytes
+		}
+		if p.SwapBytes != nil {
+			res.SwapBytes = *p.SwapBytes
+		}
+		if p.CPUs != nil {
+			res.CPUs = *p.CPUs
+		}
+		if p.CPULimitPercent != nil {
+			res.CPULimitPercent = *p.CPULimitPercent
+		}
+		if p.CPUWeight != nil {
+			res.CPUWeight = *p.CPUWeight
+		}
+		if p.PidsMax != nil {
+			res.PidsMax = *p.PidsMax
+		}
+	}
+	if err := cgroups.Validate(res); err != nil {
+		return nil, errdefs.WithField("resources", err)
+	}
+	specRes := cgroups.ToSpec(res)
+	if rec.State == api.StateRunning {
+		cg, err := cgroups.Load(m.cgroupPath(name))
+		if err != nil {
+			return nil, fmt.Errorf("load cgroup: %w", err)
+		}
+		if err := cg.Update(specRes); err != nil {
+			return nil, fmt.Errorf("apply limits: %w", err)
+		}
+	}
+	saved, err := m.store.UpdateZone(name, func(z *store.ZoneRecord) error {
+		z.Resources = res
+		if z.Spec != nil && z.Spec.Linux != nil {
+			z.Spec.Linux.Resources = specRes
+		}
+		if patch.Autostart != nil {
+			z.Autostart = *patch.Autostart
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m.toAPI(saved, false), nil
+}
+
+// GetZone returns one zone, with its spec and usage.
+func (m *Manager) GetZone(ctx context.Context, name string) (*api.Zone, error) {
+	if err := validate.Name("zone", name); err != nil {
+		return nil, err
+	}
+	rec, err := m.store.GetZone(name)
+	if err != nil {
+		return nil, fmt.Errorf("zone %q: %w", name, err)
+	}
+	return m.toAPI(rec, true), nil
+}
+
+// ListZones returns all zones, with usage for running ones.
+func (m *Manager) ListZones(ctx context.Context) ([]api.Zone, error) {
+	recs, err := m.store.ListZones()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Zone, 0, len(recs))
+	for _, rec := range recs {
+		out = append(out, *m.toAPI(rec, false))
+	}
+	return out, nil
+}
+
+func (m *Manager) toAPI(rec *store.ZoneRecord, withSpec bool) *api.Zone {
+	z := &api.Zone{
+		Name:      rec.Name,
+		UUID:      rec.UUID,
+		State:     rec.State,
+		Template:  rec.Template,
+		Hostname:  rec.Hostname,
+		Autostart: rec.Autostart,
+		Resources: rec.Resources,
+		CreatedAt: rec.CreatedAt,
+		StartedAt: rec.StartedAt,
+		LastExit:  rec.LastExit,
+	}
+	if rec.State == api.StateRunning {
+		z.InitPID = rec.InitPID
+		if cg, err := cgroups.Load(m.cgroupPath(rec.Name)); err == nil {
+			if st, err := cg.Stats(); err == nil {
+				z.Usage = &api.Usage{
+					MemoryBytes:      st.MemoryUsage,
+					MemoryLimitBytes: st.MemoryLimit,
+					Processes:        st.Pids,
+					CPUNanos:         st.CPUUsageNanos,
+				}
+			}
+		}
+	}
+	if withSpec {
+		z.Spec = rec.Spec
+	}
+	return z
+}
+
+func stopSignal(rec *store.ZoneRecord) syscall.Signal {
+	if rec.Spec != nil {
+		if s, err := strconv.Atoi(rec.Spec.Annotations[stopSignalAnnotation]); err == nil && s > 0 {
+			return syscall.Signal(s)
+		}
+	}
+	return syscall.SIGTERM
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return hex.EncodeToString(b)
+}
+
+func newUUID() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}

@@ -1,0 +1,75 @@
+// Command zoned is the zone host daemon: it keeps the state of zones and
+// templates, runs zones, and serves the API on a Unix socket. The same
+// binary, re-executed, is each zone's first process and the helper that
+// enters a running zone (see package namespaces).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/zoned-project/zoned/api"
+	"github.com/zoned-project/zoned/manager"
+	"github.com/zoned-project/zoned/namespaces"
+	"github.com/zoned-project/zoned/server"
+)
+
+func init() {
+	// A re-executed zoned acting as a zone's init or exec helper must
+	// take over before main runs; Dispatch returns at once otherwise.
+	namespaces.Dispatch()
+}
+
+func main() {
+	var (
+		dataDir      = flag.String("data-dir", manager.DefaultDataDir, "directory for the store, templates and zone layers")
+		storePath    = flag.String("store", "", "bbolt state file (default DATA-DIR/zoned.db)")
+		socket       = flag.String("socket", api.DefaultSocket, "Unix socket the API listens on")
+		cgroupParent = flag.String("cgroup-parent", manager.DefaultCgroupParent, "absolute cgroup under which zones get their groups")
+		logLevel     = flag.String("log-level", "info", "debug, info, warn or error")
+		version      = flag.Bool("version", false, "print the version and exit")
+	)
+	flag.Parse()
+	if *version {
+		fmt.Println("zoned", manager.Version)
+		return
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(os.Stderr, "zoned: bad -log-level %q\n", *logLevel)
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if err := run(log, manager.Config{DataDir: *dataDir, StorePath: *storePath, CgroupParent: *cgroupParent, Logger: log}, *socket); err != nil {
+		log.Error("zoned failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger, cfg manager.Config, socket string) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("zoned must run as root")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	m, err := manager.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	l, err := server.Listen(socket)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", socket, err)
+	}
+	defer os.Remove(socket)
+	log.Info("zoned ready", "socket", socket, "data_dir", cfg.DataDir, "version", manager.Version)
+	// Zones keep running when the daemon stops: they are not its
+	// children in any way that ties their life to it.
+	return server.New(m, log).Serve(ctx, l)
+}

@@ -1,0 +1,457 @@
+// Package server is zoned's API edge: it decodes and bounds requests,
+// calls the zone manager, and turns the manager's classified errors into
+// HTTP status codes and api.Error bodies. No zone logic lives here.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/zoned-project/zoned/api"
+	"github.com/zoned-project/zoned/errdefs"
+	"github.com/zoned-project/zoned/manager"
+)
+
+// maxJSONBody bounds JSON request bodies; nothing zoned accepts as JSON
+// comes near it.
+const maxJSONBody = 1 << 20
+
+// Server serves the API for one Manager.
+type Server struct {
+	m   *manager.Manager
+	log *slog.Logger
+	mux *http.ServeMux
+}
+
+// New returns the API handler.
+func New(m *manager.Manager, log *slog.Logger) *Server {
+	s := &Server{m: m, log: log, mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	h := s.mux.HandleFunc
+	h("GET /v1/info", s.info)
+	h("GET /v1/zones", s.listZones)
+	h("POST /v1/zones", s.createZone)
+	h("GET /v1/zones/{name}", s.getZone)
+	h("PATCH /v1/zones/{name}", s.updateZone)
+	h("DELETE /v1/zones/{name}", s.destroyZone)
+	h("POST /v1/zones/{name}/start", s.startZone)
+	h("POST /v1/zones/{name}/stop", s.stopZone)
+	h("POST /v1/zones/{name}/restart", s.restartZone)
+	h("POST /v1/zones/{name}/exec", s.exec)
+	h("GET /v1/zones/{name}/console-log", s.consoleLog)
+	h("GET /v1/templates", s.listTemplates)
+	h("POST /v1/templates", s.createTemplate)
+	h("GET /v1/templates/{name}", s.getTemplate)
+	h("PUT /v1/templates/{name}", s.importTemplate)
+	h("DELETE /v1/templates/{name}", s.deleteTemplate)
+	h("GET /v1/operations/{id}", s.getOperation)
+	h("GET /v1/operations/{id}/wait", s.waitOperation)
+	h("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, fmt.Errorf("no route %s %s: %w", r.Method, r.URL.Path, errdefs.ErrNotFound))
+	})
+}
+
+// ServeHTTP recovers from panics so that no request can take the daemon
+// down, and logs every call that changes something.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rw := &statusWriter{ResponseWriter: w, status: 200}
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", p)
+			writeError(rw, fmt.Errorf("internal error"))
+		}
+		if r.Method != http.MethodGet {
+			s.log.Info("api", "method", r.Method, "path", r.URL.Path, "status", rw.status, "duration", time.Since(start))
+		}
+	}()
+	// Go's mux answers a wrong method with a plain-text 405; ours must be
+	// JSON like every other error.
+	if _, pattern := s.mux.Handler(r); pattern == "/" && strings.HasPrefix(r.URL.Path, "/v1/") && s.pathKnown(r) {
+		writeErrorStatus(rw, http.StatusMethodNotAllowed, &api.Error{Code: "method_not_allowed", Message: fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path)})
+		return
+	}
+	s.mux.ServeHTTP(rw, r)
+}
+
+// pathKnown reports whether some method serves r's path.
+func (s *Server) pathKnown(r *http.Request) bool {
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		r2 := r.Clone(r.Context())
+		r2.Method = m
+		if _, p := s.mux.Handler(r2); p != "/" {
+			return true
+		}
+	}
+	return false
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the connection (exec hijacks it).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush passes flushes through (for streamed answers).
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func statusOf(err error) int {
+	switch errdefs.Code(err) {
+	case "invalid_argument":
+		return http.StatusBadRequest
+	case "not_found":
+		return http.StatusNotFound
+	case "already_exists", "conflict":
+		return http.StatusConflict
+	case "unsupported":
+		return http.StatusNotImplemented
+	case "unavailable":
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	writeErrorStatus(w, statusOf(err), &api.Error{Code: errdefs.Code(err), Message: err.Error(), Field: errdefs.Field(err)})
+}
+
+func writeErrorStatus(w http.ResponseWriter, status int, e *api.Error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(e)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// decode reads a bounded JSON body into v, refusing unknown fields so a
+// misspelt limit is an error instead of silently ignored.
+func decode(r *http.Request, v any) error {
+	body := http.MaxBytesReader(nil, r.Body, maxJSONBody)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("request body is empty; expected JSON: %w", errdefs.ErrInvalid)
+		}
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) {
+			return errdefs.WithField(ute.Field, fmt.Errorf("field %q must be %s, not %s: %w", ute.Field, ute.Type, ute.Value, errdefs.ErrInvalid))
+		}
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return fmt.Errorf("request body exceeds %d bytes: %w", maxJSONBody, errdefs.ErrInvalid)
+		}
+		return fmt.Errorf("request body is not valid JSON: %v: %w", err, errdefs.ErrInvalid)
+	}
+	if dec.More() {
+		return fmt.Errorf("request body has data after the JSON value: %w", errdefs.ErrInvalid)
+	}
+	return nil
+}
+
+// decodeOptional is decode for bodies that may be empty.
+func decodeOptional(r *http.Request, v any) error {
+	if r.ContentLength == 0 {
+		return nil
+	}
+	err := decode(r, v)
+	if err != nil && strings.Contains(err.Error(), "request body is empty") {
+		return nil
+	}
+	return err
+}
+
+func (s *Server) info(w http.ResponseWriter, r *http.Request) {
+	info, err := s.m.Info(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, 200, info)
+}
+
+func (s *Server) listZones(w http.ResponseWriter, r *http.Request) {
+	zones, err := s.m.ListZones(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, 200, zones)
+}
+
+func (s *Server) createZone(w http.ResponseWriter, r *http.Request) {
+	var req api.CreateZoneRequest
+	if err := decode(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	z, err := s.m.CreateZone(r.Context(), req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, z)
+}
+
+func (s *Server) getZone(w http.ResponseWriter, r *http.Request) {
+	z, err := s.m.GetZone(r.Context(), r.PathValue("name"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, 200, z)
+}
+
+func (s *Server) updateZone(w http.ResponseWriter, r *http.Request) {
+	var p api.ZonePatch
+	if err := decode(r, &p); err != nil {
+		writeError(w, err)
+		return
+	}
+	z, err := s.m.UpdateZone(r.Context(), r.PathValue("name"), p)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, 200, z)
+}
+
+func (s *Server) destroyZone(w http.ResponseWriter, r *http.Request) {
+	force, err := boolQuery(r, "force")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := s.m.DestroyZone(r.Context(), r.PathValue("name"), force); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) startZone(w http.ResponseWriter, r *http.Request) {
+	z, err := s.m.StartZone(r.Context(), r.PathValue("name"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, 200, z)
+}
+
+func (s *Server) stopZone(w http.ResponseWriter, r *http.Request) {
+	var req api.StopRequest
+	if err := decodeOptional(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	z, err := s.m.StopZone(r.Context(), r.PathValue("name"), req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, 200, z)
+}
+
+func (s *Server) restartZone(w http.ResponseWriter, r *http.Request) {
+	var req api.StopRequest
+	if err := decodeOptional(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	z, err := s.m.RestartZone(r.Context(), r.PathValue("name"), req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, 200, z)
+}
+
+func (s *Server) consoleLog(w http.ResponseWriter, r *http.Request) {
+	rc, err := s.m.ConsoleLog(r.Context(), r.PathValue("name"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	defer rc.Close()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.Copy(w, rc)
+}
+
+func (s *Server) listTemplates(w http.ResponseWriter, r *http.Request) {
+	t, err := s.m.ListTemplates(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, 200, t)
+}
+
+func (s *Server) getTemplate(w http.ResponseWriter, r *http.Request) {
+	t, err := s.m.GetTemplate(r.Context(), r.PathValue("name"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, 200, t)
+}
+
+func (s *Server) createTemplate(w http.ResponseWriter, r *http.Request) {
+	var req api.CreateTemplateRequest
+	if err := decode(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	op, err := s.m.CreateTemplate(r.Context(), req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/operations/"+op.ID)
+	writeJSON(w, http.StatusAccepted, op)
+}
+
+func (s *Server) importTemplate(w http.ResponseWriter, r *http.Request) {
+	t, err := s.m.ImportTemplate(r.Context(), r.PathValue("name"), r.Body)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, t)
+}
+
+func (s *Server) deleteTemplate(w http.ResponseWriter, r *http.Request) {
+	if err := s.m.DeleteTemplate(r.Context(), r.PathValue("name")); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) getOperation(w http.ResponseWriter, r *http.Request) {
+	op, err := s.m.GetOperation(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, 200, op)
+}
+
+// maxWait bounds a wait call so a client cannot park requests forever.
+const maxWait = 5 * time.Minute
+
+func (s *Server) waitOperation(w http.ResponseWriter, r *http.Request) {
+	timeout := 30 * time.Second
+	if v := r.URL.Query().Get("timeout"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			writeError(w, errdefs.WithField("timeout", fmt.Errorf("timeout %q is not a duration like 30s: %w", v, errdefs.ErrInvalid)))
+			return
+		}
+		timeout = min(d, maxWait)
+	}
+	op, err := s.m.WaitOperation(r.Context(), r.PathValue("id"), timeout)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, 200, op)
+}
+
+func boolQuery(r *http.Request, key string) (bool, error) {
+	v := r.URL.Query().Get(key)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, errdefs.WithField(key, fmt.Errorf("query %s=%q is not true or false: %w", key, v, errdefs.ErrInvalid))
+	}
+	return b, nil
+}
+
+// Listen opens the API socket: the directory 0755, the socket 0660, group
+// "zoned" when that group exists, so root and members of the group can
+// drive the daemon and nobody else can. A stale socket left by a daemon
+// that died is replaced; a live one is an error.
+func Listen(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path); err == nil {
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("socket %s is in use by a running zoned: %w", path, errdefs.ErrUnavailable)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, err
+		}
+	}
+	old := syscall.Umask(0o117)
+	l, err := net.Listen("unix", path)
+	syscall.Umask(old)
+	if err != nil {
+		return nil, err
+	}
+	if g, err := user.LookupGroup("zoned"); err == nil {
+		if gid, err := strconv.Atoi(g.Gid); err == nil {
+			_ = os.Chown(path, 0, gid)
+		}
+	}
+	if err := os.Chmod(path, 0o660); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// Serve serves the API on l until ctx ends, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return hs.Shutdown(sctx)
+	}
+}

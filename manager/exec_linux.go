@@ -122,9 +122,9 @@ func (m *Manager) Exec(ctx context.Context, name string, req api.ExecRequest) (_
 		}
 	}()
 	if req.TTY {
-		master, slave, err := pty.Open()
+		master, slave, err := namespaces.OpenZonePTY(rec.InitPID, rec.InitStartTime)
 		if err != nil {
-			return nil, fmt.Errorf("open pty: %w", err)
+			return nil, fmt.Errorf("open terminal: %w", err)
 		}
 		childEnds = append(childEnds, slave)
 		s.tty, s.Stdin, s.Stdout = master, master, nopCloser{master}

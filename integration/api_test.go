@@ -1,0 +1,255 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zoned-project/zoned/api"
+	"github.com/zoned-project/zoned/client"
+)
+
+// rawHTTP sends requests to the daemon's socket without the client
+// package, so tests can send what a buggy or hostile caller would.
+func (d *daemon) rawHTTP() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", d.socket)
+		},
+	}}
+}
+
+// hostState is what a rejected request must not change.
+type hostState struct {
+	zones, templates, zoneDirs, cgroups string
+}
+
+func (d *daemon) snapshot(t *testing.T) hostState {
+	t.Helper()
+	ctx := ctxT(t)
+	zones, err := d.c.ListZones(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zs []string
+	for _, z := range zones {
+		zs = append(zs, z.Name+":"+string(z.State)+":"+strings.Join([]string{z.Resources.CPUs}, ""))
+	}
+	tmpls, err := d.c.ListTemplates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []string
+	for _, tm := range tmpls {
+		ts = append(ts, tm.Name)
+	}
+	entries, _ := os.ReadDir(filepath.Join(d.dataDir, "zones"))
+	var dirs []string
+	for _, e := range entries {
+		dirs = append(dirs, e.Name())
+	}
+	var cgs []string
+	for _, dir := range cgroupDirs(d.cgroupParent) {
+		es, _ := os.ReadDir(dir)
+		for _, e := range es {
+			if e.IsDir() {
+				cgs = append(cgs, filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	sort.Strings(cgs)
+	return hostState{strings.Join(zs, ","), strings.Join(ts, ","), strings.Join(dirs, ","), strings.Join(cgs, ",")}
+}
+
+func TestBadRequestsAre4xxAndChangeNothing(t *testing.T) {
+	d := startDaemon(t)
+	d.createStarted("exists", api.Resources{MemoryBytes: 64 << 20})
+	hc := d.rawHTTP()
+	before := d.snapshot(t)
+
+	cases := []struct {
+		name, method, path, body string
+		header                   map[string]string
+		status                   int
+		code, field              string
+	}{
+		{"malformed JSON", "POST", "/v1/zones", `{`, nil, 400, "invalid_argument", ""},
+		{"empty body", "POST", "/v1/zones", ``, nil, 400, "invalid_argument", ""},
+		{"no name", "POST", "/v1/zones", `{}`, nil, 400, "invalid_argument", "name"},
+		{"path in name", "POST", "/v1/zones", `{"name":"../../etc"}`, nil, 400, "invalid_argument", "name"},
+		{"upper case name", "POST", "/v1/zones", `{"name":"Web"}`, nil, 400, "invalid_argument", "name"},
+		{"long name", "POST", "/v1/zones", `{"name":"` + strings.Repeat("a", 64) + `"}`, nil, 400, "invalid_argument", "name"},
+		{"unknown field", "POST", "/v1/zones", `{"name":"x1","memroy_bytes":5}`, nil, 400, "invalid_argument", ""},
+		{"negative memory", "POST", "/v1/zones", `{"name":"x1","resources":{"memory_bytes":-1}}`, nil, 400, "invalid_argument", "resources"},
+		{"memory as text", "POST", "/v1/zones", `{"name":"x1","resources":{"memory_bytes":"lots"}}`, nil, 400, "invalid_argument", "resources.memory_bytes"},
+		{"tiny memory", "POST", "/v1/zones", `{"name":"x1","resources":{"memory_bytes":1000}}`, nil, 400, "invalid_argument", "resources"},
+		{"cpus host lacks", "POST", "/v1/zones", `{"name":"x1","resources":{"cpus":"0-999"}}`, nil, 400, "invalid_argument", "resources"},
+		{"cpuset syntax", "POST", "/v1/zones", `{"name":"x1","resources":{"cpus":"1-"}}`, nil, 400, "invalid_argument", "resources"},
+		{"weight too big", "POST", "/v1/zones", `{"name":"x1","resources":{"cpu_weight":20000}}`, nil, 400, "invalid_argument", "resources"},
+		{"swap without memory", "POST", "/v1/zones", `{"name":"x1","resources":{"swap_bytes":1048576}}`, nil, 400, "invalid_argument", "resources"},
+		{"bad hostname", "POST", "/v1/zones", `{"name":"x1","hostname":"bad_host!"}`, nil, 400, "invalid_argument", "hostname"},
+		{"missing template", "POST", "/v1/zones", `{"name":"x1","template":"nosuch"}`, nil, 404, "not_found", "template"},
+		{"bad template name", "POST", "/v1/zones", `{"name":"x1","template":"../x"}`, nil, 400, "invalid_argument", "template"},
+		{"duplicate", "POST", "/v1/zones", `{"name":"exists"}`, nil, 409, "already_exists", "name"},
+		{"huge body", "POST", "/v1/zones", `{"name":"x1","hostname":"` + strings.Repeat("a", 2<<20) + `"}`, nil, 400, "invalid_argument", ""},
+		{"get missing", "GET", "/v1/zones/nosuch", ``, nil, 404, "not_found", ""},
+		{"get escaping name", "GET", "/v1/zones/..%2F..%2Fetc", ``, nil, 400, "invalid_argument", ""},
+		{"destroy running", "DELETE", "/v1/zones/exists", ``, nil, 409, "conflict", ""},
+		{"destroy bad force", "DELETE", "/v1/zones/exists?force=maybe", ``, nil, 400, "invalid_argument", "force"},
+		{"start running", "POST", "/v1/zones/exists/start", ``, nil, 409, "conflict", ""},
+		{"negative timeout", "POST", "/v1/zones/exists/stop", `{"timeout_seconds":-1}`, nil, 400, "invalid_argument", "timeout_seconds"},
+		{"stop missing", "POST", "/v1/zones/nosuch/stop", ``, nil, 404, "not_found", ""},
+		{"patch missing", "PATCH", "/v1/zones/nosuch", `{}`, nil, 404, "not_found", ""},
+		{"patch negative pids", "PATCH", "/v1/zones/exists", `{"resources":{"pids_max":-3}}`, nil, 400, "invalid_argument", "resources"},
+		{"patch bad cpus", "PATCH", "/v1/zones/exists", `{"resources":{"cpus":"x"}}`, nil, 400, "invalid_argument", "resources"},
+		{"exec without upgrade", "POST", "/v1/zones/exists/exec", `{"command":["true"]}`, nil, 400, "invalid_argument", ""},
+		{"exec empty command", "POST", "/v1/zones/exists/exec", `{"command":[]}`, map[string]string{"Connection": "Upgrade", "Upgrade": api.UpgradeProtocol}, 400, "invalid_argument", "command"},
+		{"exec missing command", "POST", "/v1/zones/exists/exec", `{"command":["/nope"]}`, map[string]string{"Connection": "Upgrade", "Upgrade": api.UpgradeProtocol}, 400, "invalid_argument", "command"},
+		{"wrong method", "PUT", "/v1/zones", `{}`, nil, 405, "method_not_allowed", ""},
+		{"no route", "GET", "/v1/nowhere", ``, nil, 404, "not_found", ""},
+		{"unknown template source", "POST", "/v1/templates", `{"name":"t1","from":"ftp"}`, nil, 400, "invalid_argument", "from"},
+		{"bad include", "POST", "/v1/templates", `{"name":"t1","from":"debootstrap","include":["--evil"]}`, nil, 400, "invalid_argument", "include"},
+		{"garbage import", "PUT", "/v1/templates/t1", `this is not a tar archive at all`, nil, 400, "invalid_argument", ""},
+		{"operation missing", "GET", "/v1/operations/nosuch", ``, nil, 404, "not_found", ""},
+		{"wait bad timeout", "GET", "/v1/operations/nosuch/wait?timeout=soon", ``, nil, 400, "invalid_argument", "timeout"},
+		{"delete template in use", "DELETE", "/v1/templates/busybox", ``, nil, 409, "conflict", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(tc.method, "http://zoned"+tc.path, strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range tc.header {
+				req.Header.Set(k, v)
+			}
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			var e api.Error
+			if err := json.Unmarshal(body, &e); err != nil {
+				t.Fatalf("status %d with a body that is not an api.Error: %q", resp.StatusCode, body)
+			}
+			if resp.StatusCode != tc.status || e.Code != tc.code {
+				t.Errorf("got %d %s (%q), want %d %s", resp.StatusCode, e.Code, e.Message, tc.status, tc.code)
+			}
+			if tc.field != "" && e.Field != tc.field {
+				t.Errorf("field %q, want %q (message %q)", e.Field, tc.field, e.Message)
+			}
+			if e.Message == "" {
+				t.Errorf("empty error message")
+			}
+		})
+	}
+	if after := d.snapshot(t); after != before {
+		t.Errorf("rejected requests changed the host:\nbefore %+v\nafter  %+v", before, after)
+	}
+	if _, err := os.Stat(filepath.Join(d.dataDir, "templates", "t1")); err == nil {
+		t.Errorf("a rejected import left a template directory")
+	}
+	if z, err := d.c.GetZone(ctxT(t), "exists"); err != nil || z.State != api.StateRunning || z.Resources.MemoryBytes != 64<<20 {
+		t.Errorf("the existing zone changed: %+v %v", z, err)
+	}
+}
+
+// TestCallsSerializePerZoneAndRunInParallelAcrossZones stops one zone
+// slowly and checks that a call on another zone completes meanwhile, and
+// that a second call on the slow zone waits for the stop to finish.
+func TestCallsSerializePerZoneAndRunInParallelAcrossZones(t *testing.T) {
+	d := startDaemon(t)
+	ctx := ctxT(t)
+	d.createStarted("slow", api.Resources{})
+	d.createStarted("fast", api.Resources{})
+	d.mustExec("slow", "sh", "-c", "printf '#!/bin/sh\\nsleep 600\\n' > /etc/rc.d/K01hang && chmod +x /etc/rc.d/K01hang")
+
+	var mu sync.Mutex
+	var order []string
+	record := func(s string) {
+		mu.Lock()
+		order = append(order, s)
+		mu.Unlock()
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if _, err := d.c.StopZone(ctx, "slow", api.StopRequest{TimeoutSeconds: 3}); err != nil {
+			t.Error(err)
+		}
+		record("slow-stopped")
+	}()
+	// Give the stop time to take the zone's lock before the next calls.
+	waitFor(t, 10*time.Second, "slow zone to be stopping", func() bool {
+		z, err := d.c.GetZone(ctx, "slow")
+		return err == nil && z.State == api.StateStopping
+	})
+	go func() {
+		defer wg.Done()
+		pids := int64(77)
+		if _, err := d.c.UpdateZone(ctx, "slow", api.ZonePatch{Resources: &api.ResourcesPatch{PidsMax: &pids}}); err != nil {
+			t.Error(err)
+		}
+		record("slow-updated")
+	}()
+	if out := d.mustExec("fast", "echo", "ok"); strings.TrimSpace(out) != "ok" {
+		t.Errorf("exec in other zone: %q", out)
+	}
+	pids := int64(55)
+	if _, err := d.c.UpdateZone(ctx, "fast", api.ZonePatch{Resources: &api.ResourcesPatch{PidsMax: &pids}}); err != nil {
+		t.Fatal(err)
+	}
+	record("fast-done")
+	wg.Wait()
+	want := []string{"fast-done", "slow-stopped", "slow-updated"}
+	if strings.Join(order, ",") != strings.Join(want, ",") {
+		t.Errorf("order of completion %v, want %v: calls on one zone serialize, other zones go on", order, want)
+	}
+}
+
+func TestExecWithTerminal(t *testing.T) {
+	d := startDaemon(t)
+	d.createStarted("tty", api.Resources{})
+	ctx := ctxT(t)
+	var out bytes.Buffer
+	code, err := d.c.Exec(ctx, "tty", api.ExecRequest{Command: []string{"sh", "-c", "tty; stty size"}, TTY: true, Width: 77, Height: 33}, client.ExecOptions{Stdout: &out})
+	if err != nil || code != 0 {
+		t.Fatalf("exec: %d %v", code, err)
+	}
+	lines := strings.Split(strings.TrimSpace(strings.ReplaceAll(out.String(), "\r", "")), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "/dev/pts/") || lines[1] != "33 77" {
+		t.Errorf("tty output %q, want a /dev/pts/N line and '33 77'", lines)
+	}
+	// A resize while the command runs reaches its terminal.
+	resize := make(chan [2]uint16, 1)
+	stdinR, stdinW := io.Pipe()
+	out.Reset()
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.c.Exec(ctx, "tty", api.ExecRequest{Command: []string{"sh", "-c", "read x; stty size"}, TTY: true, Width: 80, Height: 24},
+			client.ExecOptions{Stdin: stdinR, Stdout: &out, Resize: resize})
+		done <- err
+	}()
+	resize <- [2]uint16{120, 40}
+	time.Sleep(200 * time.Millisecond) // let the resize frame land before the line
+	_, _ = stdinW.Write([]byte("go\n"))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	stdinW.Close()
+	if !strings.Contains(out.String(), "40 120") {
+		t.Errorf("after resize the terminal says %q, want 40 120", out.String())
+	}
+}

@@ -51,10 +51,22 @@ func sealBinary() (string, error) {
 		mem.Close()
 		return "", fmt.Errorf("seal binary: F_ADD_SEALS: %w", err)
 	}
+	// The path names the descriptor by number, and exec.Cmd resolves it in
+	// the child after moving ExtraFiles onto fds 3, 4, 5...: a low number
+	// would by then name a namespace file or a pipe. Keep the copy far
+	// above any ExtraFiles list.
+	high, err := unix.FcntlInt(mem.Fd(), unix.F_DUPFD_CLOEXEC, sealedMinFd)
+	mem.Close()
+	if err != nil {
+		return "", fmt.Errorf("seal binary: move descriptor above %d: %w", sealedMinFd, err)
+	}
 	// The file stays open for the life of the process: its number is the
-	// path. Keep mem reachable so the finalizer never closes it.
-	sealedFile = mem
-	return fmt.Sprintf("/proc/self/fd/%d", mem.Fd()), nil
+	// path. Keep it reachable so the finalizer never closes it.
+	sealedFile = os.NewFile(uintptr(high), "zoned-sealed")
+	return fmt.Sprintf("/proc/self/fd/%d", high), nil
 }
 
 var sealedFile *os.File
+
+// sealedMinFd is the lowest descriptor number the sealed copy may have.
+const sealedMinFd = 512

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# setup.sh — install what zoned, its tests and its benchmarks need on a
+# Debian host, from Debian's packages and the Go module proxy only.
+# Idempotent: a second run installs nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ "$(id -u)" = 0 ] || { echo "setup: run as root (zoned manages namespaces, cgroups and mounts)" >&2; exit 1; }
+
+# Debian packages: gcc and libc6-dev for the cgo pre-runtime namespace
+# entry (namespaces/nsenter); debootstrap for Debian templates; dpkg-deb
+# unpacks busybox-static for the built-in template; runc for the
+# benchmark; the rest are tools the tests and the lane use.
+PKGS=(gcc libc6-dev git ca-certificates debootstrap runc procps iproute2 nftables
+      btrfs-progs e2fsprogs xz-utils zstd util-linux kmod)
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "setup: installing ${missing[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Go: the toolchain this project's go.mod asks for. Debian's golang-go is
+# too old; the machines this project targets have Go in /usr/local/go.
+export PATH="$PATH:/usr/local/go/bin"
+if ! command -v go >/dev/null; then
+	echo "setup: no Go toolchain found; install Go $(sed -n 's/^go //p' go.mod) or newer into /usr/local/go" >&2
+	exit 1
+fi
+go mod download

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# test.sh — the whole test suite: static checks, unit and kernel tests on
+# this machine's kernel, then the tests that need what this kernel lacks
+# (unified cgroup v2) on Debian's stock kernel in the qemu lane.
+# .ci/run calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+hack/setup.sh
+export PATH="$PATH:/usr/local/go/bin"
+export GOFLAGS=${GOFLAGS:-}
+
+echo "== static checks"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+[ -z "$unformatted" ] || { echo "gofmt: not formatted: $unformatted" >&2; exit 1; }
+go vet ./...
+
+echo "== native tests (kernel $(uname -r), cgroup $(stat -fc %T /sys/fs/cgroup))"
+go test -count=1 -timeout 40m ./... 2>&1 | tee /tmp/zoned-native-tests.log
+
+if [ "${ZONED_SKIP_LANE:-}" = "" ]; then
+	echo "== stock-kernel lane"
+	hack/lane-tests.sh
+fi

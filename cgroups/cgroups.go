@@ -101,6 +101,7 @@ func ToSpec(r api.Resources) *specs.LinuxResources {
 		limit := r.PidsMax
 		res.Pids = &specs.LinuxPids{Limit: &limit}
 	}
+	res.Devices = DefaultDevices()
 	return res
 }
 

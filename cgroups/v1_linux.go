@@ -98,6 +98,9 @@ func newV1(path string, res *specs.LinuxResources) (Group, error) {
 	if err := g.Update(res); err != nil {
 		return nil, fmt.Errorf("create cgroup %s: %w", path, err)
 	}
+	if err := g.setDevices(res); err != nil {
+		return nil, fmt.Errorf("create cgroup %s: %w", path, err)
+	}
 	r.Success()
 	return g, nil
 }
@@ -419,4 +422,44 @@ func (g *v1Group) Delete() error {
 		return fmt.Errorf("delete cgroup %s: %w", g.path, err)
 	}
 	return nil
+}
+
+// setDevices writes the device policy into the devices controller. It runs
+// once, at creation, before any process joins: the kernel refuses a
+// blanket deny on a group that has children, and the policy does not
+// change over a zone's life.
+func (g *v1Group) setDevices(res *specs.LinuxResources) error {
+	if len(res.Devices) == 0 {
+		return nil
+	}
+	dir, ok := g.dirs[string(cgroup1.Devices)]
+	if !ok {
+		return fmt.Errorf("device policy: devices hierarchy not mounted: %w", errdefs.ErrUnsupported)
+	}
+	for _, d := range res.Devices {
+		file := "devices.deny"
+		if d.Allow {
+			file = "devices.allow"
+		}
+		if err := writeFile(dir, file, deviceRule(d)); err != nil {
+			return fmt.Errorf("device policy: %w", err)
+		}
+	}
+	return nil
+}
+
+// deviceRule renders a rule as the v1 devices controller reads it:
+// "c 1:3 rwm", "a *:* rwm".
+func deviceRule(d specs.LinuxDeviceCgroup) string {
+	num := func(p *int64) string {
+		if p == nil {
+			return "*"
+		}
+		return strconv.FormatInt(*p, 10)
+	}
+	typ := d.Type
+	if typ == "" {
+		typ = "a"
+	}
+	return fmt.Sprintf("%s %s:%s %s", typ, num(d.Major), num(d.Minor), d.Access)
 }

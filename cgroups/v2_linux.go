@@ -70,6 +70,9 @@ func newV2(path string, res *specs.LinuxResources) (Group, error) {
 	if err := g.Update(res); err != nil {
 		return nil, fmt.Errorf("create cgroup %s: %w", path, err)
 	}
+	if err := g.setDevices(res); err != nil {
+		return nil, fmt.Errorf("create cgroup %s: %w", path, err)
+	}
 	r.Success()
 	return g, nil
 }
@@ -298,6 +301,28 @@ func (g *v2Group) Delete() error {
 	}
 	if err := removeTree(g.dir); err != nil {
 		return fmt.Errorf("delete cgroup %s: %w", g.path, err)
+	}
+	return nil
+}
+
+// setDevices attaches the device policy as an eBPF program, cgroup v2's
+// device controller. It runs once, at creation: each attach adds a program
+// and the policy does not change over a zone's life.
+func (g *v2Group) setDevices(res *specs.LinuxResources) error {
+	if len(res.Devices) == 0 {
+		return nil
+	}
+	insts, license, err := cgroup2.DeviceFilter(res.Devices)
+	if err != nil {
+		return fmt.Errorf("device policy: %w", err)
+	}
+	fd, err := unix.Open(g.dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("device policy: %w", err)
+	}
+	defer unix.Close(fd)
+	if _, err := cgroup2.LoadAttachCgroupDeviceFilter(insts, license, fd); err != nil {
+		return fmt.Errorf("device policy: attach eBPF device filter: %w", err)
 	}
 	return nil
 }

@@ -185,6 +185,10 @@ host_checks() {
 	expect gotest-pass 0 gotest -run 'TestLane' ./hack/lane/testdata/lanecheck && { grep -q -- '--- PASS: TestLaneEnvironment' "$OUT" && grep -q '^lane: [0-9]* passed, 0 failed' "$OUT" &&
 		ok gotest-output || bad gotest-output; }
 	expect gotest-fail 1 gotest -e LANECHECK_FAIL=1 -run 'TestLaneFailsOnRequest' ./hack/lane/testdata/lanecheck && { grep -q 'failing on request' "$OUT" && grep -q '^FAIL' "$OUT" && ok gotest-fail-visible || bad gotest-fail-visible; }
+	# The systemd mode: a Debian root with systemd as PID 1, fully up.
+	expect systemd-pid1 0 run --mode systemd -- sh -c \
+		'[ "$(cat /proc/1/comm)" = systemd ] && systemctl is-system-running --wait && [ "$ZONED_LANE_MODE" = systemd ]'
+	expect systemd-exit-7 7 run --mode systemd -- sh -c 'exit 7'
 	# Nothing is left running or lying around.
 	sleep 0.5
 	local left

@@ -21,6 +21,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/zoned-project/zoned/api"
+	"github.com/zoned-project/zoned/cgroups"
 	"github.com/zoned-project/zoned/client"
 )
 
@@ -614,4 +615,71 @@ func readUint(b *testing.B, path string) uint64 {
 		b.Fatalf("parse %s: %v", path, err)
 	}
 	return v
+}
+
+// BenchmarkParts times the building blocks a zone's start, exec and stop
+// are made of, outside the daemon, to tell where a slow cycle's time goes:
+// the re-exec of the zoned binary (a zone's start and every exec run one),
+// a zone cgroup's creation and removal, and killing a process through its
+// cgroup (a forced stop).
+func BenchmarkParts(b *testing.B) {
+	requireRoot(b)
+	buildBinaries(b)
+	parent := "/zoned-bench-" + randomSuffix()
+	b.Cleanup(func() {
+		for _, dir := range cgroupDirs(parent) {
+			if err := syscall.Rmdir(dir); err != nil && !errors.Is(err, syscall.ENOENT) {
+				b.Errorf("leak: cannot remove benchmark cgroup %s: %v", dir, err)
+			}
+		}
+	})
+
+	b.Run("reexec", func(b *testing.B) {
+		for b.Loop() {
+			if out, err := exec.Command(zonedBin, "-version").CombinedOutput(); err != nil {
+				b.Fatalf("zoned -version: %v: %s", err, out)
+			}
+		}
+	})
+	b.Run("cgroup-create-delete", func(b *testing.B) {
+		res := cgroups.ToSpec(api.Resources{})
+		for b.Loop() {
+			cg, err := cgroups.New(parent+"/g", res)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := cg.Delete(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("cgroup-kill", func(b *testing.B) {
+		res := cgroups.ToSpec(api.Resources{})
+		for b.Loop() {
+			b.StopTimer()
+			cg, err := cgroups.New(parent+"/k", res)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cmd := exec.Command("sleep", "60")
+			if err := cmd.Start(); err != nil {
+				b.Fatal(err)
+			}
+			if err := cg.AddProc(cmd.Process.Pid); err != nil {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+				b.Fatal(err)
+			}
+			// The daemon reaps its zone's init as this test reaps
+			// sleep: concurrently with the kill.
+			go func() { _ = cmd.Wait() }()
+			b.StartTimer()
+			if err := cg.Kill(); err != nil {
+				b.Fatal(err)
+			}
+			if err := cg.Delete(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

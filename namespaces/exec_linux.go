@@ -99,10 +99,26 @@ func Exec(opts ExecOptions) (*ExecProcess, error) {
 		extra = append(extra, f)
 		nsFds = append(nsFds, strconv.Itoa(childSyncFd+1+i))
 	}
+	// The zone init's root, which the helper chroots to after joining the
+	// mount namespace (see nsenter.c for why setns alone is not enough).
+	rootFile, err := os.OpenFile(fmt.Sprintf("/proc/%d/root", opts.InitPid), unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		cfgR.Close()
+		childSock.Close()
+		return nil, fmt.Errorf("exec %q: open the zone's root: %w", opts.Args[0], err)
+	}
+	defer rootFile.Close()
+	if !Alive(opts.InitPid, opts.InitStartTime) {
+		cfgR.Close()
+		childSock.Close()
+		return nil, fmt.Errorf("exec %q: zone init %d: %w", opts.Args[0], opts.InitPid, os.ErrProcessDone)
+	}
+	rootFd := childSyncFd + 1 + len(nsFiles)
+	extra = append(extra, rootFile)
 	cmd := &exec.Cmd{
 		Path:       bin,
 		Args:       []string{RoleExec},
-		Env:        []string{fmt.Sprintf("%s=%d;%s", nsenter.EnvVar, childSyncFd, strings.Join(nsFds, ","))},
+		Env:        []string{fmt.Sprintf("%s=%d;%s;%d", nsenter.EnvVar, childSyncFd, strings.Join(nsFds, ","), rootFd)},
 		Stdin:      opts.Stdin,
 		Stdout:     opts.Stdout,
 		Stderr:     opts.Stderr,

@@ -82,8 +82,9 @@ static void relay(int status)
 __attribute__((constructor)) static void zoned_nsenter(void)
 {
 	const char *env = getenv(ENV_NAME);
-	char *spec, *nslist, *tok, *save;
+	char *spec, *nslist, *rootspec, *tok, *save;
 	int ns_fds[MAX_NS];
+	int root_fd = -1;
 	int n_ns = 0, i;
 	char go;
 	ssize_t n;
@@ -97,6 +98,12 @@ __attribute__((constructor)) static void zoned_nsenter(void)
 	nslist = strchr(spec, ';');
 	if (nslist != NULL)
 		*nslist++ = '\0';
+	// An optional third field: a descriptor of the zone init's root.
+	rootspec = nslist ? strchr(nslist, ';') : NULL;
+	if (rootspec != NULL) {
+		*rootspec++ = '\0';
+		root_fd = atoi(rootspec);
+	}
 	sync_fd = atoi(spec);
 	if (sync_fd < 3)
 		_exit(1);
@@ -119,6 +126,20 @@ __attribute__((constructor)) static void zoned_nsenter(void)
 		if (setns(ns_fds[i], 0) < 0)
 			fail("setns(fd %d): %s", ns_fds[i], strerror(errno));
 		close(ns_fds[i]);
+	}
+	// setns(CLONE_NEWNS) leaves us at the namespace's root mount, which is
+	// the zone's root only if the host itself booted by moving its root
+	// onto "/". A host that reached its root by chroot (an initramfs that
+	// chroots, a test VM) would leave us outside the zone, so go to the
+	// zone init's own root explicitly.
+	if (root_fd >= 0) {
+		if (fchdir(root_fd) < 0)
+			fail("fchdir to the zone's root: %s", strerror(errno));
+		if (chroot(".") < 0)
+			fail("chroot to the zone's root: %s", strerror(errno));
+		if (chdir("/") < 0)
+			fail("chdir /: %s", strerror(errno));
+		close(root_fd);
 	}
 
 	child = fork();

@@ -6,12 +6,13 @@
 // is re-executed as "zoned-exec"; it does nothing unless the environment
 // variable _ZONED_NSENTER is set.
 //
-// _ZONED_NSENTER="SYNC;NS1,NS2,..." names inherited descriptors: the sync
-// socket and namespace files, to be joined in the given order (a user
-// namespace must come first). The constructor
+// _ZONED_NSENTER="SYNC;NS1,NS2,...;ROOT" names inherited descriptors: the
+// sync socket, namespace files to be joined in the given order (a user
+// namespace must come first), and optionally the zone init's root
+// directory. The constructor
 //  1. reads one byte from SYNC (the parent has put this process into the
 //     zone's cgroup meanwhile),
-//  2. setns()es into every namespace,
+//  2. setns()es into every namespace, then chroots to ROOT,
 //  3. forks, so the child is inside the joined PID namespace,
 //  4. in the parent: writes "pid N\n" (the child's host pid) to SYNC,
 //     closes it, waits for the child and exits with its exact status

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -376,17 +377,56 @@ func (z *zoneRoot) setupDev() error {
 			return fmt.Errorf("symlink %s: %w", l[1], err)
 		}
 	}
-	// The console is the PTY slave on our stdin, if there is one. It is
-	// bound by its path, not through /proc/self/fd/0: the descriptor
-	// points into the host namespace's devpts mount, and the kernel refuses
-	// a bind whose source mount is not in the caller's mount namespace;
-	// the path resolves in this namespace's copy of /dev/pts.
-	if target, err := os.Readlink("/proc/self/fd/0"); err == nil && strings.HasPrefix(target, "/dev/pts/") {
-		if err := z.mount(mnt{target, "/dev/console", "", unix.MS_BIND, ""}); err != nil {
-			return fmt.Errorf("console: %w", err)
-		}
+	// The console is the PTY slave on our stdin, if there is one.
+	if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err != nil {
+		return nil // no console given (stdin is /dev/null)
+	}
+	src, err := consolePath()
+	if err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	if err := z.mount(mnt{src, "/dev/console", "", unix.MS_BIND, ""}); err != nil {
+		return fmt.Errorf("console: %w", err)
 	}
 	return nil
+}
+
+// consolePath finds, in this mount namespace, the path of the PTY slave on
+// stdin. It cannot be bound through /proc/self/fd/0 (the descriptor's mount
+// belongs to the daemon's namespace, and the kernel refuses a bind source
+// from another namespace), nor by the text readlink gives (printed from
+// that namespace's root, which need not be ours: "/newroot/dev/pts/0" on a
+// host that chrooted into its root). So: the entry with the terminal's
+// rdev in a devpts mount of ours with the terminal's device number.
+func consolePath() (string, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(0, &st); err != nil {
+		return "", fmt.Errorf("stat the terminal on stdin: %w", err)
+	}
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "", err
+	}
+	devno := fmt.Sprintf("%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev))
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		sep := slices.Index(f, "-")
+		if len(f) < 5 || sep < 0 || sep+1 >= len(f) || f[2] != devno || f[sep+1] != "devpts" {
+			continue
+		}
+		entries, err := os.ReadDir(f[4])
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			p := filepath.Join(f[4], e.Name())
+			var pst unix.Stat_t
+			if unix.Stat(p, &pst) == nil && pst.Mode&unix.S_IFMT == unix.S_IFCHR && pst.Rdev == st.Rdev {
+				return p, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("the devpts holding the terminal on stdin (device %s) is not mounted in this namespace", devno)
 }
 
 // readonly makes the zone path p a read-only bind mount of itself.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/containerd/cgroups/v3/cgroup2"
+
 	"github.com/zoned-project/zoned/api"
 	"github.com/zoned-project/zoned/errdefs"
 )
@@ -107,5 +109,18 @@ func TestParseCPUList(t *testing.T) {
 	}
 	if len(got) != 5 {
 		t.Errorf("got %v", got)
+	}
+}
+
+// The v2 device filter is built by containerd's cgroup2.DeviceFilter, which
+// dereferences Major and Minor of every rule; nil wildcards panicked there.
+func TestDefaultDevicesBuildAnEBPFFilter(t *testing.T) {
+	for _, d := range DefaultDevices() {
+		if d.Major == nil || d.Minor == nil {
+			t.Fatalf("rule %+v has a nil number", d)
+		}
+	}
+	if _, _, err := cgroup2.DeviceFilter(DefaultDevices()); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -2,15 +2,10 @@ package cgroups
 
 import specs "github.com/opencontainers/runtime-spec/specs-go"
 
+// devRule makes an allow rule; -1 is a wildcard. Wildcards are explicit
+// -1, not nil: the v2 eBPF filter builder dereferences both numbers.
 func devRule(typ string, major, minor int64, access string) specs.LinuxDeviceCgroup {
-	r := specs.LinuxDeviceCgroup{Allow: true, Type: typ, Access: access}
-	if major >= 0 {
-		r.Major = &major
-	}
-	if minor >= 0 {
-		r.Minor = &minor
-	}
-	return r
+	return specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: access}
 }
 
 // DefaultDevices is the device policy of every zone: nothing may be read
@@ -19,9 +14,10 @@ func devRule(typ string, major, minor int64, access string) specs.LinuxDeviceCgr
 // the capability, is what keeps a zone's root off the host's disks and
 // memory: a node it makes for /dev/sda can be created but not opened.
 func DefaultDevices() []specs.LinuxDeviceCgroup {
+	any := int64(-1)
 	return []specs.LinuxDeviceCgroup{
 		// Deny everything first; the rules below open holes.
-		{Allow: false, Type: "a", Access: "rwm"},
+		{Allow: false, Type: "a", Major: &any, Minor: &any, Access: "rwm"},
 		// mknod of any node, but no open: see above.
 		devRule("c", -1, -1, "m"),
 		devRule("b", -1, -1, "m"),

@@ -452,7 +452,7 @@ func (g *v1Group) setDevices(res *specs.LinuxResources) error {
 // "c 1:3 rwm", "a *:* rwm".
 func deviceRule(d specs.LinuxDeviceCgroup) string {
 	num := func(p *int64) string {
-		if p == nil {
+		if p == nil || *p < 0 {
 			return "*"
 		}
 		return strconv.FormatInt(*p, 10)

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -75,7 +76,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := &statusWriter{ResponseWriter: w, status: 200}
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", p)
+			s.log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
 			writeError(rw, fmt.Errorf("internal error"))
 		}
 		if r.Method != http.MethodGet {

@@ -183,7 +183,7 @@ func startZone(t *testing.T, args []string, adjust func(*InitConfig)) *zone {
 	name := randName(t)
 	spec := DefaultSpec(name, "zt-"+name[len(name)-4:], args)
 	spec.Root.Path = rm.Destination
-	cfg := InitConfig{Zone: name, Spec: spec, RootMount: rm}
+	cfg := InitConfig{Zone: name, Spec: spec, RootMount: rm, CgroupV2: hostCgroupV2()}
 	if adjust != nil {
 		adjust(&cfg)
 	}
@@ -680,4 +680,11 @@ func TestStartTimeAndAlive(t *testing.T) {
 	if !Alive(os.Getpid(), st) || Alive(os.Getpid(), st+1) {
 		t.Errorf("Alive wrong for self")
 	}
+}
+
+// hostCgroupV2 reports whether the host has a unified hierarchy, as the
+// daemon tells the zone init (the stock-kernel lane runs these tests there).
+func hostCgroupV2() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
 }

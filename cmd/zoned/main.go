@@ -9,9 +9,13 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/coreos/go-systemd/v22/activation"
+	"github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/zoned-project/zoned/api"
 	"github.com/zoned-project/zoned/manager"
@@ -63,13 +67,52 @@ func run(log *slog.Logger, cfg manager.Config, socket string) error {
 		return err
 	}
 	defer m.Close()
-	l, err := server.Listen(socket)
+	l, err := listener(socket)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", socket, err)
+		return err
 	}
-	defer os.Remove(socket)
-	log.Info("zoned ready", "socket", socket, "data_dir", cfg.DataDir, "version", manager.Version)
+	// Ready only now: the store is open and reconcile has adopted or
+	// cleaned every zone, so the first request sees the truth.
+	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
+		log.Warn("notify systemd", "err", err)
+	}
+	log.Info("zoned ready", "socket", l.Addr().String(), "data_dir", cfg.DataDir, "version", manager.Version)
 	// Zones keep running when the daemon stops: they are not its
 	// children in any way that ties their life to it.
-	return server.New(m, log).Serve(ctx, l)
+	err = server.New(m, log).Serve(ctx, l)
+	_, _ = daemon.SdNotify(false, daemon.SdNotifyStopping)
+	return err
+}
+
+// listener returns the socket systemd passed (socket activation), or
+// opens socket itself.
+func listener(socket string) (net.Listener, error) {
+	ls, err := activation.Listeners()
+	if err != nil {
+		return nil, fmt.Errorf("socket activation: %w", err)
+	}
+	switch len(ls) {
+	case 0:
+	case 1:
+		return ls[0], nil
+	default:
+		return nil, fmt.Errorf("socket activation passed %d sockets; zoned takes one", len(ls))
+	}
+	l, err := server.Listen(socket)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", socket, err)
+	}
+	return &removeOnClose{Listener: l, path: socket}, nil
+}
+
+// removeOnClose removes the socket file a daemon made itself when it stops.
+type removeOnClose struct {
+	net.Listener
+	path string
+}
+
+func (r *removeOnClose) Close() error {
+	err := r.Listener.Close()
+	os.Remove(r.path)
+	return err
 }

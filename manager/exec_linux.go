@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/creack/pty"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/zoned-project/zoned/api"
 	"github.com/zoned-project/zoned/cgroups"
@@ -103,6 +104,7 @@ func (m *Manager) Exec(ctx context.Context, name string, req api.ExecRequest) (_
 		Cwd:           cwd,
 		TTY:           req.TTY,
 		Capabilities:  caps,
+		Seccomp:       zoneSeccomp(rec.Spec),
 		JoinCgroup: func(pid int) error {
 			cg, err := cgroups.Load(m.cgroupPath(name))
 			if err != nil {
@@ -177,4 +179,14 @@ func hasEnv(env []string, key string) bool {
 		}
 	}
 	return false
+}
+
+// zoneSeccomp is the seccomp policy of the zone's spec, which commands
+// entering the zone get too; nil when the spec has none (zones created
+// before zoned had one).
+func zoneSeccomp(spec *specs.Spec) *specs.LinuxSeccomp {
+	if spec == nil || spec.Linux == nil {
+		return nil
+	}
+	return spec.Linux.Seccomp
 }

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/zoned-project/zoned/namespaces/nsenter"
 	"golang.org/x/sys/unix"
 )
@@ -25,6 +27,8 @@ type ExecConfig struct {
 	Cwd          string
 	TTY          bool
 	Capabilities []string
+	// Seccomp is the zone's filter, installed last before execve.
+	Seccomp *specs.LinuxSeccomp `json:",omitempty"`
 }
 
 // ExecProcess is a command running inside a zone.
@@ -68,7 +72,10 @@ func Exec(opts ExecOptions) (*ExecProcess, error) {
 	if _, err := capSet(caps); err != nil {
 		return nil, fmt.Errorf("exec %q: %w", opts.Args[0], err)
 	}
-	payload, err := json.Marshal(ExecConfig{Args: opts.Args, Env: opts.Env, Cwd: opts.Cwd, TTY: opts.TTY, Capabilities: caps})
+	if err := CheckSeccomp(opts.Seccomp); err != nil {
+		return nil, fmt.Errorf("exec %q: %w", opts.Args[0], err)
+	}
+	payload, err := json.Marshal(ExecConfig{Args: opts.Args, Env: opts.Env, Cwd: opts.Cwd, TTY: opts.TTY, Capabilities: caps, Seccomp: opts.Seccomp})
 	if err != nil {
 		return nil, err
 	}
@@ -322,6 +329,9 @@ func runExec(sock *os.File) error {
 	}
 	path, err := lookPath(cfg.Args[0], env)
 	if err != nil {
+		return err
+	}
+	if err := installSeccomp(cfg.Seccomp); err != nil {
 		return err
 	}
 	err = unix.Exec(path, cfg.Args, env)

@@ -77,6 +77,11 @@ func runInit(sock *os.File, enc *json.Encoder) error {
 	if err != nil {
 		return err
 	}
+	if spec.Linux != nil {
+		if err := installSeccomp(spec.Linux.Seccomp); err != nil {
+			return err
+		}
+	}
 	if err := enc.Encode(syncMsg{Type: "exec"}); err != nil {
 		return fmt.Errorf("tell parent about exec: %w", err)
 	}

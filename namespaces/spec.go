@@ -109,6 +109,11 @@ var DefaultMaskedPaths = []string{
 	"/proc/asound",
 	"/proc/kcore",
 	"/proc/keys",
+	// Physical page flags, counts and owners: with CAP_SYS_ADMIN they
+	// map the host's memory layout (a Rowhammer aid) and host-wide usage.
+	"/proc/kpagecgroup",
+	"/proc/kpagecount",
+	"/proc/kpageflags",
 	"/proc/latency_stats",
 	"/proc/timer_list",
 	"/proc/timer_stats",
@@ -170,6 +175,7 @@ func DefaultSpec(zone, hostname string, args []string) *specs.Spec {
 			},
 			MaskedPaths:   append([]string(nil), DefaultMaskedPaths...),
 			ReadonlyPaths: append([]string(nil), DefaultReadonlyPaths...),
+			Seccomp:       DefaultSeccomp(),
 		},
 	}
 }

@@ -87,6 +87,9 @@ type ExecOptions struct {
 	Stdin, Stdout, Stderr *os.File
 	// Capabilities is the bounding set kept; nil means DefaultCapabilities().
 	Capabilities []string
+	// Seccomp is the zone's filter (its spec's Linux.Seccomp), installed
+	// in the command right before execve; nil means none.
+	Seccomp *specs.LinuxSeccomp
 	// JoinCgroup is called with the host pid of the helper before it can
 	// run anything in the zone, so the command starts in the zone's cgroup.
 	JoinCgroup func(pid int) error

@@ -85,9 +85,22 @@ type Zone struct {
 	// LastExit says how the zone last stopped ("poweroff", "killed", ...).
 	LastExit string `json:"last_exit,omitempty"`
 	Usage    *Usage `json:"usage,omitempty"`
+	// Privileged zones run without a user namespace: root inside is root on
+	// the host. Only an explicit request makes one.
+	Privileged bool `json:"privileged,omitempty"`
+	// IDMap is the range of host UIDs and GIDs an unprivileged zone's IDs
+	// 0..Size-1 map to; nil for a privileged zone.
+	IDMap *IDMap `json:"idmap,omitempty"`
 	// Spec is the zone's OCI runtime configuration; only GET /v1/zones/{name}
 	// fills it.
 	Spec *specs.Spec `json:"spec,omitempty"`
+}
+
+// IDMap is a zone's share of host user and group IDs: zone ID n is host
+// ID HostID+n, for n < Size. zoned allocates it and no other zone has it.
+type IDMap struct {
+	HostID uint32 `json:"host_id"`
+	Size   uint32 `json:"size"`
 }
 
 // CreateZoneRequest is the body of POST /v1/zones.
@@ -97,6 +110,9 @@ type CreateZoneRequest struct {
 	Hostname  string    `json:"hostname,omitempty"`
 	Resources Resources `json:"resources"`
 	Autostart bool      `json:"autostart,omitempty"`
+	// Privileged asks for a zone without a user namespace, whose root is
+	// the host's root. The default (false) is an unprivileged zone.
+	Privileged bool `json:"privileged,omitempty"`
 }
 
 // ZonePatch is the body of PATCH /v1/zones/{name}.

@@ -31,6 +31,14 @@ type ZoneRecord struct {
 	CreatedAt     time.Time  `json:"created_at"`
 	StartedAt     *time.Time `json:"started_at,omitempty"`
 	LastExit      string     `json:"last_exit,omitempty"`
+	// Privileged zones have no user namespace (root inside is host root).
+	Privileged bool `json:"privileged,omitempty"`
+	// IDMapBase and IDMapSize are an unprivileged zone's range of host
+	// UIDs and GIDs (zone ID n is host ID IDMapBase+n), allocated by
+	// CreateZoneWithIDMap; both 0 for a privileged zone. Deleting the
+	// record frees the range.
+	IDMapBase uint32 `json:"idmap_base,omitempty"`
+	IDMapSize uint32 `json:"idmap_size,omitempty"`
 	// Revision is set by the store: 1 on create, +1 on each update. It lets
 	// a reader tell whether a record changed since it last looked.
 	Revision uint64 `json:"revision"`
@@ -49,6 +57,70 @@ func (s *Store) CreateZone(rec *ZoneRecord) error {
 		stored := *rec
 		stored.Revision = 1
 		return put(b, rec.Name, &stored)
+	})
+	if err != nil {
+		return fmt.Errorf("create zone record: %w", err)
+	}
+	rec.Revision = 1
+	return nil
+}
+
+// CreateZoneWithIDMap stores a new zone record like CreateZone and, in the
+// same transaction, gives it the lowest range of size host IDs starting at
+// minBase + k*size (k = 0, 1, ...) that overlaps no other zone's range. A
+// single writer transaction makes two concurrent creates pick different
+// ranges. It fails with ErrUnavailable when the 32-bit ID space above
+// minBase is used up.
+func (s *Store) CreateZoneWithIDMap(rec *ZoneRecord, minBase, size uint32) error {
+	if err := validate.Name("zone", rec.Name); err != nil {
+		return err
+	}
+	if size == 0 {
+		return fmt.Errorf("create zone record %q: ID range size 0: %w", rec.Name, errdefs.ErrInvalid)
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := bucket(tx, bucketZones)
+		if b.Get([]byte(rec.Name)) != nil {
+			return fmt.Errorf("zone %q: %w", rec.Name, errdefs.ErrAlreadyExists)
+		}
+		type span struct{ lo, hi uint64 } // [lo, hi)
+		var used []span
+		err := b.ForEach(func(k, v []byte) error {
+			var r struct {
+				Base uint32 `json:"idmap_base"`
+				Size uint32 `json:"idmap_size"`
+			}
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("decode zone %q: %w", k, err)
+			}
+			if r.Size > 0 {
+				used = append(used, span{uint64(r.Base), uint64(r.Base) + uint64(r.Size)})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		// IDs up to 2^32-2: (uid_t)-1 means "no change" to the kernel.
+		const limit = uint64(1)<<32 - 1
+		base := uint64(minBase)
+	search:
+		for ; base+uint64(size) <= limit; base += uint64(size) {
+			for _, u := range used {
+				if base < u.hi && u.lo < base+uint64(size) {
+					continue search
+				}
+			}
+			stored := *rec
+			stored.Revision = 1
+			stored.IDMapBase, stored.IDMapSize = uint32(base), size
+			if err := put(b, rec.Name, &stored); err != nil {
+				return err
+			}
+			rec.IDMapBase, rec.IDMapSize = stored.IDMapBase, size
+			return nil
+		}
+		return fmt.Errorf("no free range of %d host IDs above %d: %w", size, minBase, errdefs.ErrUnavailable)
 	})
 	if err != nil {
 		return fmt.Errorf("create zone record: %w", err)

@@ -1,0 +1,167 @@
+// Command escape is run inside a zone by the escape-attempt suite
+// (integration/escape_test.go). Each subcommand makes one raw syscall a
+// hostile zone root would make and prints "OK" or the errno's name, so the
+// test can tell which defence stopped it: EPERM from seccomp where the
+// bare kernel would answer EINVAL, EROFS from a read-only mount, ESRCH
+// from a PID namespace. It is built static (CGO_ENABLED=0) so it runs in
+// any zone root.
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: escape CMD [ARGS]")
+		os.Exit(2)
+	}
+	arg := func(i int) string {
+		if len(os.Args) <= i {
+			fmt.Fprintf(os.Stderr, "%s: missing argument %d\n", os.Args[1], i-1)
+			os.Exit(2)
+		}
+		return os.Args[i]
+	}
+	var err error
+	switch os.Args[1] {
+	case "kexec":
+		// Flag 0x80 is no kexec flag: the kernel answers EINVAL after
+		// its CAP_SYS_BOOT check, so EPERM here comes from seccomp.
+		err = errno(unix.Syscall6(unix.SYS_KEXEC_LOAD, 0, 0, 0, 0x80, 0, 0))
+	case "kexec_file":
+		empty := []byte{0}
+		err = errno(unix.Syscall6(unix.SYS_KEXEC_FILE_LOAD, ^uintptr(0), ^uintptr(0), 1, uintptr(unsafe.Pointer(&empty[0])), 0, 0))
+	case "finit_module":
+		f, oerr := os.Open(arg(2))
+		if oerr != nil {
+			err = oerr
+			break
+		}
+		empty := []byte{0}
+		err = errno(unix.Syscall(unix.SYS_FINIT_MODULE, f.Fd(), uintptr(unsafe.Pointer(&empty[0])), 0))
+	case "shocker":
+		err = shocker()
+	case "openw":
+		var fd int
+		fd, err = unix.Open(arg(2), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err == nil {
+			unix.Close(fd) // opened, never written: the probe changes nothing
+		}
+	case "read":
+		var data []byte
+		data, err = os.ReadFile(arg(2))
+		if err == nil {
+			fmt.Printf("OK %q\n", firstBytes(data, 64))
+			return
+		}
+	case "mount":
+		err = unix.Mount(arg(2), arg(3), arg(4), 0, "")
+	case "mknod-block":
+		maj, _ := strconv.Atoi(arg(3))
+		min, _ := strconv.Atoi(arg(4))
+		err = unix.Mknod(arg(2), unix.S_IFBLK|0o600, int(unix.Mkdev(uint32(maj), uint32(min))))
+	case "ptrace":
+		pid, _ := strconv.Atoi(arg(2))
+		err = unix.PtraceSeize(pid)
+	case "kill0":
+		pid, _ := strconv.Atoi(arg(2))
+		err = unix.Kill(pid, 0)
+	case "shmmk":
+		key, _ := strconv.Atoi(arg(2))
+		_, err = unix.SysvShmGet(key, 4096, unix.IPC_CREAT|0o600)
+	case "shmget":
+		key, _ := strconv.Atoi(arg(2))
+		_, err = unix.SysvShmGet(key, 0, 0)
+	case "listen":
+		// An abstract unix socket, then stay alive holding it.
+		fd, serr := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+		if serr == nil {
+			serr = unix.Bind(fd, &unix.SockaddrUnix{Name: "@" + arg(2)})
+		}
+		if serr == nil {
+			serr = unix.Listen(fd, 1)
+		}
+		report(serr)
+		if serr == nil {
+			os.Stdout.Close()
+			time.Sleep(time.Hour)
+		}
+		return
+	case "connect":
+		fd, serr := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+		if serr == nil {
+			serr = unix.Connect(fd, &unix.SockaddrUnix{Name: "@" + arg(2)})
+		}
+		err = serr
+	case "x32":
+		// getpid through the x32 ABI: the filter kills the process.
+		unix.Syscall(0x40000000|unix.SYS_GETPID, 0, 0, 0)
+	case "keyctl":
+		err = errno(unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_GET_KEYRING_ID, uintptr(0xfffffffd), 0))
+	case "status":
+		// The fields that show which process-level defences are on.
+		data, _ := os.ReadFile("/proc/self/status")
+		os.Stdout.Write(data)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "unknown command %q\n", os.Args[1])
+		os.Exit(2)
+	}
+	report(err)
+}
+
+func errno(_, _ uintptr, e unix.Errno) error {
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+func report(err error) {
+	if err == nil {
+		fmt.Println("OK")
+		return
+	}
+	if e, ok := err.(unix.Errno); ok {
+		fmt.Println(unix.ErrnoName(e))
+		return
+	}
+	if pe, ok := err.(*os.PathError); ok {
+		if e, ok := pe.Err.(unix.Errno); ok {
+			fmt.Println(unix.ErrnoName(e))
+			return
+		}
+	}
+	fmt.Println("ERROR", err)
+}
+
+// shocker is the 2014 Docker escape: open_by_handle_at with a handle for
+// inode 2 (a filesystem's root on ext4) opens the host's root directory
+// past any chroot or pivot_root, given CAP_DAC_READ_SEARCH.
+func shocker() error {
+	root, err := unix.Open("/", unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(root)
+	// struct file_handle: handle_bytes, handle_type, f_handle[8].
+	var h [16]byte
+	*(*uint32)(unsafe.Pointer(&h[0])) = 8
+	*(*int32)(unsafe.Pointer(&h[4])) = 1 // FILEID_INO32_GEN
+	*(*uint32)(unsafe.Pointer(&h[8])) = 2
+	return errno(unix.Syscall(unix.SYS_OPEN_BY_HANDLE_AT, uintptr(root), uintptr(unsafe.Pointer(&h[0])), unix.O_RDONLY))
+}
+
+func firstBytes(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}

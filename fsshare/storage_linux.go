@@ -81,7 +81,11 @@ func New(dataDir string) (*Storage, error) {
 		// have no business listing templates or zones either.
 		{abs, 0o711},
 		{filepath.Join(abs, "templates"), 0o711},
-		{filepath.Join(abs, "zones"), 0o700},
+		// zones/ is 0711 so that an unprivileged zone's first process,
+		// root of its user namespace and nobody on the host, can reach
+		// its own zones/NAME (owned by the zone's root, 0700, see
+		// MapZoneIDs) to attach its root there; no one can list zones/.
+		{filepath.Join(abs, "zones"), 0o711},
 	} {
 		if err := os.MkdirAll(d.path, d.mode); err != nil {
 			return nil, fmt.Errorf("create %s: %w", d.path, err)
@@ -216,9 +220,11 @@ func (s *Storage) WriteZoneFile(zone, p string, data []byte, mode os.FileMode) e
 	// The template is looked at only for the attributes of missing
 	// directories.
 	lower := s.zoneLower(zone)
+	// An unprivileged zone's files are owned by its range of host IDs.
+	shift := s.zoneIDShift(zone)
 	dir, base := path.Split(rel)
 	pfd, err := walkDirs(rootFD, strings.TrimSuffix(dir, "/"), func(parentRel, name string, parentFD int) error {
-		return mkdirLike(parentFD, name, lower, path.Join(parentRel, name))
+		return mkdirLike(parentFD, name, lower, path.Join(parentRel, name), shift)
 	})
 	if err != nil {
 		return fmt.Errorf("write %q into zone %q: %w", p, zone, err)
@@ -232,6 +238,9 @@ func (s *Storage) WriteZoneFile(zone, p string, data []byte, mode os.FileMode) e
 	}
 	f := os.NewFile(uintptr(fd), tmp)
 	_, werr := f.Write(data)
+	if werr == nil && shift > 0 {
+		werr = f.Chown(shift, shift)
+	}
 	if werr == nil {
 		werr = f.Chmod(mode.Perm() | mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky))
 	}
@@ -331,8 +340,9 @@ func walkDirs(rootFD int, rel string, missing func(parentRel, name string, paren
 // mkdirLike creates name in parentFD with the mode and owner the same
 // directory has in the template (lower/rel), or 0755 root when the template
 // has none, so a directory the daemon creates in the zone's layer looks
-// like the one the zone would have seen.
-func mkdirLike(parentFD int, name, lower, rel string) error {
+// like the one the zone would have seen. shift is added to the owner: an
+// unprivileged zone's IDs start there on the host.
+func mkdirLike(parentFD int, name, lower, rel string, shift int) error {
 	mode, uid, gid := uint32(0o755), 0, 0
 	if lower != "" {
 		if lfd, err := unix.Open(lower, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
@@ -358,7 +368,7 @@ func mkdirLike(parentFD int, name, lower, rel string) error {
 	if err := unix.Mkdirat(parentFD, name, 0o700); err != nil {
 		return err
 	}
-	if err := unix.Fchownat(parentFD, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := unix.Fchownat(parentFD, name, uid+shift, gid+shift, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return err
 	}
 	return unix.Fchmodat(parentFD, name, mode, 0)

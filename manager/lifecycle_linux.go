@@ -131,6 +131,12 @@ func (m *Manager) startLocked(rec *store.ZoneRecord) (_ *store.ZoneRecord, err e
 		_ = cg.Kill()
 		_ = cg.Delete()
 	})
+	if rec.IDMapSize > 0 {
+		// The zone's root manages its own subtree (systemd does).
+		if err := cgroups.Delegate(m.cgroupPath(name), int(rec.IDMapBase), int(rec.IDMapBase)); err != nil {
+			return nil, err
+		}
+	}
 
 	master, slave, err := pty.Open()
 	if err != nil {
@@ -138,6 +144,13 @@ func (m *Manager) startLocked(rec *store.ZoneRecord) (_ *store.ZoneRecord, err e
 	}
 	defer slave.Close()
 	r.Add(func() { master.Close() })
+	if rec.IDMapSize > 0 {
+		// A console owned by host root would be nobody's inside, and the
+		// guest's init could not set it up.
+		if err := slave.Chown(int(rec.IDMapBase), int(rec.IDMapBase)); err != nil {
+			return nil, fmt.Errorf("hand the console to the zone's root: %w", err)
+		}
+	}
 
 	spec := *rec.Spec
 	root := *spec.Root
@@ -204,7 +217,9 @@ func (m *Manager) copyConsole(name string, master *os.File) {
 		return
 	}
 	defer func() { f.Close() }()
-	buf := make([]byte, 32<<10)
+	// Small: one of these lives per running zone, and a console's bursts
+	// are short lines. With a thousand zones 32 KiB each would be 32 MB.
+	buf := make([]byte, 4<<10)
 	for {
 		n, err := master.Read(buf)
 		if n > 0 {

@@ -34,6 +34,15 @@ const (
 	// BuiltinTemplate is the busybox template zoned builds itself on first
 	// use, from Debian's busybox-static package.
 	BuiltinTemplate = "busybox"
+	// DefaultIDMapBase is where unprivileged zones' host ID ranges start:
+	// 2^20, far above the IDs distributions give users (below 65536, and
+	// subuid ranges from 100000 for a handful of users) and a multiple
+	// of IDMapSize, so ranges are aligned.
+	DefaultIDMapBase = 1 << 20
+	// IDMapSize is the number of host UIDs (and GIDs) each unprivileged
+	// zone gets: 0..65535 inside, what a Debian system uses (nobody is
+	// 65534).
+	IDMapSize = 65536
 )
 
 // Config is what a Manager needs.
@@ -45,7 +54,11 @@ type Config struct {
 	// CgroupParent is the absolute cgroup under which each zone gets its
 	// own group; zoned owns it and nothing else.
 	CgroupParent string
-	Logger       *slog.Logger
+	// IDMapBase is the first host ID given to unprivileged zones; each
+	// takes IDMapSize IDs from there. 0 means DefaultIDMapBase. No host
+	// user or group should have an ID at or above it.
+	IDMapBase uint32
+	Logger    *slog.Logger
 }
 
 // Manager runs zones.
@@ -91,6 +104,12 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.IDMapBase == 0 {
+		cfg.IDMapBase = DefaultIDMapBase
+	}
+	if cfg.IDMapBase < IDMapSize {
+		return nil, fmt.Errorf("ID map base %d must be at least %d: zones' host IDs must not be the host's own", cfg.IDMapBase, IDMapSize)
 	}
 	fs, err := fsshare.New(cfg.DataDir)
 	if err != nil {

@@ -75,16 +75,25 @@ func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (_ 
 	defer r.Fail()
 
 	rec := &store.ZoneRecord{
-		Name:      req.Name,
-		UUID:      newUUID(),
-		Template:  tmpl.Name,
-		Hostname:  req.Hostname,
-		Autostart: req.Autostart,
-		Resources: req.Resources,
-		State:     api.StateCreating,
-		CreatedAt: time.Now().UTC(),
+		Name:       req.Name,
+		UUID:       newUUID(),
+		Template:   tmpl.Name,
+		Hostname:   req.Hostname,
+		Autostart:  req.Autostart,
+		Resources:  req.Resources,
+		State:      api.StateCreating,
+		CreatedAt:  time.Now().UTC(),
+		Privileged: req.Privileged,
 	}
-	if err := m.store.CreateZone(rec); err != nil {
+	if req.Privileged {
+		err = m.store.CreateZone(rec)
+	} else {
+		// The zone's share of host IDs is taken with the record, in one
+		// transaction; destroying the zone deletes the record and so
+		// frees the range.
+		err = m.store.CreateZoneWithIDMap(rec, m.cfg.IDMapBase, IDMapSize)
+	}
+	if err != nil {
 		return nil, errdefs.WithField("name", err)
 	}
 	r.Add(func() { _ = m.store.DeleteZone(req.Name) })
@@ -93,6 +102,11 @@ func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (_ 
 		return nil, fmt.Errorf("create root: %w", err)
 	}
 	r.Add(func() { _ = m.fs.DeleteZoneRoot(req.Name) })
+	if !req.Privileged {
+		if err := m.fs.MapZoneIDs(req.Name, rec.IDMapBase); err != nil {
+			return nil, err
+		}
+	}
 
 	// The zone's identity lives in its own layer: its hostname and a
 	// machine-id of its own (systemd and D-Bus key state on it).
@@ -123,6 +137,15 @@ func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (_ 
 	}
 	spec.Linux.CgroupsPath = m.cgroupPath(req.Name)
 	spec.Linux.Resources = cgroups.ToSpec(req.Resources)
+	if !req.Privileged {
+		namespaces.SetUserNamespace(spec, rec.IDMapBase, rec.IDMapSize)
+		// Refuse now, not at every start, a zone this host cannot run
+		// unprivileged (no idmapped mounts for the template, or an old
+		// overlayfs): the operator may choose a privileged zone instead.
+		if err := namespaces.ProbeIDMappedRoot(spec, m.fs.RootMount(req.Name, tmpl.Name), ""); err != nil {
+			return nil, errdefs.WithField("privileged", fmt.Errorf("an unprivileged zone needs %w; create a privileged zone to run without a user namespace", err))
+		}
+	}
 
 	saved, err := m.store.UpdateZone(req.Name, func(z *store.ZoneRecord) error {
 		z.Spec = spec
@@ -296,6 +319,12 @@ func (m *Manager) toAPI(rec *store.ZoneRecord, withSpec bool) *api.Zone {
 		CreatedAt: rec.CreatedAt,
 		StartedAt: rec.StartedAt,
 		LastExit:  rec.LastExit,
+		// Records from before user namespaces have no range: they
+		// run privileged, and say so.
+		Privileged: rec.IDMapSize == 0,
+	}
+	if rec.IDMapSize > 0 {
+		z.IDMap = &api.IDMap{HostID: rec.IDMapBase, Size: rec.IDMapSize}
 	}
 	if rec.State == api.StateRunning {
 		z.InitPID = rec.InitPID

@@ -18,7 +18,7 @@ import (
 // anything starts goroutines that do work.
 func Dispatch() {
 	role := filepath.Base(os.Args[0])
-	if role != RoleInit && role != RoleExec {
+	if role != RoleInit && role != RoleExec && role != RoleUserNS {
 		return
 	}
 	// Namespace, capability and cgroup-namespace changes made with unshare
@@ -31,6 +31,8 @@ func Dispatch() {
 		initMain()
 	case RoleExec:
 		execMain()
+	case RoleUserNS:
+		userNSHoldMain()
 	}
 	os.Exit(1) // not reached: both roles exec or exit
 }

@@ -29,9 +29,17 @@ func runInit(sock *os.File, enc *json.Encoder) error {
 	if err := readConfig(&cfg); err != nil {
 		return err
 	}
-	var m syncMsg
-	if err := json.NewDecoder(sock).Decode(&m); err != nil || m.Type != "go" {
-		return fmt.Errorf("wait for parent: %v (message %q)", err, m.Type)
+	if cfg.UserNS {
+		fd, err := recvGo(sock)
+		if err != nil {
+			return err
+		}
+		cfg.rootFd = fd
+	} else {
+		var m syncMsg
+		if err := json.NewDecoder(sock).Decode(&m); err != nil || m.Type != "go" {
+			return fmt.Errorf("wait for parent: %v (message %q)", err, m.Type)
+		}
 	}
 	// The cgroup namespace is created only now, after Setup moved us into
 	// the zone's cgroup: its root is the cgroup we are in when unsharing,

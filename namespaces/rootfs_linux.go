@@ -31,7 +31,12 @@ func setupRootfs(cfg *InitConfig) error {
 		return fmt.Errorf("make / rprivate: %w", err)
 	}
 	root := cfg.RootMount.Destination
-	if err := mountRoot(cfg.RootMount); err != nil {
+	if cfg.UserNS {
+		// The parent built the root (idmapped) for our user namespace.
+		if err := attachRoot(cfg.rootFd, root); err != nil {
+			return err
+		}
+	} else if err := mountRoot(cfg.RootMount); err != nil {
 		return err
 	}
 	z := &zoneRoot{root: root}

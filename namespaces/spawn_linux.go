@@ -23,6 +23,7 @@ func Spawn(opts SpawnOptions) (*Init, error) {
 	if err := checkInitConfig(&cfg); err != nil {
 		return nil, err
 	}
+	cfg.UserNS = UserNamespaced(cfg.Spec)
 	bin := opts.Binary
 	if bin == "" {
 		var err error
@@ -47,26 +48,32 @@ func Spawn(opts SpawnOptions) (*Init, error) {
 	}
 	defer parentSock.Close()
 
+	attr := &syscall.SysProcAttr{
+		Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS | syscall.CLONE_NEWUTS |
+			syscall.CLONE_NEWIPC | syscall.CLONE_NEWNET,
+		// Its own session, and no Pdeathsig: the zone must outlive the
+		// daemon. The console is deliberately NOT made the controlling
+		// terminal (no Setctty): when the daemon dies, the kernel
+		// closes its PTY master, and a session leader whose
+		// controlling terminal hangs up gets SIGHUP, which would look
+		// like a reboot request and end the zone. The guest's init
+		// may still make /dev/console its controlling terminal.
+		Setsid: true,
+	}
+	if cfg.UserNS {
+		// Created in the same clone, the user namespace owns the
+		// others: root inside may mount proc, sysfs and the rest.
+		userNSAttr(attr, cfg.Spec)
+	}
 	cmd := &exec.Cmd{
-		Path:       bin,
-		Args:       []string{RoleInit, cfg.Zone},
-		Env:        []string{},
-		Stdin:      opts.Console,
-		Stdout:     opts.Console,
-		Stderr:     opts.Console,
-		ExtraFiles: []*os.File{cfgR, childSock}, // fds 3 and 4
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS | syscall.CLONE_NEWUTS |
-				syscall.CLONE_NEWIPC | syscall.CLONE_NEWNET,
-			// Its own session, and no Pdeathsig: the zone must outlive the
-			// daemon. The console is deliberately NOT made the controlling
-			// terminal (no Setctty): when the daemon dies, the kernel
-			// closes its PTY master, and a session leader whose
-			// controlling terminal hangs up gets SIGHUP, which would look
-			// like a reboot request and end the zone. The guest's init
-			// may still make /dev/console its controlling terminal.
-			Setsid: true,
-		},
+		Path:        bin,
+		Args:        []string{RoleInit, cfg.Zone},
+		Env:         []string{},
+		Stdin:       opts.Console,
+		Stdout:      opts.Console,
+		Stderr:      opts.Console,
+		ExtraFiles:  []*os.File{cfgR, childSock}, // fds 3 and 4
+		SysProcAttr: attr,
 	}
 	err = cmd.Start()
 	cfgR.Close()
@@ -90,7 +97,17 @@ func Spawn(opts SpawnOptions) (*Init, error) {
 			return fail(fmt.Errorf("setup of pid %d: %w", pid, err))
 		}
 	}
-	if err := json.NewEncoder(parentSock).Encode(syncMsg{Type: "go"}); err != nil {
+	rootFd := -1
+	if cfg.UserNS {
+		if rootFd, err = prepareUserNSRoot(pid, cfg.RootMount); err != nil {
+			return fail(fmt.Errorf("root of a user-namespaced zone: %w", err))
+		}
+	}
+	err = sendGo(parentSock, rootFd)
+	if rootFd >= 0 {
+		unix.Close(rootFd)
+	}
+	if err != nil {
 		return fail(fmt.Errorf("release child: %w", err))
 	}
 

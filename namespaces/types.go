@@ -28,6 +28,12 @@ type InitConfig struct {
 	RootMount specs.Mount
 	// CgroupV2 selects how /sys/fs/cgroup is presented inside.
 	CgroupV2 bool
+	// UserNS is set by Spawn when the spec has ID mappings: the child
+	// then runs in a new user namespace and gets its root as a
+	// ready-made idmapped mount with the parent's "go" (userns_linux.go).
+	UserNS bool
+
+	rootFd int // the child's descriptor of that mount
 }
 
 // SpawnOptions are the inputs of Spawn.

@@ -119,6 +119,9 @@ func writeZoneDetails(w io.Writer, z *api.Zone) error {
 	k.add("State", state)
 	k.add("Template", z.Template)
 	k.add("Hostname", orDash(z.Hostname))
+	if m := z.IDMap; m != nil {
+		k.add("User namespace", fmt.Sprintf("root is host ID %d (IDs 0-%d inside are host %d-%d)", m.HostID, m.Size-1, m.HostID, uint64(m.HostID)+uint64(m.Size)-1))
+	}
 	k.add("Autostart", z.Autostart)
 	k.add("Created", formatTime(z.CreatedAt))
 	if z.StartedAt != nil && !z.StartedAt.IsZero() {
@@ -139,7 +142,14 @@ func writeZoneDetails(w io.Writer, z *api.Zone) error {
 		k.add("Processes", u.Processes)
 		k.add("CPU time", (time.Duration(u.CPUNanos) * time.Nanosecond).Round(time.Millisecond))
 	}
-	return k.flush()
+	if err := k.flush(); err != nil {
+		return err
+	}
+	if z.Privileged {
+		_, err := fmt.Fprintln(w, "WARNING: privileged zone: no user namespace, root inside is root on the host")
+		return err
+	}
+	return nil
 }
 
 // writeTemplateTable writes the template list view.

@@ -207,12 +207,17 @@ func zoneResult(w io.Writer, format string, z *api.Zone, sentence string) error 
 func newCreateCmd(a *app) *cobra.Command {
 	var l limitFlags
 	var template, hostname string
+	var privileged bool
 	cmd := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create a zone from a template",
 		Long: `Create a zone: its root filesystem from a template, its cgroup with the given
 limits and its configuration. The zone is left stopped; start it with
-"zonectl start". Sizes take binary units (K, M, G, T = powers of 1024).`,
+"zonectl start". Sizes take binary units (K, M, G, T = powers of 1024).
+
+Zones are unprivileged: root inside is a host ID of the zone's own range,
+with no power on the host. --privileged makes a zone without a user
+namespace, whose root is the host's root; use it only for guests you trust.`,
 		Example: `  zonectl create web1
   zonectl create web1 --template debian12 --memory 1G --swap 512M --cpu-limit 150% --pids 1024 --autostart`,
 		Args: needArgs("NAME"),
@@ -228,6 +233,7 @@ limits and its configuration. The zone is left stopped; start it with
 		}
 		z, err := a.client().CreateZone(cmd.Context(), api.CreateZoneRequest{
 			Name: args[0], Template: template, Hostname: hostname, Resources: res, Autostart: l.autostart,
+			Privileged: privileged,
 		})
 		if err != nil {
 			return err
@@ -236,6 +242,7 @@ limits and its configuration. The zone is left stopped; start it with
 	}
 	cmd.Flags().StringVar(&template, "template", "busybox", "template to create the zone from")
 	cmd.Flags().StringVar(&hostname, "hostname", "", "host name inside the zone (default: the zone's name)")
+	cmd.Flags().BoolVar(&privileged, "privileged", false, "no user namespace: root inside is root on the host (shown with a warning)")
 	addLimitFlags(cmd, &l)
 	return cmd
 }

@@ -35,6 +35,7 @@ func main() {
 		storePath    = flag.String("store", "", "bbolt state file (default DATA-DIR/zoned.db)")
 		socket       = flag.String("socket", api.DefaultSocket, "Unix socket the API listens on")
 		cgroupParent = flag.String("cgroup-parent", manager.DefaultCgroupParent, "absolute cgroup under which zones get their groups")
+		idmapBase    = flag.Uint("idmap-base", manager.DefaultIDMapBase, "first host UID/GID given to unprivileged zones (each takes 65536); no host user may have an ID at or above it")
 		logLevel     = flag.String("log-level", "info", "debug, info, warn or error")
 		version      = flag.Bool("version", false, "print the version and exit")
 	)
@@ -49,7 +50,12 @@ func main() {
 		os.Exit(2)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	if err := run(log, manager.Config{DataDir: *dataDir, StorePath: *storePath, CgroupParent: *cgroupParent, Logger: log}, *socket); err != nil {
+	if *idmapBase > 1<<32-1-manager.IDMapSize {
+		fmt.Fprintf(os.Stderr, "zoned: -idmap-base %d leaves no room for a zone's 65536 IDs\n", *idmapBase)
+		os.Exit(2)
+	}
+	cfg := manager.Config{DataDir: *dataDir, StorePath: *storePath, CgroupParent: *cgroupParent, IDMapBase: uint32(*idmapBase), Logger: log}
+	if err := run(log, cfg, *socket); err != nil {
 		log.Error("zoned failed", "err", err)
 		os.Exit(1)
 	}

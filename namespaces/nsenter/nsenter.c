@@ -1,12 +1,15 @@
 // Pre-runtime namespace joining for "zoned-exec"; see nsenter.go.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <grp.h>
+#include <linux/nsfs.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -123,9 +126,23 @@ __attribute__((constructor)) static void zoned_nsenter(void)
 		fail("wait for the daemon: %s", n == 0 ? "EOF" : strerror(errno));
 
 	for (i = 0; i < n_ns; i++) {
+		int is_user = ioctl(ns_fds[i], NS_GET_NSTYPE) == CLONE_NEWUSER;
+
 		if (setns(ns_fds[i], 0) < 0)
 			fail("setns(fd %d): %s", ns_fds[i], strerror(errno));
 		close(ns_fds[i]);
+		// Joining a zone's user namespace keeps our host IDs, which are
+		// unmapped there: the command would run as "nobody" and create
+		// files the zone cannot own. Become the zone's root, and drop
+		// the daemon's supplementary groups, unmapped as well.
+		if (is_user) {
+			if (setgroups(0, NULL) < 0)
+				fail("setgroups in the zone's user namespace: %s", strerror(errno));
+			if (setresgid(0, 0, 0) < 0)
+				fail("setresgid 0 in the zone's user namespace: %s", strerror(errno));
+			if (setresuid(0, 0, 0) < 0)
+				fail("setresuid 0 in the zone's user namespace: %s", strerror(errno));
+		}
 	}
 	// setns(CLONE_NEWNS) leaves us at the namespace's root mount, which is
 	// the zone's root only if the host itself booted by moving its root

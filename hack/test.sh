@@ -17,6 +17,9 @@ go vet ./...
 echo "== native tests (kernel $(uname -r), cgroup $(stat -fc %T /sys/fs/cgroup))"
 go test -count=1 -timeout 40m ./... 2>&1 | tee /tmp/zoned-native-tests.log
 
+echo "== fuzz smoke run"
+FUZZTIME=${FUZZTIME:-10s} hack/fuzz.sh
+
 echo "== benchmark smoke run (figures are reported, not asserted)"
 ZONED_BENCH_ZONES=10 BENCHTIME=1x hack/bench.sh
 

@@ -143,7 +143,7 @@ func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (_ 
 		// unprivileged (no idmapped mounts for the template, or an old
 		// overlayfs): the operator may choose a privileged zone instead.
 		if err := namespaces.ProbeIDMappedRoot(spec, m.fs.RootMount(req.Name, tmpl.Name), ""); err != nil {
-			return nil, errdefs.WithField("privileged", fmt.Errorf("an unprivileged zone needs %w; create a privileged zone to run without a user namespace", err))
+			return nil, errdefs.WithField("privileged", fmt.Errorf("this host cannot run unprivileged zones: %w (create a privileged zone to run without a user namespace)", err))
 		}
 	}
 

@@ -110,7 +110,7 @@ func (m *Manager) Exec(ctx context.Context, name string, req api.ExecRequest) (_
 			if err != nil {
 				return err
 			}
-			return cg.AddProc(pid)
+			return cgroups.JoinInitLeaf(cg, pid, rec.InitPID)
 		},
 	}
 	s := &ExecSession{}
@@ -129,6 +129,13 @@ func (m *Manager) Exec(ctx context.Context, name string, req api.ExecRequest) (_
 			return nil, fmt.Errorf("open terminal: %w", err)
 		}
 		childEnds = append(childEnds, slave)
+		if rec.IDMapSize > 0 {
+			// The terminal was made by the daemon, whose host root is
+			// unmapped in the zone: give it to the zone's root.
+			if err := slave.Chown(int(rec.IDMapBase), -1); err != nil {
+				return nil, fmt.Errorf("hand the terminal to the zone's root: %w", err)
+			}
+		}
 		s.tty, s.Stdin, s.Stdout = master, master, nopCloser{master}
 		if req.Width > 0 && req.Height > 0 {
 			_ = pty.Setsize(master, &pty.Winsize{Cols: req.Width, Rows: req.Height})

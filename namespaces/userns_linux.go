@@ -37,6 +37,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -103,6 +104,38 @@ func userNSAttr(attr *syscall.SysProcAttr, spec *specs.Spec) {
 // and returns its descriptor (close-on-exec). Only "overlay" and "bind"
 // roots are supported.
 func idmappedRootMount(m specs.Mount, usernsFd int) (int, error) {
+	// Overlay's lower layers are attached at paths, inside a mount
+	// namespace of one locked OS thread that dies with it: kernels before
+	// 6.5 or so refuse a detached mount (named as /proc/self/fd/N) as a
+	// layer, Debian 12's 6.1 among them, and attaching them in the
+	// daemon's own namespace would put zone mounts in the host's table.
+	type result struct {
+		fd  int
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		// Never unlocked: the goroutine's end ends the thread, and with
+		// it the private mount namespace.
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+			ch <- result{-1, fmt.Errorf("private mount namespace for the zone's root: %w", err)}
+			return
+		}
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+			ch <- result{-1, fmt.Errorf("private mount namespace for the zone's root: %w", err)}
+			return
+		}
+		fd, err := buildIdmappedRoot(m, usernsFd)
+		ch <- result{fd, err}
+	}()
+	r := <-ch
+	return r.fd, r.err
+}
+
+// buildIdmappedRoot does idmappedRootMount's work on a thread with a
+// private mount namespace.
+func buildIdmappedRoot(m specs.Mount, usernsFd int) (int, error) {
 	flags, data := parseMountOptions(m.Options)
 	if m.Type == "bind" || flags&unix.MS_BIND != 0 {
 		fd, err := idmappedTree(m.Source, usernsFd)
@@ -148,7 +181,12 @@ func idmappedRootMount(m specs.Mount, usernsFd int) (int, error) {
 					return -1, err
 				}
 				lowerFds = append(lowerFds, fd)
-				layers = append(layers, fmt.Sprintf("/proc/self/fd/%d", fd))
+				// Attached over the layer's own directory, in this
+				// thread's private namespace only.
+				if err := unix.MoveMount(fd, "", unix.AT_FDCWD, l, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+					return -1, fmt.Errorf("attach idmapped layer %s: %w", l, err)
+				}
+				layers = append(layers, l)
 			}
 			val = strings.Join(layers, ":")
 		}

@@ -91,6 +91,9 @@ type Zone struct {
 	// IDMap is the range of host UIDs and GIDs an unprivileged zone's IDs
 	// 0..Size-1 map to; nil for a privileged zone.
 	IDMap *IDMap `json:"idmap,omitempty"`
+	// Devices are the optional host devices the zone was given ("tun",
+	// "fuse").
+	Devices []string `json:"devices,omitempty"`
 	// Spec is the zone's OCI runtime configuration; only GET /v1/zones/{name}
 	// fills it.
 	Spec *specs.Spec `json:"spec,omitempty"`
@@ -113,6 +116,10 @@ type CreateZoneRequest struct {
 	// Privileged asks for a zone without a user namespace, whose root is
 	// the host's root. The default (false) is an unprivileged zone.
 	Privileged bool `json:"privileged,omitempty"`
+	// Devices asks for optional host devices inside the zone: "tun"
+	// (/dev/net/tun, for VPNs) and "fuse" (/dev/fuse). Without them the
+	// device policy keeps both closed.
+	Devices []string `json:"devices,omitempty"`
 }
 
 // ZonePatch is the body of PATCH /v1/zones/{name}.

@@ -32,3 +32,11 @@ func DefaultDevices() []specs.LinuxDeviceCgroup {
 		devRule("c", 136, -1, "rwm"), // /dev/pts/N, the console PTY included
 	}
 }
+
+// AllowDevices opens the device policy in res for the given nodes, which a
+// zone asked for by name (tun, fuse).
+func AllowDevices(res *specs.LinuxResources, devs []specs.LinuxDevice) {
+	for _, d := range devs {
+		res.Devices = append(res.Devices, devRule(d.Type, d.Major, d.Minor, "rwm"))
+	}
+}

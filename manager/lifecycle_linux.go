@@ -123,7 +123,11 @@ func (m *Manager) startLocked(rec *store.ZoneRecord) (_ *store.ZoneRecord, err e
 	if err := m.releaseCgroup(name); err != nil {
 		return nil, err
 	}
-	cg, err := cgroups.New(m.cgroupPath(name), cgroups.ToSpec(rec.Resources))
+	res := cgroups.ToSpec(rec.Resources)
+	if rec.Spec != nil && rec.Spec.Linux != nil {
+		cgroups.AllowDevices(res, rec.Spec.Linux.Devices)
+	}
+	cg, err := cgroups.New(m.cgroupPath(name), res)
 	if err != nil {
 		return nil, fmt.Errorf("create cgroup: %w", err)
 	}
@@ -156,12 +160,17 @@ func (m *Manager) startLocked(rec *store.ZoneRecord) (_ *store.ZoneRecord, err e
 	root := *spec.Root
 	root.Path = m.fs.ZoneRootPath(name)
 	spec.Root = &root
+	devicesDir, err := m.makeDeviceNodes(rec)
+	if err != nil {
+		return nil, fmt.Errorf("optional devices: %w", err)
+	}
 	init, err := namespaces.Spawn(namespaces.SpawnOptions{
 		Config: namespaces.InitConfig{
-			Zone:      name,
-			Spec:      &spec,
-			RootMount: m.fs.RootMount(name, rec.Template),
-			CgroupV2:  cgroups.Mode() == "v2",
+			Zone:       name,
+			Spec:       &spec,
+			RootMount:  m.fs.RootMount(name, rec.Template),
+			CgroupV2:   cgroups.Mode() == "v2",
+			DevicesDir: devicesDir,
 		},
 		Console: slave,
 		Setup:   func(pid int) error { return cg.AddProc(pid) },
@@ -597,4 +606,48 @@ func (m *Manager) autostart() {
 			m.log.Error("autostart", "zone", rec.Name, "err", err)
 		}
 	}
+}
+
+// makeDeviceNodes makes the nodes of the optional devices a zone asked for
+// in its own directory, with the modes the spec gives and owned by the
+// zone's root, for the zone init to bind into /dev. The host's own nodes
+// are not used: their modes are the host's business (often 0600 for root),
+// and root of a user-namespaced zone is not the host's root. The device
+// policy still decides what the zone may open.
+func (m *Manager) makeDeviceNodes(rec *store.ZoneRecord) (string, error) {
+	if rec.Spec == nil || rec.Spec.Linux == nil || len(rec.Spec.Linux.Devices) == 0 {
+		return "", nil
+	}
+	dir := filepath.Join(m.fs.ZoneDir(rec.Name), "dev")
+	if err := os.RemoveAll(dir); err != nil {
+		return "", err
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return "", err
+	}
+	for _, d := range rec.Spec.Linux.Devices {
+		mode := uint32(0o600)
+		if d.FileMode != nil {
+			mode = uint32(d.FileMode.Perm())
+		}
+		node := filepath.Join(dir, filepath.Base(d.Path))
+		if err := unix.Mknod(node, unix.S_IFCHR|mode, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))); err != nil {
+			return "", fmt.Errorf("make node for %s: %w", d.Path, err)
+		}
+		// mknod applies the umask: set the spec's mode exactly.
+		if err := os.Chmod(node, os.FileMode(mode)); err != nil {
+			return "", err
+		}
+		if rec.IDMapSize > 0 {
+			if err := os.Chown(node, int(rec.IDMapBase), int(rec.IDMapBase)); err != nil {
+				return "", err
+			}
+		}
+	}
+	if rec.IDMapSize > 0 {
+		if err := os.Chown(dir, int(rec.IDMapBase), int(rec.IDMapBase)); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
 }

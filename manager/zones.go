@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -50,6 +51,10 @@ func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (_ 
 	if err := cgroups.Validate(req.Resources); err != nil {
 		return nil, errdefs.WithField("resources", err)
 	}
+	devices, err := optionalDevices(req.Devices)
+	if err != nil {
+		return nil, errdefs.WithField("devices", err)
+	}
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("create zone %q: %w", req.Name, err)
@@ -84,6 +89,7 @@ func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (_ 
 		State:      api.StateCreating,
 		CreatedAt:  time.Now().UTC(),
 		Privileged: req.Privileged,
+		Devices:    req.Devices,
 	}
 	if req.Privileged {
 		err = m.store.CreateZone(rec)
@@ -136,7 +142,9 @@ func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (_ 
 		spec.Linux = &specs.Linux{}
 	}
 	spec.Linux.CgroupsPath = m.cgroupPath(req.Name)
+	spec.Linux.Devices = devices
 	spec.Linux.Resources = cgroups.ToSpec(req.Resources)
+	cgroups.AllowDevices(spec.Linux.Resources, devices)
 	if !req.Privileged {
 		namespaces.SetUserNamespace(spec, rec.IDMapBase, rec.IDMapSize)
 		// Refuse now, not at every start, a zone this host cannot run
@@ -257,6 +265,9 @@ func (m *Manager) UpdateZone(ctx context.Context, name string, patch api.ZonePat
 		return nil, errdefs.WithField("resources", err)
 	}
 	specRes := cgroups.ToSpec(res)
+	if rec.Spec != nil && rec.Spec.Linux != nil {
+		cgroups.AllowDevices(specRes, rec.Spec.Linux.Devices)
+	}
 	if rec.State == api.StateRunning {
 		cg, err := cgroups.Load(m.cgroupPath(name))
 		if err != nil {
@@ -322,6 +333,7 @@ func (m *Manager) toAPI(rec *store.ZoneRecord, withSpec bool) *api.Zone {
 		// Records from before user namespaces have no range: they
 		// run privileged, and say so.
 		Privileged: rec.IDMapSize == 0,
+		Devices:    rec.Devices,
 	}
 	if rec.IDMapSize > 0 {
 		z.IDMap = &api.IDMap{HostID: rec.IDMapBase, Size: rec.IDMapSize}
@@ -371,4 +383,23 @@ func newUUID() string {
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b)
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// optionalDevices turns the device names a zone asks for into nodes,
+// refusing unknown and repeated names.
+func optionalDevices(names []string) ([]specs.LinuxDevice, error) {
+	var out []specs.LinuxDevice
+	seen := map[string]bool{}
+	for _, n := range names {
+		d, ok := namespaces.OptionalDevice(n)
+		if !ok {
+			return nil, fmt.Errorf("device %q is not one zoned can give a zone (known: %s): %w", n, strings.Join(namespaces.OptionalDeviceNames(), ", "), errdefs.ErrInvalid)
+		}
+		if seen[n] {
+			return nil, fmt.Errorf("device %q is listed twice: %w", n, errdefs.ErrInvalid)
+		}
+		seen[n] = true
+		out = append(out, d)
+	}
+	return out, nil
 }

@@ -54,7 +54,11 @@ func setupRootfs(cfg *InitConfig) error {
 	if err := z.mountCgroups(cfg.CgroupV2); err != nil {
 		return err
 	}
-	if err := z.setupDev(); err != nil {
+	var extraDevices []specs.LinuxDevice
+	if cfg.Spec.Linux != nil {
+		extraDevices = cfg.Spec.Linux.Devices
+	}
+	if err := z.setupDev(extraDevices, cfg.DevicesDir); err != nil {
 		return err
 	}
 	for _, m := range cfg.Spec.Mounts {
@@ -346,12 +350,36 @@ func v1Hierarchies() ([]string, error) {
 // hostDevices are bind-mounted from the host into the zone's /dev.
 var hostDevices = []string{"null", "zero", "full", "random", "urandom", "tty"}
 
-func (z *zoneRoot) setupDev() error {
+func (z *zoneRoot) setupDev(extra []specs.LinuxDevice, devicesDir string) error {
 	if err := z.mount(mnt{"tmpfs", "/dev", "tmpfs", unix.MS_NOSUID | unix.MS_STRICTATIME, "mode=755,size=65536k"}); err != nil {
 		return err
 	}
 	for _, d := range hostDevices {
 		if err := z.mount(mnt{"/dev/" + d, "/dev/" + d, "", unix.MS_BIND, ""}); err != nil {
+			return err
+		}
+	}
+	// Optional devices the zone asked for (spec.Linux.Devices): bound from
+	// nodes the daemon made for the zone (or the host's own), never
+	// created here, so this works under a user namespace too. Only paths
+	// under /dev are honoured, and the source must be the node the spec
+	// names.
+	for _, d := range extra {
+		if !strings.HasPrefix(filepath.Clean(d.Path), "/dev/") {
+			return fmt.Errorf("device %s is not under /dev", d.Path)
+		}
+		src := d.Path
+		if devicesDir != "" {
+			src = filepath.Join(devicesDir, filepath.Base(d.Path))
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(src, &st); err != nil {
+			return fmt.Errorf("device %s: no node at %s: %w", d.Path, src, err)
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFCHR || int64(unix.Major(st.Rdev)) != d.Major || int64(unix.Minor(st.Rdev)) != d.Minor {
+			return fmt.Errorf("device %s: %s is not char %d:%d", d.Path, src, d.Major, d.Minor)
+		}
+		if err := z.mount(mnt{src, d.Path, "", unix.MS_BIND, ""}); err != nil {
 			return err
 		}
 	}

@@ -28,6 +28,11 @@ type InitConfig struct {
 	RootMount specs.Mount
 	// CgroupV2 selects how /sys/fs/cgroup is presented inside.
 	CgroupV2 bool
+	// DevicesDir is a host directory holding, by base name, the nodes of
+	// Spec.Linux.Devices that the daemon made for this zone (with the
+	// spec's modes and owned by the zone's root); they are bound into the
+	// zone's /dev. Empty means the host's own nodes are bound.
+	DevicesDir string
 	// UserNS is set by Spawn when the spec has ID mappings: the child
 	// then runs in a new user namespace and gets its root as a
 	// ready-made idmapped mount with the parent's "go" (userns_linux.go).

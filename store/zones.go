@@ -33,6 +33,8 @@ type ZoneRecord struct {
 	LastExit      string     `json:"last_exit,omitempty"`
 	// Privileged zones have no user namespace (root inside is host root).
 	Privileged bool `json:"privileged,omitempty"`
+	// Devices are the optional host devices the zone asked for.
+	Devices []string `json:"devices,omitempty"`
 	// IDMapBase and IDMapSize are an unprivileged zone's range of host
 	// UIDs and GIDs (zone ID n is host ID IDMapBase+n), allocated by
 	// CreateZoneWithIDMap; both 0 for a privileged zone. Deleting the

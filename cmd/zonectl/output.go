@@ -122,6 +122,9 @@ func writeZoneDetails(w io.Writer, z *api.Zone) error {
 	if m := z.IDMap; m != nil {
 		k.add("User namespace", fmt.Sprintf("root is host ID %d (IDs 0-%d inside are host %d-%d)", m.HostID, m.Size-1, m.HostID, uint64(m.HostID)+uint64(m.Size)-1))
 	}
+	if len(z.Devices) > 0 {
+		k.add("Devices", strings.Join(z.Devices, ", "))
+	}
 	k.add("Autostart", z.Autostart)
 	k.add("Created", formatTime(z.CreatedAt))
 	if z.StartedAt != nil && !z.StartedAt.IsZero() {

@@ -208,6 +208,7 @@ func newCreateCmd(a *app) *cobra.Command {
 	var l limitFlags
 	var template, hostname string
 	var privileged bool
+	var devices []string
 	cmd := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create a zone from a template",
@@ -219,7 +220,8 @@ Zones are unprivileged: root inside is a host ID of the zone's own range,
 with no power on the host. --privileged makes a zone without a user
 namespace, whose root is the host's root; use it only for guests you trust.`,
 		Example: `  zonectl create web1
-  zonectl create web1 --template debian12 --memory 1G --swap 512M --cpu-limit 150% --pids 1024 --autostart`,
+  zonectl create web1 --template debian12 --memory 1G --swap 512M --cpu-limit 150% --pids 1024 --autostart
+  zonectl create vpn1 --device tun`,
 		Args: needArgs("NAME"),
 	}
 	out := addOutputFlag(cmd)
@@ -233,7 +235,7 @@ namespace, whose root is the host's root; use it only for guests you trust.`,
 		}
 		z, err := a.client().CreateZone(cmd.Context(), api.CreateZoneRequest{
 			Name: args[0], Template: template, Hostname: hostname, Resources: res, Autostart: l.autostart,
-			Privileged: privileged,
+			Privileged: privileged, Devices: devices,
 		})
 		if err != nil {
 			return err
@@ -243,6 +245,7 @@ namespace, whose root is the host's root; use it only for guests you trust.`,
 	cmd.Flags().StringVar(&template, "template", "busybox", "template to create the zone from")
 	cmd.Flags().StringVar(&hostname, "hostname", "", "host name inside the zone (default: the zone's name)")
 	cmd.Flags().BoolVar(&privileged, "privileged", false, "no user namespace: root inside is root on the host (shown with a warning)")
+	cmd.Flags().StringSliceVar(&devices, "device", nil, "optional host device to give the zone: tun (/dev/net/tun) or fuse (/dev/fuse); repeatable")
 	addLimitFlags(cmd, &l)
 	return cmd
 }

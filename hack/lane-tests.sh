@@ -20,10 +20,12 @@ rc=0
 echo "lane: cgroups and namespaces packages on cgroup v2"
 hack/lane/lane gotest -t 900 ./cgroups ./namespaces || rc=1
 
-# Zone lifecycle, limits, live set and daemon restarts on cgroup v2, and a
+# Zone lifecycle, limits, live set and daemon restarts on cgroup v2; a
 # Debian zone booting systemd on a unified hierarchy, which is what real
-# hosts run.
-LANE_IT='^(TestBusyboxZoneLifecycle|TestMemoryLimitKillsInsideZoneOnly|TestPidsLimitContainsForkBomb|TestSetAppliesToRunningZoneAndPersists|TestZonesSurviveDaemonKill9|TestRebootAndPoweroffInsideZone|TestDebianZoneBootsSystemd)$'
+# hosts run; unprivileged zones on Debian's own 6.1 kernel (idmapped mounts
+# there differ from 6.18); and the escape suite, whose sysrq, kexec and
+# module attempts skip here for want of those kernel features.
+LANE_IT='^(TestBusyboxZoneLifecycle|TestMemoryLimitKillsInsideZoneOnly|TestPidsLimitContainsForkBomb|TestSetAppliesToRunningZoneAndPersists|TestZonesSurviveDaemonKill9|TestRebootAndPoweroffInsideZone|TestDebianZoneBootsSystemd|TestUserns.*|TestEscape.*|TestOptionalDevicesOnlyWhenAsked)$'
 echo "lane: integration tests on cgroup v2: $LANE_IT"
 hack/lane/lane gotest -t 1500 -m 3072 -s "$BIN" -e ZONED_TEST_BIN_DIR="$BIN" -run "$LANE_IT" ./integration || rc=1
 exit $rc

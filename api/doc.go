@@ -23,6 +23,7 @@
 //	DELETE /v1/templates/{name}              204
 //	GET    /v1/operations/{id}               Operation
 //	GET    /v1/operations/{id}/wait?timeout=30s  Operation (when done or at timeout)
+//	POST   /v1/host/shutdown                 HostShutdownRequest -> HostShutdownResult
 //
 // Every error answer is an Error with a stable Code.
 package api

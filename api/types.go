@@ -77,7 +77,13 @@ type Zone struct {
 	Template  string    `json:"template"`
 	Hostname  string    `json:"hostname"`
 	Autostart bool      `json:"autostart"`
-	Resources Resources `json:"resources"`
+	// AutostartPriority orders autostart after a host boot: higher
+	// priorities start first (and stop last at host shutdown).
+	AutostartPriority int `json:"autostart_priority,omitempty"`
+	// AutostartDelaySeconds is how long autostart waits after starting
+	// this zone before it starts the next priority group.
+	AutostartDelaySeconds int       `json:"autostart_delay_seconds,omitempty"`
+	Resources             Resources `json:"resources"`
 	// InitPID is the host PID of the zone's init while it runs.
 	InitPID   int        `json:"init_pid,omitempty"`
 	CreatedAt time.Time  `json:"created_at"`
@@ -113,6 +119,9 @@ type CreateZoneRequest struct {
 	Hostname  string    `json:"hostname,omitempty"`
 	Resources Resources `json:"resources"`
 	Autostart bool      `json:"autostart,omitempty"`
+	// AutostartPriority and AutostartDelaySeconds: see Zone.
+	AutostartPriority     int `json:"autostart_priority,omitempty"`
+	AutostartDelaySeconds int `json:"autostart_delay_seconds,omitempty"`
 	// Privileged asks for a zone without a user namespace, whose root is
 	// the host's root. The default (false) is an unprivileged zone.
 	Privileged bool `json:"privileged,omitempty"`
@@ -126,6 +135,9 @@ type CreateZoneRequest struct {
 type ZonePatch struct {
 	Resources *ResourcesPatch `json:"resources,omitempty"`
 	Autostart *bool           `json:"autostart,omitempty"`
+	// AutostartPriority and AutostartDelaySeconds: see Zone.
+	AutostartPriority     *int `json:"autostart_priority,omitempty"`
+	AutostartDelaySeconds *int `json:"autostart_delay_seconds,omitempty"`
 }
 
 // StopRequest is the body of stop and restart.
@@ -215,3 +227,29 @@ type Error struct {
 }
 
 func (e *Error) Error() string { return e.Message }
+
+// HostShutdownRequest is the body of POST /v1/host/shutdown, which stops
+// every running zone gracefully because the host is going down: lower
+// autostart priorities first, zones of one priority in parallel.
+type HostShutdownRequest struct {
+	// TimeoutSeconds is each zone's stop timeout; 0 means the default
+	// (30 s). A zone still running after it is killed.
+	TimeoutSeconds int `json:"timeout_seconds,omitempty"`
+}
+
+// HostShutdownResult says what a host shutdown stopped, in the order the
+// stops finished.
+type HostShutdownResult struct {
+	Zones []ZoneShutdown `json:"zones"`
+}
+
+// ZoneShutdown is one zone's part in a host shutdown.
+type ZoneShutdown struct {
+	Name              string    `json:"name"`
+	AutostartPriority int       `json:"autostart_priority"`
+	StoppedAt         time.Time `json:"stopped_at"`
+	// LastExit is how the zone ended ("poweroff", "killed after ...").
+	LastExit string `json:"last_exit,omitempty"`
+	// Error is set when the zone could not be stopped.
+	Error string `json:"error,omitempty"`
+}

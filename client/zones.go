@@ -87,3 +87,14 @@ func (c *Client) zoneCall(ctx context.Context, method, path string, in any) (*ap
 	}
 	return &out, nil
 }
+
+// HostShutdown asks the daemon to stop every running zone gracefully
+// because the host is going down (lower autostart priorities first). It
+// returns once all are stopped; ctx should allow for the stop timeouts.
+func (c *Client) HostShutdown(ctx context.Context, req api.HostShutdownRequest) (*api.HostShutdownResult, error) {
+	var out api.HostShutdownResult
+	if err := c.do(ctx, request{method: http.MethodPost, path: "/host/shutdown", in: req}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -573,39 +572,7 @@ func (m *Manager) reconcile(ctx context.Context) error {
 			}
 		}
 	}
-	m.autostart()
 	return nil
-}
-
-// autostart starts the zones marked autostart when the host has booted
-// since the daemon last ran; a mere daemon restart starts nothing (those
-// zones are still running, or were stopped on purpose).
-func (m *Manager) autostart() {
-	bootID, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
-	if err != nil {
-		return
-	}
-	marker := filepath.Join(m.cfg.DataDir, "boot_id")
-	last, _ := os.ReadFile(marker)
-	if strings.TrimSpace(string(last)) == strings.TrimSpace(string(bootID)) {
-		return
-	}
-	defer func() { _ = os.WriteFile(marker, bootID, 0o600) }()
-	if len(last) == 0 {
-		return // first run of zoned on this host: nothing was running before
-	}
-	recs, err := m.store.ListZones()
-	if err != nil {
-		return
-	}
-	for _, rec := range recs {
-		if !rec.Autostart || rec.State != api.StateStopped {
-			continue
-		}
-		if _, err := m.StartZone(context.Background(), rec.Name); err != nil {
-			m.log.Error("autostart", "zone", rec.Name, "err", err)
-		}
-	}
 }
 
 // makeDeviceNodes makes the nodes of the optional devices a zone asked for

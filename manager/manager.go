@@ -80,6 +80,11 @@ type Manager struct {
 	builtinMu sync.Mutex
 
 	wg sync.WaitGroup // exit watchers, so Close can wait for them
+
+	// autostartCancel ends a boot's autostart (on Close or host
+	// shutdown); autostartDone is closed when it has ended.
+	autostartCancel context.CancelFunc
+	autostartDone   chan struct{}
 }
 
 type zoneLock struct {
@@ -132,12 +137,22 @@ func New(cfg Config) (*Manager, error) {
 		st.Close()
 		return nil, fmt.Errorf("reconcile: %w", err)
 	}
+	// Autostart runs behind reconcile, not inside it: with priorities,
+	// delays and retries it can take minutes, and the API (and systemd's
+	// READY) must not wait for it.
+	ctx, cancel := context.WithCancel(context.Background())
+	m.autostartCancel, m.autostartDone = cancel, make(chan struct{})
+	go func() {
+		defer close(m.autostartDone)
+		m.autostart(ctx)
+	}()
 	return m, nil
 }
 
 // Close releases the store. Running zones keep running: they outlive the
 // daemon and the next one adopts them.
 func (m *Manager) Close() error {
+	m.stopAutostart()
 	m.mu.Lock()
 	for _, rz := range m.running {
 		rz.detach()

@@ -55,6 +55,9 @@ func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (_ 
 	if err != nil {
 		return nil, errdefs.WithField("devices", err)
 	}
+	if err := validateAutostart(&req.AutostartPriority, &req.AutostartDelaySeconds); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("create zone %q: %w", req.Name, err)
@@ -80,16 +83,18 @@ func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (_ 
 	defer r.Fail()
 
 	rec := &store.ZoneRecord{
-		Name:       req.Name,
-		UUID:       newUUID(),
-		Template:   tmpl.Name,
-		Hostname:   req.Hostname,
-		Autostart:  req.Autostart,
-		Resources:  req.Resources,
-		State:      api.StateCreating,
-		CreatedAt:  time.Now().UTC(),
-		Privileged: req.Privileged,
-		Devices:    req.Devices,
+		Name:                  req.Name,
+		UUID:                  newUUID(),
+		Template:              tmpl.Name,
+		Hostname:              req.Hostname,
+		Autostart:             req.Autostart,
+		AutostartPriority:     req.AutostartPriority,
+		AutostartDelaySeconds: req.AutostartDelaySeconds,
+		Resources:             req.Resources,
+		State:                 api.StateCreating,
+		CreatedAt:             time.Now().UTC(),
+		Privileged:            req.Privileged,
+		Devices:               req.Devices,
 	}
 	if req.Privileged {
 		err = m.store.CreateZone(rec)
@@ -234,6 +239,9 @@ func (m *Manager) UpdateZone(ctx context.Context, name string, patch api.ZonePat
 			err = fmt.Errorf("update zone %q: %w", name, err)
 		}
 	}()
+	if err := validateAutostart(patch.AutostartPriority, patch.AutostartDelaySeconds); err != nil {
+		return nil, err
+	}
 	unlock := m.lock(name)
 	defer unlock()
 	rec, err := m.store.GetZone(name)
@@ -285,6 +293,12 @@ func (m *Manager) UpdateZone(ctx context.Context, name string, patch api.ZonePat
 		if patch.Autostart != nil {
 			z.Autostart = *patch.Autostart
 		}
+		if patch.AutostartPriority != nil {
+			z.AutostartPriority = *patch.AutostartPriority
+		}
+		if patch.AutostartDelaySeconds != nil {
+			z.AutostartDelaySeconds = *patch.AutostartDelaySeconds
+		}
 		return nil
 	})
 	if err != nil {
@@ -320,16 +334,18 @@ func (m *Manager) ListZones(ctx context.Context) ([]api.Zone, error) {
 
 func (m *Manager) toAPI(rec *store.ZoneRecord, withSpec bool) *api.Zone {
 	z := &api.Zone{
-		Name:      rec.Name,
-		UUID:      rec.UUID,
-		State:     rec.State,
-		Template:  rec.Template,
-		Hostname:  rec.Hostname,
-		Autostart: rec.Autostart,
-		Resources: rec.Resources,
-		CreatedAt: rec.CreatedAt,
-		StartedAt: rec.StartedAt,
-		LastExit:  rec.LastExit,
+		Name:                  rec.Name,
+		UUID:                  rec.UUID,
+		State:                 rec.State,
+		Template:              rec.Template,
+		Hostname:              rec.Hostname,
+		Autostart:             rec.Autostart,
+		AutostartPriority:     rec.AutostartPriority,
+		AutostartDelaySeconds: rec.AutostartDelaySeconds,
+		Resources:             rec.Resources,
+		CreatedAt:             rec.CreatedAt,
+		StartedAt:             rec.StartedAt,
+		LastExit:              rec.LastExit,
 		// Records from before user namespaces have no range: they
 		// run privileged, and say so.
 		Privileged: rec.IDMapSize == 0,
@@ -402,4 +418,23 @@ func optionalDevices(names []string) ([]specs.LinuxDevice, error) {
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// Bounds of the autostart settings: wide enough for any ordering a host
+// needs, narrow enough that a typo cannot stall a host's boot for days.
+const (
+	maxAutostartPriority     = 1000
+	maxAutostartDelaySeconds = 3600
+)
+
+// validateAutostart checks the autostart settings a create or update
+// gives (nil: not given).
+func validateAutostart(priority, delaySeconds *int) error {
+	if priority != nil && (*priority < -maxAutostartPriority || *priority > maxAutostartPriority) {
+		return errdefs.WithField("autostart_priority", fmt.Errorf("autostart priority %d is outside -%d..%d: %w", *priority, maxAutostartPriority, maxAutostartPriority, errdefs.ErrInvalid))
+	}
+	if delaySeconds != nil && (*delaySeconds < 0 || *delaySeconds > maxAutostartDelaySeconds) {
+		return errdefs.WithField("autostart_delay_seconds", fmt.Errorf("autostart delay %d s is outside 0..%d: %w", *delaySeconds, maxAutostartDelaySeconds, errdefs.ErrInvalid))
+	}
+	return nil
 }

@@ -15,15 +15,20 @@ import (
 
 // ZoneRecord is everything zoned keeps about a zone.
 type ZoneRecord struct {
-	Name      string        `json:"name"`
-	UUID      string        `json:"uuid"`
-	Template  string        `json:"template"`
-	Hostname  string        `json:"hostname"`
-	Autostart bool          `json:"autostart"`
-	Resources api.Resources `json:"resources"`
-	Spec      *specs.Spec   `json:"spec,omitempty"`
-	State     api.ZoneState `json:"state"`
-	InitPID   int           `json:"init_pid,omitempty"`
+	Name      string `json:"name"`
+	UUID      string `json:"uuid"`
+	Template  string `json:"template"`
+	Hostname  string `json:"hostname"`
+	Autostart bool   `json:"autostart"`
+	// AutostartPriority orders autostart (higher first) and host shutdown
+	// (lower first); AutostartDelaySeconds is the pause after starting
+	// this zone before the next priority group.
+	AutostartPriority     int           `json:"autostart_priority,omitempty"`
+	AutostartDelaySeconds int           `json:"autostart_delay_seconds,omitempty"`
+	Resources             api.Resources `json:"resources"`
+	Spec                  *specs.Spec   `json:"spec,omitempty"`
+	State                 api.ZoneState `json:"state"`
+	InitPID               int           `json:"init_pid,omitempty"`
 	// InitStartTime is the init's starttime from /proc/PID/stat; with
 	// InitPID it names the process even after the PID is reused.
 	InitStartTime uint64     `json:"init_start_time,omitempty"`

@@ -126,6 +126,9 @@ func writeZoneDetails(w io.Writer, z *api.Zone) error {
 		k.add("Devices", strings.Join(z.Devices, ", "))
 	}
 	k.add("Autostart", z.Autostart)
+	if z.AutostartPriority != 0 || z.AutostartDelaySeconds != 0 {
+		k.add("Autostart order", fmt.Sprintf("priority %d, then wait %ds", z.AutostartPriority, z.AutostartDelaySeconds))
+	}
 	k.add("Created", formatTime(z.CreatedAt))
 	if z.StartedAt != nil && !z.StartedAt.IsZero() {
 		k.add("Started", formatTime(*z.StartedAt))

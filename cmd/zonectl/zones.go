@@ -19,6 +19,8 @@ import (
 type limitFlags struct {
 	memory, swap, cpus, cpuLimit, cpuWeight, pids string
 	autostart                                     bool
+	autostartPriority                             int
+	autostartDelay                                time.Duration
 }
 
 func addLimitFlags(cmd *cobra.Command, l *limitFlags) {
@@ -29,7 +31,17 @@ func addLimitFlags(cmd *cobra.Command, l *limitFlags) {
 	f.StringVar(&l.cpuLimit, "cpu-limit", "", "CPU cap as percent of one CPU (150%) or CPUs (1.5); 0 or none for no cap")
 	f.StringVar(&l.cpuWeight, "cpu-weight", "", "share of CPU under contention, 1..10000 (default 100)")
 	f.StringVar(&l.pids, "pids", "", "maximum number of processes; 0 or none for no limit")
-	f.BoolVar(&l.autostart, "autostart", false, "start the zone when zoned starts")
+	f.BoolVar(&l.autostart, "autostart", false, "start the zone when zoned starts after a host boot")
+	f.IntVar(&l.autostartPriority, "autostart-priority", 0, "autostart order, -1000..1000: higher starts first (and stops last at host shutdown)")
+	f.DurationVar(&l.autostartDelay, "autostart-delay", 0, "after autostarting this zone, wait this long (5s) before the next priority group")
+}
+
+// autostartDelaySeconds turns --autostart-delay into whole seconds.
+func (l *limitFlags) autostartDelaySeconds() (int, error) {
+	if l.autostartDelay < 0 || l.autostartDelay%time.Second != 0 {
+		return 0, usagef("--autostart-delay %s must be whole seconds, not negative", l.autostartDelay)
+	}
+	return int(l.autostartDelay / time.Second), nil
 }
 
 // noLimit says whether a flag value asks to remove a limit.
@@ -189,8 +201,19 @@ func (l *limitFlags) patch(cmd *cobra.Command) (api.ZonePatch, error) {
 		b := l.autostart
 		p.Autostart = &b
 	}
-	if p.Resources == nil && p.Autostart == nil {
-		return p, usagef("nothing to change: give at least one of --memory, --swap, --cpus, --cpu-limit, --cpu-weight, --pids, --autostart")
+	if changed("autostart-priority") {
+		n := l.autostartPriority
+		p.AutostartPriority = &n
+	}
+	if changed("autostart-delay") {
+		n, err := l.autostartDelaySeconds()
+		if err != nil {
+			return p, err
+		}
+		p.AutostartDelaySeconds = &n
+	}
+	if p.Resources == nil && p.Autostart == nil && p.AutostartPriority == nil && p.AutostartDelaySeconds == nil {
+		return p, usagef("nothing to change: give at least one of --memory, --swap, --cpus, --cpu-limit, --cpu-weight, --pids, --autostart, --autostart-priority, --autostart-delay")
 	}
 	return p, nil
 }
@@ -233,8 +256,13 @@ namespace, whose root is the host's root; use it only for guests you trust.`,
 		if err != nil {
 			return err
 		}
+		delay, err := l.autostartDelaySeconds()
+		if err != nil {
+			return err
+		}
 		z, err := a.client().CreateZone(cmd.Context(), api.CreateZoneRequest{
 			Name: args[0], Template: template, Hostname: hostname, Resources: res, Autostart: l.autostart,
+			AutostartPriority: l.autostartPriority, AutostartDelaySeconds: delay,
 			Privileged: privileged, Devices: devices,
 		})
 		if err != nil {

@@ -64,6 +64,7 @@ func (s *Server) routes() {
 	h("DELETE /v1/templates/{name}", s.deleteTemplate)
 	h("GET /v1/operations/{id}", s.getOperation)
 	h("GET /v1/operations/{id}/wait", s.waitOperation)
+	h("POST /v1/host/shutdown", s.hostShutdown)
 	h("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("no route %s %s: %w", r.Method, r.URL.Path, errdefs.ErrNotFound))
 	})
@@ -80,7 +81,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(rw, fmt.Errorf("internal error"))
 		}
 		if r.Method != http.MethodGet {
-			s.log.Info("api", "method", r.Method, "path", r.URL.Path, "status", rw.status, "duration", time.Since(start))
+			// The audit line: who (the client's kernel-vouched
+			// credentials), what, and how it ended.
+			attrs := []any{"method", r.Method, "path", r.URL.Path}
+			if zone := r.PathValue("name"); zone != "" && strings.HasPrefix(r.URL.Path, "/v1/zones/") {
+				attrs = append(attrs, "zone", zone)
+			}
+			if p, ok := peerFrom(r.Context()); ok {
+				attrs = append(attrs, "uid", p.UID, "pid", p.PID)
+			}
+			attrs = append(attrs, "status", rw.status, "duration", time.Since(start))
+			s.log.Info("audit", attrs...)
 		}
 	}()
 	// Go's mux answers a wrong method with a plain-text 405; ours must be
@@ -390,6 +401,20 @@ func (s *Server) waitOperation(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, op)
 }
 
+func (s *Server) hostShutdown(w http.ResponseWriter, r *http.Request) {
+	var req api.HostShutdownRequest
+	if err := decodeOptional(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	res, err := s.m.ShutdownZones(r.Context(), req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, 200, res)
+}
+
 func boolQuery(r *http.Request, key string) (bool, error) {
 	v := r.URL.Query().Get(key)
 	if v == "" {
@@ -444,6 +469,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ConnContext:       withPeer,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(l) }()

@@ -30,6 +30,9 @@ func init() {
 }
 
 func main() {
+	if status, ok := subcommand(os.Args[1:]); ok {
+		os.Exit(status)
+	}
 	var (
 		dataDir      = flag.String("data-dir", manager.DefaultDataDir, "directory for the store, templates and zone layers")
 		storePath    = flag.String("store", "", "bbolt state file (default DATA-DIR/zoned.db)")
@@ -49,7 +52,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "zoned: bad -log-level %q\n", *logLevel)
 		os.Exit(2)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := newLogger(level)
 	if *idmapBase > 1<<32-1-manager.IDMapSize {
 		fmt.Fprintf(os.Stderr, "zoned: -idmap-base %d leaves no room for a zone's 65536 IDs\n", *idmapBase)
 		os.Exit(2)
@@ -83,6 +86,7 @@ func run(log *slog.Logger, cfg manager.Config, socket string) error {
 		log.Warn("notify systemd", "err", err)
 	}
 	log.Info("zoned ready", "socket", l.Addr().String(), "data_dir", cfg.DataDir, "version", manager.Version)
+	go watchdog(ctx, log, m)
 	// Zones keep running when the daemon stops: they are not its
 	// children in any way that ties their life to it.
 	err = server.New(m, log).Serve(ctx, l)

@@ -15,6 +15,7 @@ BIN=$(mktemp -d /var/tmp/zoned-lane-bin.XXXXXX)
 trap 'rm -rf "$BIN"' EXIT
 go build -o "$BIN/zoned" ./cmd/zoned
 go build -o "$BIN/zonectl" ./cmd/zonectl
+CGO_ENABLED=0 go build -o "$BIN/escape" ./integration/testdata/escape
 
 rc=0
 echo "lane: cgroups and namespaces packages on cgroup v2"

@@ -9,11 +9,13 @@
 #   restart it with the zone untouched; checks that stopping
 #   zoned-shutdown.service outside a host shutdown leaves zones running;
 #   simulates a boot and checks autostart order (StartedAt by priority,
-#   with the delay); and finally `zoned uninstall`.
+#   with the delay); and finally `zoned uninstall`. A second guest then
+#   powers off with two zones running, and zoned-shutdown.service must stop
+#   them gracefully, lowest autostart priority first.
 # Usage: hack/lane/service-test.sh         (host; needs root)
 set -euo pipefail
 
-if [ "${1:-}" != --guest ]; then
+if [ $# = 0 ]; then
 	cd "$(dirname "$0")/../.."
 	export PATH="$PATH:/usr/local/go/bin"
 	# zoned builds the busybox template from Debian's busybox-static,
@@ -30,13 +32,75 @@ if [ "${1:-}" != --guest ]; then
 	go build -o "$BIN/zonectl" ./cmd/zonectl
 	cp hack/lane/service-test.sh "$BIN/"
 	cd "$BIN"
-	exec_rc=0
+	rc=0
 	"$OLDPWD/hack/lane/lane" run --mode systemd -t "${ZONED_SERVICE_TEST_TIMEOUT:-900}" -m 2048 \
-		-s "$BIN" -s /var/cache/zoned -- bash "$BIN/service-test.sh" --guest "$BIN" || exec_rc=$?
-	exit $exec_rc
+		-s "$BIN" -s /var/cache/zoned -- bash "$BIN/service-test.sh" --guest "$BIN" || rc=$?
+	[ $rc = 0 ] || { echo "service-test: FAILED (status $rc)"; exit $rc; }
+	# A real host shutdown: the guest powers off with zones running, and
+	# zoned-shutdown.service must stop them through the daemon, lowest
+	# priority first, before zoned itself goes down.
+	echo "== host shutdown (second guest, systemctl poweroff)"
+	"$OLDPWD/hack/lane/lane" run --mode systemd -t 600 -m 2048 \
+		-s "$BIN" -s /var/cache/zoned -- bash "$BIN/service-test.sh" --guest-poweroff "$BIN" || rc=$?
+	echo "--- what zoned-shutdown.service printed at the guest's shutdown:"
+	cat "$BIN/shutdown.log" 2>/dev/null || true
+	[ $rc = 0 ] || { echo "service-test: host shutdown FAILED (status $rc)"; exit $rc; }
+	echo "ok   host shutdown stopped web1 (priority 1), then db (priority 5), gracefully"
+	exit 0
+fi
+
+if [ "${1:-}" = --report ]; then
+	# Runs as ExecStop of a unit ordered to stop after zoned-shutdown.service
+	# at the guest's shutdown: checks what it did and reports the lane status.
+	BIN=$2 tok=$3 rc=0
+	log=$BIN/shutdown.log
+	grep -q '^zone web1 (priority 1) stopped: poweroff$' "$log" && grep -q '^zone db (priority 5) stopped: poweroff$' "$log" &&
+		[ "$(grep -n '^zone web1' "$log" | cut -d: -f1)" -lt "$(grep -n '^zone db' "$log" | cut -d: -f1)" ] || rc=1
+	for p in $(cat "$BIN/pids"); do ! kill -0 "$p" 2>/dev/null || rc=1; done
+	echo "$tok=$rc" >/dev/ttyS0
+	exit 0
+fi
+
+if [ "${1:-}" = --guest-poweroff ]; then
+	BIN=$2 PREFIX=/opt/zoned
+	set -x
+	truncate -s 2G /var/tmp/zoned-data.img && mkfs.ext4 -q -F /var/tmp/zoned-data.img
+	mkdir -p /var/lib/zoned && mount -o loop /var/tmp/zoned-data.img /var/lib/zoned
+	"$BIN/zoned" install --prefix $PREFIX >/dev/null
+	"$PREFIX/bin/zonectl" create web1 --autostart --autostart-priority 1 >/dev/null
+	"$PREFIX/bin/zonectl" create db --autostart --autostart-priority 5 >/dev/null
+	"$PREFIX/bin/zonectl" start web1 && "$PREFIX/bin/zonectl" start db
+	"$PREFIX/bin/zonectl" list -o json | grep -o '"init_pid": *[0-9]*' | grep -o '[0-9]*$' >"$BIN/pids"
+	[ "$(wc -l <"$BIN/pids")" = 2 ] || exit 1
+	rm -f "$BIN/shutdown.log"
+	# zoned-shutdown's output goes to the share; the lane's status is
+	# reported by a unit that stops after it (the lane's own unit stops
+	# first at shutdown, and would power off at once: not here).
+	tok=$(grep -o 'ZONED_LANE_RC_[0-9a-f]*' /etc/systemd/system/zoned-lane.service | head -1)
+	[ -n "$tok" ] || exit 1
+	mkdir -p /etc/systemd/system/zoned-shutdown.service.d /etc/systemd/system/zoned-lane.service.d /etc/systemd/system/zoned.service.d
+	printf '[Unit]\nRequiresMountsFor=%s\n[Service]\nStandardOutput=append:%s/shutdown.log\n' "$BIN" "$BIN" \
+		>/etc/systemd/system/zoned-shutdown.service.d/lane.conf
+	printf '[Unit]\nRequiresMountsFor=/var/lib/zoned\n' >/etc/systemd/system/zoned.service.d/lane.conf
+	printf '[Service]\nExecStopPost=\n' >/etc/systemd/system/zoned-lane.service.d/lane.conf
+	cat >/etc/systemd/system/lane-shutdown-report.service <<UNIT
+[Unit]
+Before=zoned-shutdown.service
+RequiresMountsFor=$BIN
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/true
+ExecStop=/bin/bash $BIN/service-test.sh --report $BIN $tok
+UNIT
+	systemctl daemon-reload
+	systemctl start lane-shutdown-report.service
+	systemctl poweroff --no-block
+	exec sleep infinity
 fi
 
 # ------------------------------------------------------------ in the guest
+[ "${1:-}" = --guest ] && [ -n "${2:-}" ] || { echo "usage: $0 (on the host, no arguments)" >&2; exit 2; }
 BIN=$2
 PREFIX=/opt/zoned
 CTL=$PREFIX/bin/zonectl

@@ -212,6 +212,7 @@ func (m *Manager) startLocked(rec *store.ZoneRecord) (_ *store.ZoneRecord, err e
 	m.wg.Add(1)
 	go m.watch(rz)
 	m.log.Info("zone started", "zone", name, "pid", init.Pid)
+	m.emit(api.EventZoneStarted, name, saved.State, "")
 	return saved, nil
 }
 
@@ -334,6 +335,7 @@ func (m *Manager) afterExit(rz *runtimeZone, reason string) {
 		return
 	}
 	m.log.Info("zone stopped", "zone", name, "reason", reason)
+	m.emit(api.EventZoneStopped, name, rec.State, reason)
 	if reboot {
 		if _, err := m.startLocked(rec); err != nil {
 			m.log.Error("restart after reboot", "zone", name, "err", err)

@@ -68,6 +68,8 @@ type Manager struct {
 	store *store.Store
 	fs    *fsshare.Storage
 	ops   *operations
+	// events tells subscribers (GET /v1/events) what happens.
+	events *eventHub
 
 	mu      sync.Mutex
 	locks   map[string]*zoneLock
@@ -130,9 +132,12 @@ func New(cfg Config) (*Manager, error) {
 		store:   st,
 		fs:      fs,
 		ops:     newOperations(),
+		events:  newEventHub(),
 		locks:   map[string]*zoneLock{},
 		running: map[string]*runtimeZone{},
 	}
+	m.events.log = m.log.Warn
+	m.ops.publish = m.events.publish
 	if err := m.reconcile(context.Background()); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("reconcile: %w", err)
@@ -153,6 +158,7 @@ func New(cfg Config) (*Manager, error) {
 // daemon and the next one adopts them.
 func (m *Manager) Close() error {
 	m.stopAutostart()
+	m.events.close()
 	m.mu.Lock()
 	for _, rz := range m.running {
 		rz.detach()

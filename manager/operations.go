@@ -20,6 +20,8 @@ type operations struct {
 	mu    sync.Mutex
 	ops   map[string]*operation
 	order []string
+	// publish tells event subscribers of progress; nil publishes nothing.
+	publish func(api.Event)
 }
 
 type operation struct {
@@ -56,6 +58,7 @@ func (o *operations) start(kind, target string, fn func(progress func(int, strin
 		}
 		op.op.Message = msg
 		op.op.UpdatedAt = time.Now().UTC()
+		o.event(api.EventOperationProgress, &op.op)
 	}
 	go func() {
 		err := fn(progress)
@@ -68,10 +71,23 @@ func (o *operations) start(kind, target string, fn func(progress func(int, strin
 			op.op.Progress = 100
 		}
 		op.op.UpdatedAt = time.Now().UTC()
+		o.event(api.EventOperationDone, &op.op)
 		op.mu.Unlock()
 		close(op.done)
 	}()
 	return op.snapshot()
+}
+
+// event publishes op's state; called with op's lock held.
+func (o *operations) event(typ string, op *api.Operation) {
+	if o.publish == nil {
+		return
+	}
+	e := api.Event{Time: op.UpdatedAt, Type: typ, Operation: op.ID, Message: op.Message, State: string(op.Status), Progress: op.Progress}
+	if op.Err != nil {
+		e.Message = op.Err.Message
+	}
+	o.publish(e)
 }
 
 func (o *operations) trimLocked() {

@@ -171,6 +171,7 @@ func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (_ 
 	}
 	r.Success()
 	m.log.Info("zone created", "zone", req.Name, "template", tmpl.Name, "init", initInfo.Kind)
+	m.emit(api.EventZoneCreated, req.Name, saved.State, "")
 	return m.toAPI(saved, false), nil
 }
 
@@ -209,6 +210,7 @@ func (m *Manager) DestroyZone(ctx context.Context, name string, force bool) (err
 		return err
 	}
 	m.log.Info("zone destroyed", "zone", name)
+	m.emit(api.EventZoneDestroyed, name, "", "")
 	return nil
 }
 
@@ -304,6 +306,7 @@ func (m *Manager) UpdateZone(ctx context.Context, name string, patch api.ZonePat
 	if err != nil {
 		return nil, err
 	}
+	m.emit(api.EventZoneUpdated, name, saved.State, "")
 	return m.toAPI(saved, false), nil
 }
 

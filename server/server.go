@@ -65,6 +65,7 @@ func (s *Server) routes() {
 	h("GET /v1/operations/{id}", s.getOperation)
 	h("GET /v1/operations/{id}/wait", s.waitOperation)
 	h("POST /v1/host/shutdown", s.hostShutdown)
+	h("GET /v1/events", s.events)
 	h("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("no route %s %s: %w", r.Method, r.URL.Path, errdefs.ErrNotFound))
 	})

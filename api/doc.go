@@ -8,8 +8,9 @@
 //	GET    /v1/info                          Info
 //	GET    /v1/zones                         []Zone (with Usage for running zones)
 //	POST   /v1/zones                         CreateZoneRequest -> 201 Zone
-//	GET    /v1/zones/{name}                  Zone (with Spec)
-//	PATCH  /v1/zones/{name}                  ZonePatch -> Zone (applied live when running)
+//	GET    /v1/zones/{name}                  Zone (with Spec); ETag: "<revision>"
+//	PATCH  /v1/zones/{name}                  ZonePatch -> Zone (applied live when running);
+//	                                         If-Match: "<revision>" or 412 precondition_failed
 //	DELETE /v1/zones/{name}?force=true       204
 //	POST   /v1/zones/{name}/start            Zone
 //	POST   /v1/zones/{name}/stop             StopRequest -> Zone

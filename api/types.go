@@ -100,6 +100,10 @@ type Zone struct {
 	// Devices are the optional host devices the zone was given ("tun",
 	// "fuse").
 	Devices []string `json:"devices,omitempty"`
+	// Revision counts the changes to the zone's record: 1 at create, one
+	// more at each update. GET /v1/zones/{name} sends it as the ETag, and
+	// PATCH takes it back in If-Match to refuse lost updates.
+	Revision uint64 `json:"revision,omitempty"`
 	// Spec is the zone's OCI runtime configuration; only GET /v1/zones/{name}
 	// fills it.
 	Spec *specs.Spec `json:"spec,omitempty"`
@@ -219,7 +223,7 @@ type Info struct {
 // Error is every error answer's body.
 type Error struct {
 	// Code is stable: invalid_argument, not_found, already_exists,
-	// conflict, unsupported, unavailable, internal.
+	// conflict, unsupported, unavailable, precondition_failed, internal.
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	// Field names the request field at fault, when there is one.

@@ -146,6 +146,8 @@ func codeForStatus(status int) string {
 		return "unsupported"
 	case http.StatusServiceUnavailable:
 		return "unavailable"
+	case http.StatusPreconditionFailed:
+		return "precondition_failed"
 	}
 	return "internal"
 }

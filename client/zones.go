@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 
 	"github.com/zoned-project/zoned/api"
 )
@@ -94,6 +96,28 @@ func (c *Client) zoneCall(ctx context.Context, method, path string, in any) (*ap
 func (c *Client) HostShutdown(ctx context.Context, req api.HostShutdownRequest) (*api.HostShutdownResult, error) {
 	var out api.HostShutdownResult
 	if err := c.do(ctx, request{method: http.MethodPost, path: "/host/shutdown", in: req}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ZoneETag is the entity tag of z as GET /v1/zones/{name} sends it, for
+// UpdateZoneIfMatch.
+func ZoneETag(z *api.Zone) string {
+	return `"` + strconv.FormatUint(z.Revision, 10) + `"`
+}
+
+// UpdateZoneIfMatch is UpdateZone that applies only while the zone is
+// still at etag (from ZoneETag, or the ETag header of a GET): if it
+// changed since, the call fails with an error that wraps
+// errdefs.ErrPrecondition and nothing changes.
+func (c *Client) UpdateZoneIfMatch(ctx context.Context, name, etag string, patch api.ZonePatch) (*api.Zone, error) {
+	if !strings.HasPrefix(etag, `"`) && !strings.HasPrefix(etag, `W/`) && etag != "*" {
+		etag = `"` + etag + `"`
+	}
+	var out api.Zone
+	r := request{method: http.MethodPatch, path: "/zones/" + esc(name), in: patch, header: http.Header{"If-Match": {etag}}}
+	if err := c.do(ctx, r, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

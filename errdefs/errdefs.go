@@ -20,6 +20,9 @@ var (
 	ErrUnsupported = errors.New("not supported on this host")
 	// ErrUnavailable: a transient condition; the call may succeed later. 503.
 	ErrUnavailable = errors.New("unavailable")
+	// ErrPrecondition: the caller made the call conditional (If-Match) and
+	// the object has changed since the caller read it. 412.
+	ErrPrecondition = errors.New("precondition failed")
 )
 
 // Code returns the stable wire code of err's class ("internal" when none).
@@ -37,6 +40,8 @@ func Code(err error) string {
 		return "unsupported"
 	case errors.Is(err, ErrUnavailable):
 		return "unavailable"
+	case errors.Is(err, ErrPrecondition):
+		return "precondition_failed"
 	}
 	return "internal"
 }
@@ -57,6 +62,8 @@ func FromCode(code string) error {
 		return ErrUnsupported
 	case "unavailable":
 		return ErrUnavailable
+	case "precondition_failed":
+		return ErrPrecondition
 	}
 	return nil
 }

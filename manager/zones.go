@@ -232,7 +232,14 @@ func (m *Manager) finishDestroy(name string) error {
 // UpdateZone changes a zone's settings. Resource changes apply to a running
 // zone at once; the store is written only after the kernel took them, so
 // the stored limits are always the ones in force.
-func (m *Manager) UpdateZone(ctx context.Context, name string, patch api.ZonePatch) (_ *api.Zone, err error) {
+func (m *Manager) UpdateZone(ctx context.Context, name string, patch api.ZonePatch) (*api.Zone, error) {
+	return m.UpdateZoneIfMatch(ctx, name, 0, patch)
+}
+
+// UpdateZoneIfMatch is UpdateZone that refuses, with ErrPrecondition, a
+// zone whose record is no longer at revision (0: any revision): a caller
+// that read the zone does not overwrite a change made since.
+func (m *Manager) UpdateZoneIfMatch(ctx context.Context, name string, revision uint64, patch api.ZonePatch) (_ *api.Zone, err error) {
 	if err := validate.Name("zone", name); err != nil {
 		return nil, err
 	}
@@ -249,6 +256,9 @@ func (m *Manager) UpdateZone(ctx context.Context, name string, patch api.ZonePat
 	rec, err := m.store.GetZone(name)
 	if err != nil {
 		return nil, err
+	}
+	if revision != 0 && rec.Revision != revision {
+		return nil, fmt.Errorf("zone is at revision %d, not %d as If-Match says: read it again: %w", rec.Revision, revision, errdefs.ErrPrecondition)
 	}
 	res := rec.Resources
 	if p := patch.Resources; p != nil {
@@ -347,6 +357,7 @@ func (m *Manager) toAPI(rec *store.ZoneRecord, withSpec bool) *api.Zone {
 		AutostartDelaySeconds: rec.AutostartDelaySeconds,
 		Resources:             rec.Resources,
 		CreatedAt:             rec.CreatedAt,
+		Revision:              rec.Revision,
 		StartedAt:             rec.StartedAt,
 		LastExit:              rec.LastExit,
 		// Records from before user namespaces have no range: they

@@ -148,6 +148,8 @@ func statusOf(err error) int {
 		return http.StatusNotImplemented
 	case "unavailable":
 		return http.StatusServiceUnavailable
+	case "precondition_failed":
+		return http.StatusPreconditionFailed
 	}
 	return http.StatusInternalServerError
 }
@@ -244,6 +246,7 @@ func (s *Server) getZone(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	setETag(w, z)
 	writeJSON(w, 200, z)
 }
 
@@ -253,11 +256,17 @@ func (s *Server) updateZone(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	z, err := s.m.UpdateZone(r.Context(), r.PathValue("name"), p)
+	rev, err := ifMatch(r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
+	z, err := s.m.UpdateZoneIfMatch(r.Context(), r.PathValue("name"), rev, p)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	setETag(w, z)
 	writeJSON(w, 200, z)
 }
 

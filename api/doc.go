@@ -6,7 +6,8 @@
 // Routes (all under /v1):
 //
 //	GET    /v1/info                          Info
-//	GET    /v1/zones                         []Zone (with Usage for running zones)
+//	GET    /v1/zones                         []Zone (with Usage for running zones), sorted by name;
+//	       ?state=&template=&limit=N&after=name  filters and pages (see ZoneListOptions)
 //	POST   /v1/zones                         CreateZoneRequest -> 201 Zone
 //	GET    /v1/zones/{name}                  Zone (with Spec); ETag: "<revision>"
 //	PATCH  /v1/zones/{name}                  ZonePatch -> Zone (applied live when running);

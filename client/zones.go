@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -121,4 +123,29 @@ func (c *Client) UpdateZoneIfMatch(ctx context.Context, name, etag string, patch
 		return nil, err
 	}
 	return &out, nil
+}
+
+// ListZonesPage returns the zones that pass opts, sorted by name, and
+// where the next page starts (opts.After for the next call; "" when this
+// was the last page).
+func (c *Client) ListZonesPage(ctx context.Context, opts api.ZoneListOptions) ([]api.Zone, string, error) {
+	q := url.Values{}
+	for k, v := range map[string]string{"state": string(opts.State), "template": opts.Template, "after": opts.After} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if opts.Limit != 0 {
+		q.Set("limit", strconv.Itoa(opts.Limit))
+	}
+	resp, err := c.send(ctx, request{method: http.MethodGet, path: "/zones", query: q})
+	if err != nil {
+		return nil, "", err
+	}
+	defer closeBody(resp.Body)
+	var out []api.Zone
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, "", fmt.Errorf("decode answer of GET /zones: %w", err)
+	}
+	return out, resp.Header.Get(api.NextAfterHeader), nil
 }

@@ -218,12 +218,35 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listZones(w http.ResponseWriter, r *http.Request) {
-	zones, err := s.m.ListZones(r.Context())
+	opts, err := zoneListOptions(r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
+	zones, next, err := s.m.ListZonesPage(r.Context(), opts)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if next != "" {
+		w.Header().Set(api.NextAfterHeader, next)
+	}
 	writeJSON(w, 200, zones)
+}
+
+// zoneListOptions reads ?state=&template=&limit=&after= (the manager
+// checks the values).
+func zoneListOptions(r *http.Request) (api.ZoneListOptions, error) {
+	q := r.URL.Query()
+	opts := api.ZoneListOptions{State: api.ZoneState(q.Get("state")), Template: q.Get("template"), After: q.Get("after")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return opts, errdefs.WithField("limit", fmt.Errorf("query limit=%q is not a number from 1 to %d: %w", v, api.MaxListLimit, errdefs.ErrInvalid))
+		}
+		opts.Limit = n
+	}
+	return opts, nil
 }
 
 func (s *Server) createZone(w http.ResponseWriter, r *http.Request) {

@@ -410,15 +410,19 @@ func newListCmd(a *app) *cobra.Command {
 		Long: `List every zone with its state, init PID, template, memory in use against
 its limit and number of processes. Stopped zones show "-" for usage.`,
 		Example: `  zonectl list
+  zonectl list --state running --template busybox
   zonectl list -o json`,
 		Args: needArgs(),
 	}
 	out := addOutputFlag(cmd)
+	var state, template string
+	cmd.Flags().StringVar(&state, "state", "", "only zones in this state (running, stopped, ...)")
+	cmd.Flags().StringVar(&template, "template", "", "only zones made from this template")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkFormat(*out); err != nil {
 			return err
 		}
-		zones, err := a.client().ListZones(cmd.Context())
+		zones, _, err := a.client().ListZonesPage(cmd.Context(), api.ZoneListOptions{State: api.ZoneState(state), Template: template})
 		if err != nil {
 			return err
 		}

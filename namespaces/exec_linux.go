@@ -149,6 +149,10 @@ func Exec(opts ExecOptions) (*ExecProcess, error) {
 		return fail(fmt.Errorf("send config: %w", err))
 	}
 	cfgW.Close()
+	// Before the helper forks the command, so the command inherits it.
+	if err := resetOOMScore(cmd.Process.Pid); err != nil {
+		return fail(err)
+	}
 	if opts.JoinCgroup != nil {
 		if err := opts.JoinCgroup(cmd.Process.Pid); err != nil {
 			return fail(fmt.Errorf("join cgroup: %w", err))

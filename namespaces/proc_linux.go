@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -107,4 +108,27 @@ func WaitExited(pid int, startTime uint64) error {
 		}
 		return nil
 	}
+}
+
+// resetOOMScore gives a zone's first process (and an exec helper, before it
+// forks the command) the kernel's default OOM score adjustment, from the
+// daemon's side while the child still waits. Children inherit the
+// daemon's value, and a service manager may protect the daemon
+// (zoned.service has OOMScoreAdjust=-500): customers' processes must not
+// inherit that protection over the host's own. Only a protection is
+// undone: raising the value needs no privilege, and a daemon deliberately
+// made a preferred OOM victim passes that on.
+func resetOOMScore(pid int) error {
+	path := fmt.Sprintf("/proc/%d/oom_score_adj", pid)
+	cur, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read oom_score_adj of %d: %w", pid, err)
+	}
+	if v, err := strconv.Atoi(strings.TrimSpace(string(cur))); err == nil && v >= 0 {
+		return nil
+	}
+	if err := os.WriteFile(path, []byte("0"), 0); err != nil {
+		return fmt.Errorf("reset oom_score_adj of %d: %w", pid, err)
+	}
+	return nil
 }

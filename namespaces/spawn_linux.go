@@ -92,6 +92,9 @@ func Spawn(opts SpawnOptions) (*Init, error) {
 	}
 	cfgW.Close()
 
+	if err := resetOOMScore(pid); err != nil {
+		return fail(err)
+	}
 	if opts.Setup != nil {
 		if err := opts.Setup(pid); err != nil {
 			return fail(fmt.Errorf("setup of pid %d: %w", pid, err))

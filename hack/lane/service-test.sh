@@ -174,6 +174,15 @@ journalctl -u zoned.service --no-pager | grep -q 'msg=audit method=POST path=/v1
 	fail "no audit line for the start in the journal"
 ok "web1 init $pid survived the restart and is managed (exec works); audit line in the journal"
 
+# zoned.service protects the daemon (OOMScoreAdjust=-500); the zone's
+# processes must not inherit that over the host's.
+dadj=$(cat /proc/"$(systemctl show -p MainPID --value zoned.service)"/oom_score_adj)
+iadj=$(cat /proc/"$pid"/oom_score_adj)
+eadj=$("$CTL" exec web1 -- cat /proc/self/oom_score_adj)
+[ "$dadj" -lt 0 ] && [ "$iadj" = 0 ] && [ "$eadj" = 0 ] ||
+	fail "oom_score_adj: daemon $dadj, zone init $iadj, exec'd command $eadj (want <0, 0, 0)"
+ok "daemon protected from the OOM killer ($dadj), the zone's init and commands not (0)"
+
 step "watchdog restarts a hung daemon"
 mkdir -p /etc/systemd/system/zoned.service.d
 printf '[Service]\nWatchdogSec=6s\nTimeoutAbortSec=3s\nRestartSec=1s\n' >/etc/systemd/system/zoned.service.d/watchdog.conf

@@ -27,6 +27,7 @@
 //	GET    /v1/operations/{id}/wait?timeout=30s  Operation (when done or at timeout)
 //	POST   /v1/host/shutdown                 HostShutdownRequest -> HostShutdownResult
 //	GET    /v1/events?type=a,b&zone=name     NDJSON stream of Event (see events.go)
+//	GET    /v1/openapi.json                  OpenAPI 3 document of these routes
 //
 // Every error answer is an Error with a stable Code.
 package api

@@ -35,40 +35,18 @@ type Server struct {
 	m   *manager.Manager
 	log *slog.Logger
 	mux *http.ServeMux
+	// registered lists the "METHOD pattern"s given to mux, in order.
+	registered []string
+	// openapi is the OpenAPI document, made once from the route table.
+	openapi []byte
 }
 
 // New returns the API handler.
 func New(m *manager.Manager, log *slog.Logger) *Server {
 	s := &Server{m: m, log: log, mux: http.NewServeMux()}
 	s.routes()
+	s.openapi = openAPIDocument()
 	return s
-}
-
-func (s *Server) routes() {
-	h := s.mux.HandleFunc
-	h("GET /v1/info", s.info)
-	h("GET /v1/zones", s.listZones)
-	h("POST /v1/zones", s.createZone)
-	h("GET /v1/zones/{name}", s.getZone)
-	h("PATCH /v1/zones/{name}", s.updateZone)
-	h("DELETE /v1/zones/{name}", s.destroyZone)
-	h("POST /v1/zones/{name}/start", s.startZone)
-	h("POST /v1/zones/{name}/stop", s.stopZone)
-	h("POST /v1/zones/{name}/restart", s.restartZone)
-	h("POST /v1/zones/{name}/exec", s.exec)
-	h("GET /v1/zones/{name}/console-log", s.consoleLog)
-	h("GET /v1/templates", s.listTemplates)
-	h("POST /v1/templates", s.createTemplate)
-	h("GET /v1/templates/{name}", s.getTemplate)
-	h("PUT /v1/templates/{name}", s.importTemplate)
-	h("DELETE /v1/templates/{name}", s.deleteTemplate)
-	h("GET /v1/operations/{id}", s.getOperation)
-	h("GET /v1/operations/{id}/wait", s.waitOperation)
-	h("POST /v1/host/shutdown", s.hostShutdown)
-	h("GET /v1/events", s.events)
-	h("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, fmt.Errorf("no route %s %s: %w", r.Method, r.URL.Path, errdefs.ErrNotFound))
-	})
 }
 
 // ServeHTTP recovers from panics so that no request can take the daemon

@@ -1,0 +1,69 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/zoned-project/zoned/api"
+	"github.com/zoned-project/zoned/errdefs"
+)
+
+// route is one API route. The one table below both registers the mux's
+// handlers and generates the OpenAPI document, so the two cannot drift.
+type route struct {
+	method, pattern string
+	handler         func(*Server, http.ResponseWriter, *http.Request)
+	summary         string
+	// query names the query parameters the route reads.
+	query []param
+	// in is a zero value of the JSON body's type (nil: no JSON body);
+	// inType overrides the body's media type (a tar upload).
+	in     any
+	inType string
+	// status is the success status; out a zero value of its body's type
+	// (nil: no body); outType overrides the media type of the answer.
+	status  int
+	out     any
+	outType string
+}
+
+// param is a query parameter.
+type param struct{ name, typ, doc string }
+
+var routeTable = []route{
+	{method: "GET", pattern: "/v1/info", handler: (*Server).info, summary: "Describe the daemon and its host", status: 200, out: api.Info{}},
+	{method: "GET", pattern: "/v1/zones", handler: (*Server).listZones, summary: "List zones, sorted by name (X-Next-After names where the next page starts)",
+		query:  []param{{"state", "string", "only zones in this state"}, {"template", "string", "only zones of this template"}, {"limit", "integer", "at most this many zones (1..1000)"}, {"after", "string", "only zones named after this one"}},
+		status: 200, out: []api.Zone{}},
+	{method: "POST", pattern: "/v1/zones", handler: (*Server).createZone, summary: "Create a stopped zone", in: api.CreateZoneRequest{}, status: 201, out: api.Zone{}},
+	{method: "GET", pattern: "/v1/zones/{name}", handler: (*Server).getZone, summary: "Get a zone with its spec; ETag is its revision", status: 200, out: api.Zone{}},
+	{method: "PATCH", pattern: "/v1/zones/{name}", handler: (*Server).updateZone, summary: "Change a zone's limits or autostart (If-Match: its ETag)", in: api.ZonePatch{}, status: 200, out: api.Zone{}},
+	{method: "DELETE", pattern: "/v1/zones/{name}", handler: (*Server).destroyZone, summary: "Destroy a zone", query: []param{{"force", "boolean", "kill a running zone first"}}, status: 204},
+	{method: "POST", pattern: "/v1/zones/{name}/start", handler: (*Server).startZone, summary: "Start a zone", status: 200, out: api.Zone{}},
+	{method: "POST", pattern: "/v1/zones/{name}/stop", handler: (*Server).stopZone, summary: "Stop a zone", in: api.StopRequest{}, status: 200, out: api.Zone{}},
+	{method: "POST", pattern: "/v1/zones/{name}/restart", handler: (*Server).restartZone, summary: "Restart a zone", in: api.StopRequest{}, status: 200, out: api.Zone{}},
+	{method: "POST", pattern: "/v1/zones/{name}/exec", handler: (*Server).exec, summary: "Run a command in a zone (then Upgrade: zoned-stream)", in: api.ExecRequest{}, status: 101},
+	{method: "GET", pattern: "/v1/zones/{name}/console-log", handler: (*Server).consoleLog, summary: "What the zone's init wrote to its console", status: 200, out: "", outType: "text/plain"},
+	{method: "GET", pattern: "/v1/templates", handler: (*Server).listTemplates, summary: "List templates", status: 200, out: []api.Template{}},
+	{method: "POST", pattern: "/v1/templates", handler: (*Server).createTemplate, summary: "Build a template (an operation)", in: api.CreateTemplateRequest{}, status: 202, out: api.Operation{}},
+	{method: "GET", pattern: "/v1/templates/{name}", handler: (*Server).getTemplate, summary: "Get a template", status: 200, out: api.Template{}},
+	{method: "PUT", pattern: "/v1/templates/{name}", handler: (*Server).importTemplate, summary: "Import a template from a tar (gzip or zstd allowed)", in: "", inType: "application/octet-stream", status: 201, out: api.Template{}},
+	{method: "DELETE", pattern: "/v1/templates/{name}", handler: (*Server).deleteTemplate, summary: "Delete a template no zone uses", status: 204},
+	{method: "GET", pattern: "/v1/operations/{id}", handler: (*Server).getOperation, summary: "Get an operation", status: 200, out: api.Operation{}},
+	{method: "GET", pattern: "/v1/operations/{id}/wait", handler: (*Server).waitOperation, summary: "Wait for an operation to end", query: []param{{"timeout", "string", "how long to wait, like 30s (at most 5m)"}}, status: 200, out: api.Operation{}},
+	{method: "POST", pattern: "/v1/host/shutdown", handler: (*Server).hostShutdown, summary: "Stop every running zone because the host goes down", in: api.HostShutdownRequest{}, status: 200, out: api.HostShutdownResult{}},
+	{method: "GET", pattern: "/v1/events", handler: (*Server).events, summary: "Stream events as NDJSON",
+		query: []param{{"type", "string", "comma-separated event types"}, {"zone", "string", "only events about this zone"}}, status: 200, out: api.Event{}, outType: "application/x-ndjson"},
+	{method: "GET", pattern: "/v1/openapi.json", handler: (*Server).openAPI, summary: "This document", status: 200, out: map[string]any{}},
+}
+
+func (s *Server) routes() {
+	for _, rt := range routeTable {
+		h := rt.handler
+		s.mux.HandleFunc(rt.method+" "+rt.pattern, func(w http.ResponseWriter, r *http.Request) { h(s, w, r) })
+		s.registered = append(s.registered, rt.method+" "+rt.pattern)
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, fmt.Errorf("no route %s %s: %w", r.Method, r.URL.Path, errdefs.ErrNotFound))
+	})
+}

@@ -29,5 +29,8 @@
 //	GET    /v1/events?type=a,b&zone=name     NDJSON stream of Event (see events.go)
 //	GET    /v1/openapi.json                  OpenAPI 3 document of these routes
 //
+// Outside /v1: GET /metrics, Prometheus text (zone usage, zones by state,
+// goroutines, API requests by method and status).
+//
 // Every error answer is an Error with a stable Code.
 package api

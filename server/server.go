@@ -39,6 +39,8 @@ type Server struct {
 	registered []string
 	// openapi is the OpenAPI document, made once from the route table.
 	openapi []byte
+	// requests counts answered calls for /metrics.
+	requests requestCounts
 }
 
 // New returns the API handler.
@@ -59,6 +61,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
 			writeError(rw, fmt.Errorf("internal error"))
 		}
+		s.requests.add(r.Method, rw.status)
 		if r.Method != http.MethodGet {
 			// The audit line: who (the client's kernel-vouched
 			// credentials), what, and how it ended.

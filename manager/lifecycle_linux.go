@@ -68,25 +68,15 @@ func (m *Manager) runtime(name string) *runtimeZone {
 }
 
 // StartZone boots a stopped zone.
-func (m *Manager) StartZone(ctx context.Context, name string) (_ *api.Zone, err error) {
-	if err := validate.Name("zone", name); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			err = fmt.Errorf("start zone %q: %w", name, err)
+func (m *Manager) StartZone(ctx context.Context, name string) (*api.Zone, error) {
+	var saved *store.ZoneRecord
+	err := m.withZone("start", name, func(rec *store.ZoneRecord) (err error) {
+		if rec.State != api.StateStopped {
+			return fmt.Errorf("zone is %s, not stopped: %w", rec.State, errdefs.ErrConflict)
 		}
-	}()
-	unlock := m.lock(name)
-	defer unlock()
-	rec, err := m.store.GetZone(name)
-	if err != nil {
-		return nil, err
-	}
-	if rec.State != api.StateStopped {
-		return nil, fmt.Errorf("zone is %s, not stopped: %w", rec.State, errdefs.ErrConflict)
-	}
-	saved, err := m.startLocked(rec)
+		saved, err = m.startLocked(rec)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -379,28 +369,18 @@ func (m *Manager) releaseCgroup(name string) error {
 
 // StopZone shuts a zone down: its init gets the signal it expects and the
 // timeout to end; then the whole cgroup is killed.
-func (m *Manager) StopZone(ctx context.Context, name string, req api.StopRequest) (_ *api.Zone, err error) {
-	if err := validate.Name("zone", name); err != nil {
-		return nil, err
-	}
+func (m *Manager) StopZone(ctx context.Context, name string, req api.StopRequest) (*api.Zone, error) {
 	if req.TimeoutSeconds < 0 {
 		return nil, errdefs.WithField("timeout_seconds", fmt.Errorf("timeout %d s is negative: %w", req.TimeoutSeconds, errdefs.ErrInvalid))
 	}
-	defer func() {
-		if err != nil {
-			err = fmt.Errorf("stop zone %q: %w", name, err)
+	var saved *store.ZoneRecord
+	err := m.withZone("stop", name, func(rec *store.ZoneRecord) (err error) {
+		if rec.State != api.StateRunning {
+			return fmt.Errorf("zone is %s, not running: %w", rec.State, errdefs.ErrConflict)
 		}
-	}()
-	unlock := m.lock(name)
-	defer unlock()
-	rec, err := m.store.GetZone(name)
-	if err != nil {
-		return nil, err
-	}
-	if rec.State != api.StateRunning {
-		return nil, fmt.Errorf("zone is %s, not running: %w", rec.State, errdefs.ErrConflict)
-	}
-	saved, err := m.stopLocked(ctx, rec, req)
+		saved, err = m.stopLocked(ctx, rec, req)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -408,30 +388,20 @@ func (m *Manager) StopZone(ctx context.Context, name string, req api.StopRequest
 }
 
 // RestartZone stops a running zone (if it runs) and starts it again.
-func (m *Manager) RestartZone(ctx context.Context, name string, req api.StopRequest) (_ *api.Zone, err error) {
-	if err := validate.Name("zone", name); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			err = fmt.Errorf("restart zone %q: %w", name, err)
+func (m *Manager) RestartZone(ctx context.Context, name string, req api.StopRequest) (*api.Zone, error) {
+	var saved *store.ZoneRecord
+	err := m.withZone("restart", name, func(rec *store.ZoneRecord) (err error) {
+		if rec.State == api.StateRunning {
+			if rec, err = m.stopLocked(ctx, rec, req); err != nil {
+				return err
+			}
 		}
-	}()
-	unlock := m.lock(name)
-	defer unlock()
-	rec, err := m.store.GetZone(name)
-	if err != nil {
-		return nil, err
-	}
-	if rec.State == api.StateRunning {
-		if rec, err = m.stopLocked(ctx, rec, req); err != nil {
-			return nil, err
+		if rec.State != api.StateStopped {
+			return fmt.Errorf("zone is %s: %w", rec.State, errdefs.ErrConflict)
 		}
-	}
-	if rec.State != api.StateStopped {
-		return nil, fmt.Errorf("zone is %s: %w", rec.State, errdefs.ErrConflict)
-	}
-	saved, err := m.startLocked(rec)
+		saved, err = m.startLocked(rec)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/zoned-project/zoned/api"
 	"github.com/zoned-project/zoned/cgroups"
 	"github.com/zoned-project/zoned/fsshare"
+	"github.com/zoned-project/zoned/internal/validate"
 	"github.com/zoned-project/zoned/store"
 )
 
@@ -215,4 +216,23 @@ func (m *Manager) Info(ctx context.Context) (*api.Info, error) {
 		Zones:      len(recs),
 		Running:    running,
 	}, nil
+}
+
+// withZone runs fn with the record of zone name under the zone's lock and
+// wraps any error as `<verb> zone "name": …`. Every call that changes one
+// zone goes through it, so none can skip the lock or the error's context.
+func (m *Manager) withZone(verb, name string, fn func(rec *store.ZoneRecord) error) error {
+	if err := validate.Name("zone", name); err != nil {
+		return err
+	}
+	unlock := m.lock(name)
+	defer unlock()
+	rec, err := m.store.GetZone(name)
+	if err == nil {
+		err = fn(rec)
+	}
+	if err != nil {
+		return fmt.Errorf("%s zone %q: %w", verb, name, err)
+	}
+	return nil
 }

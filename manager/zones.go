@@ -177,41 +177,29 @@ func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (_ 
 
 // DestroyZone removes a zone and everything it holds. A running zone is
 // refused unless force is set, in which case it is killed first.
-func (m *Manager) DestroyZone(ctx context.Context, name string, force bool) (err error) {
-	if err := validate.Name("zone", name); err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			err = fmt.Errorf("destroy zone %q: %w", name, err)
+func (m *Manager) DestroyZone(ctx context.Context, name string, force bool) error {
+	return m.withZone("destroy", name, func(rec *store.ZoneRecord) error {
+		if rec.State == api.StateRunning || m.isRunning(name) {
+			if !force {
+				return fmt.Errorf("zone is running; stop it first or destroy with force: %w", errdefs.ErrConflict)
+			}
+			if _, err := m.stopLocked(ctx, rec, api.StopRequest{Force: true}); err != nil {
+				return err
+			}
 		}
-	}()
-	unlock := m.lock(name)
-	defer unlock()
-	rec, err := m.store.GetZone(name)
-	if err != nil {
-		return err
-	}
-	if rec.State == api.StateRunning || m.isRunning(name) {
-		if !force {
-			return fmt.Errorf("zone is running; stop it first or destroy with force: %w", errdefs.ErrConflict)
-		}
-		if _, err := m.stopLocked(ctx, rec, api.StopRequest{Force: true}); err != nil {
+		if _, err := m.store.UpdateZone(name, func(z *store.ZoneRecord) error {
+			z.State = api.StateDestroying
+			return nil
+		}); err != nil {
 			return err
 		}
-	}
-	if _, err := m.store.UpdateZone(name, func(z *store.ZoneRecord) error {
-		z.State = api.StateDestroying
+		if err := m.finishDestroy(name); err != nil {
+			return err
+		}
+		m.log.Info("zone destroyed", "zone", name)
+		m.emit(api.EventZoneDestroyed, name, "", "")
 		return nil
-	}); err != nil {
-		return err
-	}
-	if err := m.finishDestroy(name); err != nil {
-		return err
-	}
-	m.log.Info("zone destroyed", "zone", name)
-	m.emit(api.EventZoneDestroyed, name, "", "")
-	return nil
+	})
 }
 
 // finishDestroy frees what a zone in state destroying still holds and
@@ -239,22 +227,23 @@ func (m *Manager) UpdateZone(ctx context.Context, name string, patch api.ZonePat
 // UpdateZoneIfMatch is UpdateZone that refuses, with ErrPrecondition, a
 // zone whose record is no longer at revision (0: any revision): a caller
 // that read the zone does not overwrite a change made since.
-func (m *Manager) UpdateZoneIfMatch(ctx context.Context, name string, revision uint64, patch api.ZonePatch) (_ *api.Zone, err error) {
-	if err := validate.Name("zone", name); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			err = fmt.Errorf("update zone %q: %w", name, err)
-		}
-	}()
-	if err := validateAutostart(patch.AutostartPriority, patch.AutostartDelaySeconds); err != nil {
-		return nil, err
-	}
-	unlock := m.lock(name)
-	defer unlock()
-	rec, err := m.store.GetZone(name)
+func (m *Manager) UpdateZoneIfMatch(ctx context.Context, name string, revision uint64, patch api.ZonePatch) (*api.Zone, error) {
+	var saved *store.ZoneRecord
+	err := m.withZone("update", name, func(rec *store.ZoneRecord) (err error) {
+		saved, err = m.updateLocked(rec, revision, patch)
+		return err
+	})
 	if err != nil {
+		return nil, err
+	}
+	m.emit(api.EventZoneUpdated, name, saved.State, "")
+	return m.toAPI(saved, false), nil
+}
+
+// updateLocked is UpdateZoneIfMatch under the zone's lock.
+func (m *Manager) updateLocked(rec *store.ZoneRecord, revision uint64, patch api.ZonePatch) (*store.ZoneRecord, error) {
+	name := rec.Name
+	if err := validateAutostart(patch.AutostartPriority, patch.AutostartDelaySeconds); err != nil {
 		return nil, err
 	}
 	if revision != 0 && rec.Revision != revision {
@@ -316,8 +305,7 @@ func (m *Manager) UpdateZoneIfMatch(ctx context.Context, name string, revision u
 	if err != nil {
 		return nil, err
 	}
-	m.emit(api.EventZoneUpdated, name, saved.State, "")
-	return m.toAPI(saved, false), nil
+	return saved, nil
 }
 
 // GetZone returns one zone, with its spec and usage.

@@ -48,6 +48,19 @@ type Resources struct {
 	CPUWeight uint64 `json:"cpu_weight,omitempty"`
 	// PidsMax caps the number of tasks in the zone.
 	PidsMax int64 `json:"pids_max,omitempty"`
+	// DiskBytes and DiskInodes cap the zone's own layer (what it wrote
+	// over its template), enforced by the quota backend of its pool.
+	DiskBytes  int64 `json:"disk_bytes,omitempty"`
+	DiskInodes int64 `json:"disk_inodes,omitempty"`
+	// IOWeight is the zone's share of block IO under contention, 1..10000
+	// (default 100), as cgroup v2's io.weight.
+	IOWeight uint64 `json:"io_weight,omitempty"`
+	// IO caps on the block device that holds the zone's root, in bytes
+	// and operations per second.
+	IOReadBPS   int64 `json:"io_read_bps,omitempty"`
+	IOWriteBPS  int64 `json:"io_write_bps,omitempty"`
+	IOReadIOPS  int64 `json:"io_read_iops,omitempty"`
+	IOWriteIOPS int64 `json:"io_write_iops,omitempty"`
 }
 
 // ResourcesPatch changes some of a zone's Resources; nil fields stay as
@@ -59,6 +72,13 @@ type ResourcesPatch struct {
 	CPULimitPercent *int64  `json:"cpu_limit_percent,omitempty"`
 	CPUWeight       *uint64 `json:"cpu_weight,omitempty"`
 	PidsMax         *int64  `json:"pids_max,omitempty"`
+	DiskBytes       *int64  `json:"disk_bytes,omitempty"`
+	DiskInodes      *int64  `json:"disk_inodes,omitempty"`
+	IOWeight        *uint64 `json:"io_weight,omitempty"`
+	IOReadBPS       *int64  `json:"io_read_bps,omitempty"`
+	IOWriteBPS      *int64  `json:"io_write_bps,omitempty"`
+	IOReadIOPS      *int64  `json:"io_read_iops,omitempty"`
+	IOWriteIOPS     *int64  `json:"io_write_iops,omitempty"`
 }
 
 // Usage is what a running zone consumes now.
@@ -104,6 +124,15 @@ type Zone struct {
 	// more at each update. GET /v1/zones/{name} sends it as the ETag, and
 	// PATCH takes it back in If-Match to refuse lost updates.
 	Revision uint64 `json:"revision,omitempty"`
+	// Pool is the storage pool that holds the zone's own layer.
+	Pool string `json:"pool,omitempty"`
+	// NICs are the zone's network interfaces, eth0 first.
+	NICs []NIC `json:"nics,omitempty"`
+	// DNS are the nameservers written to the zone's /etc/resolv.conf.
+	DNS []string `json:"dns,omitempty"`
+	// Labels are the operator's own key=value tags (a customer ID, a
+	// plan); lists filter on them.
+	Labels map[string]string `json:"labels,omitempty"`
 	// Spec is the zone's OCI runtime configuration; only GET /v1/zones/{name}
 	// fills it.
 	Spec *specs.Spec `json:"spec,omitempty"`
@@ -133,6 +162,15 @@ type CreateZoneRequest struct {
 	// (/dev/net/tun, for VPNs) and "fuse" (/dev/fuse). Without them the
 	// device policy keeps both closed.
 	Devices []string `json:"devices,omitempty"`
+	// Pool names the storage pool for the zone's own layer; "" is the
+	// default pool.
+	Pool string `json:"pool,omitempty"`
+	// NICs are network interfaces to give the zone, eth0 first.
+	NICs []NICRequest `json:"nics,omitempty"`
+	// DNS are nameservers for /etc/resolv.conf; empty means the first
+	// NIC's network's default.
+	DNS    []string          `json:"dns,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // ZonePatch is the body of PATCH /v1/zones/{name}.
@@ -142,6 +180,9 @@ type ZonePatch struct {
 	// AutostartPriority and AutostartDelaySeconds: see Zone.
 	AutostartPriority     *int `json:"autostart_priority,omitempty"`
 	AutostartDelaySeconds *int `json:"autostart_delay_seconds,omitempty"`
+	// Labels, when set, replace the zone's labels (an empty map clears
+	// them).
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // StopRequest is the body of stop and restart.

@@ -149,6 +149,12 @@ func (m *Manager) startLocked(rec *store.ZoneRecord) (_ *store.ZoneRecord, err e
 	root := *spec.Root
 	root.Path = m.fs.ZoneRootPath(name)
 	spec.Root = &root
+	ctx := context.Background()
+	for _, p := range m.parts {
+		if err := p.prestart(ctx, rec, r); err != nil {
+			return nil, fmt.Errorf("%s: %w", p.partName(), err)
+		}
+	}
 	devicesDir, err := m.makeDeviceNodes(rec)
 	if err != nil {
 		return nil, fmt.Errorf("optional devices: %w", err)
@@ -162,7 +168,17 @@ func (m *Manager) startLocked(rec *store.ZoneRecord) (_ *store.ZoneRecord, err e
 			DevicesDir: devicesDir,
 		},
 		Console: slave,
-		Setup:   func(pid int) error { return cg.AddProc(pid) },
+		Setup: func(pid int) error {
+			if err := cg.AddProc(pid); err != nil {
+				return err
+			}
+			for _, p := range m.parts {
+				if err := p.start(ctx, rec, pid, r); err != nil {
+					return fmt.Errorf("%s: %w", p.partName(), err)
+				}
+			}
+			return nil
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -309,6 +325,11 @@ func (m *Manager) afterExit(rz *runtimeZone, reason string) {
 	m.mu.Unlock()
 	if err := m.releaseCgroup(name); err != nil {
 		m.log.Warn("release cgroup", "zone", name, "err", err)
+	}
+	if cur, err := m.store.GetZone(name); err == nil {
+		for i := len(m.parts) - 1; i >= 0; i-- {
+			m.parts[i].stopped(cur)
+		}
 	}
 	if reason == "" {
 		reason = describeExit(rz)
@@ -510,6 +531,9 @@ func (m *Manager) reconcile(ctx context.Context) error {
 		switch rec.State {
 		case api.StateCreating:
 			m.log.Info("undoing interrupted create", "zone", name)
+			if err := m.destroyParts(name); err != nil {
+				return fmt.Errorf("undo create of %q: %w", name, err)
+			}
 			if err := m.fs.DeleteZoneRoot(name); err != nil {
 				return fmt.Errorf("undo create of %q: %w", name, err)
 			}
@@ -542,6 +566,17 @@ func (m *Manager) reconcile(ctx context.Context) error {
 			if err := m.releaseCgroup(name); err != nil {
 				m.log.Warn("release cgroup of stopped zone", "zone", name, "err", err)
 			}
+		}
+	}
+	// Parts rebuild their host state (rules, qdiscs, views) from the
+	// records as they now stand.
+	recs, err = m.store.ListZones()
+	if err != nil {
+		return err
+	}
+	for _, p := range m.parts {
+		if err := p.reconcile(ctx, recs); err != nil {
+			return fmt.Errorf("%s: %w", p.partName(), err)
 		}
 	}
 	return nil

@@ -69,6 +69,9 @@ type Manager struct {
 	store *store.Store
 	fs    *fsshare.Storage
 	ops   *operations
+	// parts are what zones hold beside root and cgroup, called in this
+	// order at create and start and in reverse at stop and destroy.
+	parts []zonePart
 	// events tells subscribers (GET /v1/events) what happens.
 	events *eventHub
 
@@ -138,6 +141,7 @@ func New(cfg Config) (*Manager, error) {
 		running: map[string]*runtimeZone{},
 	}
 	m.events.log = m.log.Warn
+	m.parts = []zonePart{}
 	m.ops.publish = m.events.publish
 	if err := m.reconcile(context.Background()); err != nil {
 		st.Close()

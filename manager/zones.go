@@ -58,6 +58,11 @@ func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (_ 
 	if err := validateAutostart(&req.AutostartPriority, &req.AutostartDelaySeconds); err != nil {
 		return nil, err
 	}
+	for _, p := range m.parts {
+		if err := p.validateCreate(ctx, &req); err != nil {
+			return nil, err
+		}
+	}
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("create zone %q: %w", req.Name, err)
@@ -160,9 +165,15 @@ func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (_ 
 		}
 	}
 
+	rec.Spec = spec
+	rec.CgroupPath = spec.Linux.CgroupsPath
+	for _, p := range m.parts {
+		if err := p.create(ctx, rec, &req, r); err != nil {
+			return nil, fmt.Errorf("%s: %w", p.partName(), err)
+		}
+	}
 	saved, err := m.store.UpdateZone(req.Name, func(z *store.ZoneRecord) error {
-		z.Spec = spec
-		z.CgroupPath = spec.Linux.CgroupsPath
+		*z = *rec
 		z.State = api.StateStopped
 		return nil
 	})
@@ -208,11 +219,31 @@ func (m *Manager) finishDestroy(name string) error {
 	if err := m.releaseCgroup(name); err != nil {
 		return err
 	}
+	if err := m.destroyParts(name); err != nil {
+		return err
+	}
 	if err := m.fs.DeleteZoneRoot(name); err != nil {
 		return fmt.Errorf("delete root: %w", err)
 	}
 	if err := m.store.DeleteZone(name); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 		return err
+	}
+	return nil
+}
+
+// destroyParts frees what every part holds for the zone, in reverse order.
+func (m *Manager) destroyParts(name string) error {
+	rec, err := m.store.GetZone(name)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for i := len(m.parts) - 1; i >= 0; i-- {
+		if err := m.parts[i].destroy(rec); err != nil {
+			return fmt.Errorf("%s: %w", m.parts[i].partName(), err)
+		}
 	}
 	return nil
 }

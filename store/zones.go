@@ -46,6 +46,15 @@ type ZoneRecord struct {
 	// record frees the range.
 	IDMapBase uint32 `json:"idmap_base,omitempty"`
 	IDMapSize uint32 `json:"idmap_size,omitempty"`
+	// Pool is the storage pool of the zone's own layer ("" before pools
+	// existed means the default pool).
+	Pool string `json:"pool,omitempty"`
+	// NICs are the zone's network interfaces as configured, with the
+	// addresses and MACs zoned chose for them.
+	NICs []api.NIC `json:"nics,omitempty"`
+	// DNS are the nameservers of the zone's /etc/resolv.conf.
+	DNS    []string          `json:"dns,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"`
 	// Revision is set by the store: 1 on create, +1 on each update. It lets
 	// a reader tell whether a record changed since it last looked.
 	Revision uint64 `json:"revision"`

@@ -38,3 +38,71 @@ type NIC struct {
 	// HostIfName is the host side of the NIC (a veth peer, zv…).
 	HostIfName string `json:"host_ifname,omitempty"`
 }
+
+// Network types.
+const (
+	NetworkBridge  = "bridge"
+	NetworkMacvlan = "macvlan"
+	NetworkVXLAN   = "vxlan"
+)
+
+// Network is a network zones' NICs attach to: a bridge zoned makes (with
+// optional NAT and VLAN filtering), a macvlan parent, or a VXLAN segment
+// (a bridge with a VXLAN port). It is the body of POST /v1/networks and
+// what GET returns.
+type Network struct {
+	Name string `json:"name"`
+	// Type is bridge (default), macvlan or vxlan.
+	Type string `json:"type,omitempty"`
+	// Subnet is the IPv4 subnet of the network ("10.20.0.0/24"), from
+	// which "auto" addresses come. Subnets of two networks never overlap.
+	Subnet string `json:"subnet,omitempty"`
+	// Gateway is the default route given to NICs; on a bridge network
+	// the bridge holds this address. "" on a bridge with a subnet means
+	// the subnet's first address.
+	Gateway string `json:"gateway,omitempty"`
+	// NAT masquerades traffic from the subnet that leaves the host
+	// through any interface but the bridge (bridge only).
+	NAT bool `json:"nat,omitempty"`
+	// VLANFiltering turns on bridge VLAN filtering, so NICs with a VLAN
+	// get it as their port's untagged PVID; Uplink is a host interface
+	// enslaved to the bridge, carrying the VLANs tagged.
+	VLANFiltering bool   `json:"vlan_filtering,omitempty"`
+	Uplink        string `json:"uplink,omitempty"`
+	// Parent is the host interface macvlan NICs sit on.
+	Parent string `json:"parent,omitempty"`
+	// VNI, Remote (unicast peer) or Group (multicast group) and Dev (the
+	// underlay interface) describe a VXLAN network.
+	VNI    int    `json:"vni,omitempty"`
+	Remote string `json:"remote,omitempty"`
+	Group  string `json:"group,omitempty"`
+	Dev    string `json:"dev,omitempty"`
+	// DNS are the nameservers written to zones' /etc/resolv.conf when
+	// the zone names none.
+	DNS []string `json:"dns,omitempty"`
+	MTU int      `json:"mtu,omitempty"`
+	// Bridge is the host bridge zoned made for the network (zbr…);
+	// read-only.
+	Bridge string `json:"bridge,omitempty"`
+	// UsedBy lists zone/NIC pairs attached to the network; read-only.
+	UsedBy []string `json:"used_by,omitempty"`
+}
+
+// NICPatch is the body of PATCH /v1/zones/{name}/nics/{nic}: what
+// changes live on a NIC.
+type NICPatch struct {
+	// RateBitsPerSecond replaces the NIC's cap; 0 removes it.
+	RateBitsPerSecond *int64 `json:"rate_bps,omitempty"`
+}
+
+// PortForward forwards a host port into a zone (DNAT to the zone's first
+// IPv4 address on a NAT bridge network).
+type PortForward struct {
+	Zone     string `json:"zone,omitempty"`
+	HostPort int    `json:"host_port"`
+	ZonePort int    `json:"zone_port"`
+	// Protocol is tcp (default) or udp.
+	Protocol string `json:"protocol,omitempty"`
+	// Address is the zone address traffic is sent to; read-only.
+	Address string `json:"address,omitempty"`
+}

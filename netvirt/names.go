@@ -1,0 +1,177 @@
+package netvirt
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math/big"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/zoned-project/zoned/errdefs"
+)
+
+// Table is the name of the nftables tables zoned owns (bridge family for
+// anti-spoofing, ip family for NAT).
+const Table = "zoned"
+
+// shortHash is 8 hex digits of a SHA-256 over parts: with a two or three
+// letter prefix it keeps interface names within IFNAMSIZ (15).
+func shortHash(parts ...string) string {
+	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return hex.EncodeToString(h[:4])
+}
+
+// BridgeName is the host bridge of network name.
+func BridgeName(network string) string { return "zbr" + shortHash("net", network) }
+
+// VXLANName is the VXLAN device of network name.
+func VXLANName(network string) string { return "zxl" + shortHash("vxlan", network) }
+
+// VLANName is the 802.1Q sub-interface of parent for vid.
+func VLANName(parent string, vid int) string {
+	return "zxq" + shortHash("vlan", parent, strconv.Itoa(vid))
+}
+
+// HostIfName is the host side of a zone's NIC.
+func HostIfName(zoneUUID, nic string) string { return "zv" + shortHash("nic", zoneUUID, nic) }
+
+// peerTempName is the zone side's name while it is still on the host.
+func peerTempName(zoneUUID, nic string) string { return "zvp" + shortHash("nic", zoneUUID, nic) }
+
+// IFBName is the ifb device that shapes traffic out of a zone's NIC.
+func IFBName(zoneUUID, nic string) string { return "zxb" + shortHash("nic", zoneUUID, nic) }
+
+// StableMAC derives a locally administered unicast MAC from the zone's
+// UUID and the NIC's name: the same zone's eth0 keeps its address across
+// restarts and daemon upgrades, so neighbours' ARP caches stay right.
+func StableMAC(zoneUUID, nic string) string {
+	h := sha256.Sum256([]byte("mac\x00" + zoneUUID + "\x00" + nic))
+	h[0] = h[0]&0xfe | 0x02
+	return net.HardwareAddr(h[:6]).String()
+}
+
+// ParseMAC checks a MAC a user gave: unicast, six bytes, canonical form.
+func ParseMAC(s string) (string, error) {
+	hw, err := net.ParseMAC(s)
+	if err != nil || len(hw) != 6 {
+		return "", fmt.Errorf("MAC %q is not an Ethernet address like 02:00:00:00:00:01: %w", s, errdefs.ErrInvalid)
+	}
+	if hw[0]&1 != 0 {
+		return "", fmt.Errorf("MAC %q is a multicast address: %w", s, errdefs.ErrInvalid)
+	}
+	if hw.String() == "00:00:00:00:00:00" {
+		return "", fmt.Errorf("MAC %q is all zeros: %w", s, errdefs.ErrInvalid)
+	}
+	return hw.String(), nil
+}
+
+// ParseRate reads a rate in bits per second: "100mbit", "1gbit", "500kbit",
+// "10mbps" (bits, not bytes: tc's "bps" means bytes, which surprises
+// everyone, so zoned accepts only bit units) or a plain number of bits/s.
+// Units are decimal, as link speeds are.
+func ParseRate(s string) (int64, error) {
+	v := strings.ToLower(strings.TrimSpace(s))
+	i := 0
+	for i < len(v) && (v[i] >= '0' && v[i] <= '9' || v[i] == '.') {
+		i++
+	}
+	num, unit := v[:i], v[i:]
+	mult, ok := map[string]int64{"": 1, "bit": 1, "kbit": 1e3, "k": 1e3, "mbit": 1e6, "m": 1e6, "gbit": 1e9, "g": 1e9, "kbps": 1e3, "mbps": 1e6, "gbps": 1e9}[unit]
+	r, rok := new(big.Rat).SetString(num)
+	if num == "" || !ok || !rok {
+		return 0, fmt.Errorf("invalid rate %q: expected bits per second like 100mbit, 1gbit or 50000000: %w", s, errdefs.ErrInvalid)
+	}
+	r.Mul(r, new(big.Rat).SetInt64(mult))
+	bits := new(big.Int).Quo(r.Num(), r.Denom())
+	if !bits.IsInt64() || bits.Int64() < 8000 || bits.Int64() > 1e12 {
+		return 0, fmt.Errorf("invalid rate %q: must be between 8kbit and 1000gbit: %w", s, errdefs.ErrInvalid)
+	}
+	return bits.Int64(), nil
+}
+
+// FormatRate writes bits/s the way ParseRate reads them.
+func FormatRate(bps int64) string {
+	switch {
+	case bps == 0:
+		return ""
+	case bps%1e9 == 0:
+		return strconv.FormatInt(bps/1e9, 10) + "gbit"
+	case bps%1e6 == 0:
+		return strconv.FormatInt(bps/1e6, 10) + "mbit"
+	case bps%1e3 == 0:
+		return strconv.FormatInt(bps/1e3, 10) + "kbit"
+	}
+	return strconv.FormatInt(bps, 10) + "bit"
+}
+
+// ParseSubnet reads an IPv4 subnet and returns it masked.
+func ParseSubnet(s string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil || !p.Addr().Is4() {
+		return netip.Prefix{}, fmt.Errorf("subnet %q is not an IPv4 prefix like 10.20.0.0/24: %w", s, errdefs.ErrInvalid)
+	}
+	if p.Bits() > 30 {
+		return netip.Prefix{}, fmt.Errorf("subnet %q is too small for a gateway and a zone (at most /30): %w", s, errdefs.ErrInvalid)
+	}
+	return p.Masked(), nil
+}
+
+// Overlaps tells whether two subnets share an address.
+func Overlaps(a, b netip.Prefix) bool { return a.Overlaps(b) }
+
+// broadcast is the last address of p.
+func broadcast(p netip.Prefix) netip.Addr {
+	a := p.Masked().Addr().As4()
+	host := uint32(1)<<(32-p.Bits()) - 1
+	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+	v |= host
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// FirstHost is the subnet's first usable address (the default gateway).
+func FirstHost(p netip.Prefix) netip.Addr { return p.Masked().Addr().Next() }
+
+// CheckHostAddr checks that addr (CIDR form) is a usable host address of
+// subnet: inside it, with its prefix length, and neither the network nor
+// the broadcast address nor the gateway.
+func CheckHostAddr(addr string, subnet netip.Prefix, gateway netip.Addr) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(addr)
+	if err != nil || !p.Addr().Is4() {
+		return netip.Prefix{}, fmt.Errorf("address %q is not IPv4 in CIDR form like 10.20.0.5/24: %w", addr, errdefs.ErrInvalid)
+	}
+	if !subnet.IsValid() {
+		return p, nil
+	}
+	if !subnet.Contains(p.Addr()) || p.Bits() != subnet.Bits() {
+		return netip.Prefix{}, fmt.Errorf("address %s is outside the network's subnet %s: %w", addr, subnet, errdefs.ErrInvalid)
+	}
+	if p.Addr() == subnet.Addr() || p.Addr() == broadcast(subnet) || p.Addr() == gateway {
+		return netip.Prefix{}, fmt.Errorf("address %s is the subnet's network, broadcast or gateway address: %w", addr, errdefs.ErrInvalid)
+	}
+	return p, nil
+}
+
+// NextFree returns the first host address of subnet (after the gateway)
+// for which used is false, in CIDR form.
+func NextFree(subnet netip.Prefix, gateway netip.Addr, used func(netip.Addr) bool) (string, error) {
+	last := broadcast(subnet)
+	for a := FirstHost(subnet); a.IsValid() && a.Less(last); a = a.Next() {
+		if a == gateway || used(a) {
+			continue
+		}
+		return netip.PrefixFrom(a, subnet.Bits()).String(), nil
+	}
+	return "", fmt.Errorf("no free address left in subnet %s: %w", subnet, errdefs.ErrConflict)
+}
+
+// ParseIPv6 checks an IPv6 address in CIDR form.
+func ParseIPv6(addr string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(addr)
+	if err != nil || !p.Addr().Is6() || p.Addr().Is4In6() {
+		return netip.Prefix{}, fmt.Errorf("address %q is not IPv6 in CIDR form like fd00::5/64: %w", addr, errdefs.ErrInvalid)
+	}
+	return p, nil
+}

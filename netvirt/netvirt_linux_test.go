@@ -1,0 +1,216 @@
+package netvirt
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// inNetns marks the test binary re-executed in a network namespace of its
+// own: links, nftables tables and qdiscs these tests make live there and
+// vanish with it, and the host's network is never touched.
+const inNetns = "ZONED_NETVIRT_TEST_NETNS"
+
+func TestMain(m *testing.M) {
+	if os.Geteuid() == 0 && os.Getenv(inNetns) == "" {
+		if _, err := exec.LookPath("unshare"); err == nil {
+			cmd := exec.Command("unshare", append([]string{"--net", "--", os.Args[0]}, os.Args[1:]...)...)
+			cmd.Env = append(os.Environ(), inNetns+"=1")
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+			err := cmd.Run()
+			if ee, ok := err.(*exec.ExitError); ok {
+				os.Exit(ee.ExitCode())
+			} else if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			os.Exit(0)
+		}
+	}
+	os.Exit(m.Run())
+}
+
+func requireNetns(t testing.TB) {
+	t.Helper()
+	if os.Getenv(inNetns) == "" {
+		t.Skip("needs root and unshare: runs in a network namespace of its own")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("needs nft (Debian package nftables)")
+	}
+}
+
+// fakeZone is a process in a network namespace of its own, standing in
+// for a zone's init.
+func fakeZone(t testing.TB) int {
+	t.Helper()
+	cmd := exec.Command("unshare", "--net", "sleep", "600")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	// unshare has made the namespace once its netns differs from ours.
+	self, _ := os.Readlink("/proc/self/ns/net")
+	for i := 0; i < 500; i++ {
+		if ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", cmd.Process.Pid)); err == nil && ns != self {
+			return cmd.Process.Pid
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("unshare --net did not make a namespace")
+	return 0
+}
+
+func inZone(t testing.TB, pid int, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("nsenter", append([]string{"--net=/proc/" + fmt.Sprint(pid) + "/ns/net", "--"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v in zone: %v: %s", args, err, out)
+	}
+	return string(out)
+}
+
+func TestBridgeVethNftAndRate(t *testing.T) {
+	requireNetns(t)
+	br := BridgeName("t1")
+	gw := netip.MustParsePrefix("10.77.0.1/24")
+	if err := EnsureBridge(br, gw, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	// A second call finds the bridge and changes nothing.
+	if err := EnsureBridge(br, gw, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	pid := fakeZone(t)
+	nic := NIC{Name: "eth0", HostIf: HostIfName("z1", "eth0"), MAC: StableMAC("z1", "eth0"), IPv4: []string{"10.77.0.2/24"}, IPv6: []string{"fd77::2/64"}, Gateway: "10.77.0.1"}
+	if err := AttachVeth(pid, br, nic); err != nil {
+		t.Fatal(err)
+	}
+	out := inZone(t, pid, "ip", "-o", "addr", "show", "eth0")
+	if !strings.Contains(out, "10.77.0.2/24") || !strings.Contains(out, "fd77::2/64") {
+		t.Errorf("zone's eth0: %s", out)
+	}
+	if out := inZone(t, pid, "ip", "link", "show", "eth0"); !strings.Contains(out, nic.MAC) {
+		t.Errorf("zone's eth0 has not MAC %s: %s", nic.MAC, out)
+	}
+	if out := inZone(t, pid, "ip", "route"); !strings.Contains(out, "default via 10.77.0.1 dev eth0") {
+		t.Errorf("zone's routes: %s", out)
+	}
+	inZone(t, pid, "ping", "-c", "1", "-W", "5", "10.77.0.1")
+
+	p := Port{HostIf: nic.HostIf, MAC: nic.MAC, IPv4: nic.IPv4, IPv6: nic.IPv6}
+	if err := AddPort(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := AddPort(p); err != nil {
+		t.Fatalf("replace port rules: %v", err)
+	}
+	inZone(t, pid, "ping", "-c", "1", "-W", "5", "10.77.0.1")
+	// A second address the port does not own: the bridge drops it.
+	inZone(t, pid, "ip", "addr", "add", "10.77.0.99/24", "dev", "eth0")
+	before, err := SpoofDrops(nic.HostIf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := exec.Command("nsenter", "--net=/proc/"+fmt.Sprint(pid)+"/ns/net", "ping", "-c", "1", "-W", "1", "-I", "10.77.0.99", "10.77.0.1").Run(); err == nil {
+		t.Error("ping from a spoofed address got an answer")
+	}
+	after, _ := SpoofDrops(nic.HostIf)
+	if after <= before {
+		t.Errorf("spoof counter did not grow: %d -> %d", before, after)
+	}
+
+	if err := SetRate(nic.HostIf, IFBName("z1", "eth0"), 10e6); err != nil {
+		t.Fatal(err)
+	}
+	if err := SetRate(nic.HostIf, IFBName("z1", "eth0"), 20e6); err != nil {
+		t.Fatalf("change rate live: %v", err)
+	}
+	if out, _ := exec.Command("tc", "class", "show", "dev", nic.HostIf).CombinedOutput(); !strings.Contains(string(out), "rate 20Mbit") {
+		t.Errorf("HTB class after change: %s", out)
+	}
+	if !LinkExists(IFBName("z1", "eth0")) {
+		t.Error("no ifb device")
+	}
+	inZone(t, pid, "ping", "-c", "1", "-W", "5", "10.77.0.1")
+	if err := SetRate(nic.HostIf, IFBName("z1", "eth0"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if LinkExists(IFBName("z1", "eth0")) {
+		t.Error("ifb left after removing the rate")
+	}
+
+	if err := RemovePort(nic.HostIf); err != nil {
+		t.Fatal(err)
+	}
+	if err := RemovePort(nic.HostIf); err != nil {
+		t.Fatalf("second remove: %v", err)
+	}
+	if err := ResetPorts(nil); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := exec.Command("nft", "list", "tables").CombinedOutput(); strings.Contains(string(out), "zoned") {
+		t.Errorf("table left: %s", out)
+	}
+	if err := DeleteLink(nic.HostIf); err != nil {
+		t.Fatal(err)
+	}
+	if out := inZone(t, pid, "ip", "-o", "link"); strings.Contains(out, "eth0") {
+		t.Errorf("zone still has eth0 after the host side went: %s", out)
+	}
+	if err := DeleteLink(br); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNATTable(t *testing.T) {
+	requireNetns(t)
+	if err := SetNAT([]NATNet{{Subnet: "10.78.0.0/24", Bridge: BridgeName("n")}}, []Forward{{Protocol: "tcp", HostPort: 8080, Addr: "10.78.0.2", ZonePort: 80}}); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := exec.Command("nft", "list", "table", "ip", "zoned").CombinedOutput()
+	if !strings.Contains(string(out), "masquerade") || !strings.Contains(string(out), "dnat to 10.78.0.2:80") {
+		t.Errorf("NAT table: %s", out)
+	}
+	if err := SetNAT(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := exec.Command("nft", "list", "tables").CombinedOutput(); strings.Contains(string(out), "zoned") {
+		t.Errorf("table left: %s", out)
+	}
+}
+
+func TestVLANDetection(t *testing.T) {
+	requireNetns(t)
+	br := BridgeName("vf")
+	err := EnsureBridge(br, netip.Prefix{}, 0, true)
+	defer DeleteLink(br)
+	if perr := ProbeBridgeVLANFiltering(); perr != nil {
+		if err == nil || !strings.Contains(err.Error(), "CONFIG_BRIDGE_VLAN_FILTERING") || !strings.Contains(perr.Error(), "CONFIG_BRIDGE_VLAN_FILTERING") {
+			t.Fatalf("kernel without VLAN filtering: errors %v / %v do not name the option", err, perr)
+		}
+		if err := Has8021Q(); err == nil || !strings.Contains(err.Error(), "CONFIG_VLAN_8021Q") {
+			t.Errorf("802.1Q probe: %v", err)
+		}
+		t.Skip("kernel lacks CONFIG_BRIDGE_VLAN_FILTERING; the errors name it (the stock-kernel lane covers the rest)")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := fakeZone(t)
+	nic := NIC{Name: "eth0", HostIf: HostIfName("v", "eth0"), MAC: StableMAC("v", "eth0"), VLAN: 100}
+	if err := AttachVeth(pid, br, nic); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := exec.Command("bridge", "vlan", "show", "dev", nic.HostIf).CombinedOutput()
+	if !strings.Contains(string(out), "100 PVID") || !strings.Contains(string(out), "Untagged") {
+		t.Errorf("port VLANs: %s", out)
+	}
+	if err := Has8021Q(); err != nil {
+		t.Fatalf("kernel has bridge VLAN filtering but: %v", err)
+	}
+}

@@ -103,6 +103,9 @@ type daemon struct {
 	log          *bytes.Buffer
 	logMu        sync.Mutex
 	c            *client.Client
+	// wrap runs the daemon through a command (nsenter into a network
+	// namespace the test made); set by a startDaemon option.
+	wrap []string
 }
 
 func randomSuffix() string {
@@ -113,7 +116,7 @@ func randomSuffix() string {
 
 // startDaemon starts a daemon for t and registers the cleanup that
 // destroys its zones, stops it and checks it left nothing on the host.
-func startDaemon(t testing.TB) *daemon {
+func startDaemon(t testing.TB, opts ...func(*daemon)) *daemon {
 	t.Helper()
 	requireRoot(t)
 	buildBinaries(t)
@@ -129,6 +132,9 @@ func startDaemon(t testing.TB) *daemon {
 		log:          &bytes.Buffer{},
 	}
 	d.c = client.New(d.socket)
+	for _, o := range opts {
+		o(d)
+	}
 	d.start()
 	t.Cleanup(d.cleanup)
 	return d
@@ -147,7 +153,8 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 
 func (d *daemon) start() {
 	d.t.Helper()
-	cmd := exec.Command(zonedBin, "-data-dir", d.dataDir, "-socket", d.socket, "-cgroup-parent", d.cgroupParent, "-log-level", "debug")
+	args := []string{zonedBin, "-data-dir", d.dataDir, "-socket", d.socket, "-cgroup-parent", d.cgroupParent, "-log-level", "debug"}
+	cmd := exec.Command(append(d.wrap, args...)[0], append(d.wrap, args...)[1:]...)
 	w := lockedWriter{&d.logMu, d.log}
 	cmd.Stdout, cmd.Stderr = w, w
 	// The daemon gets its own session like a real service: zones must

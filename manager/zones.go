@@ -383,6 +383,7 @@ func (m *Manager) toAPI(rec *store.ZoneRecord, withSpec bool) *api.Zone {
 		// run privileged, and say so.
 		Privileged: rec.IDMapSize == 0,
 		Devices:    rec.Devices,
+		NICs:       rec.NICs, DNS: rec.DNS,
 	}
 	if rec.IDMapSize > 0 {
 		z.IDMap = &api.IDMap{HostID: rec.IDMapBase, Size: rec.IDMapSize}

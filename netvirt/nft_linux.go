@@ -146,6 +146,9 @@ func RemovePort(hostIf string) error {
 // of NICs that are gone vanish and those of NICs that exist come back.
 func ResetPorts(ports []Port) error {
 	var b strings.Builder
+	if len(ports) == 0 && !tableExists("bridge") {
+		return nil
+	}
 	b.WriteString("add table bridge zoned\ndelete table bridge zoned\n")
 	if len(ports) == 0 {
 		return nft(b.String())
@@ -196,6 +199,9 @@ type Forward struct {
 // and DNAT of forwarded host ports (for traffic from outside and from
 // the host itself). With nothing to do the table is removed.
 func SetNAT(nets []NATNet, fwds []Forward) error {
+	if len(nets) == 0 && len(fwds) == 0 && !tableExists("ip") {
+		return nil
+	}
 	var b strings.Builder
 	b.WriteString("add table ip zoned\ndelete table ip zoned\n")
 	if len(nets) > 0 || len(fwds) > 0 {
@@ -219,4 +225,11 @@ func SetNAT(nets []NATNet, fwds []Forward) error {
 		return fmt.Errorf("NAT rules: %w", err)
 	}
 	return nil
+}
+
+// tableExists tells whether zoned's table of family is there. With
+// nothing to install and no table, zoned runs no nft at all: a host
+// without nftables or without zone networks is left untouched.
+func tableExists(family string) bool {
+	return exec.Command("nft", "list", "table", family, Table).Run() == nil
 }

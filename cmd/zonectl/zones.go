@@ -248,6 +248,7 @@ namespace, whose root is the host's root; use it only for guests you trust.`,
 		Args: needArgs("NAME"),
 	}
 	out := addOutputFlag(cmd)
+	nicOpts := addCreateNICFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkFormat(*out); err != nil {
 			return err
@@ -260,11 +261,15 @@ namespace, whose root is the host's root; use it only for guests you trust.`,
 		if err != nil {
 			return err
 		}
-		z, err := a.client().CreateZone(cmd.Context(), api.CreateZoneRequest{
+		req := api.CreateZoneRequest{
 			Name: args[0], Template: template, Hostname: hostname, Resources: res, Autostart: l.autostart,
 			AutostartPriority: l.autostartPriority, AutostartDelaySeconds: delay,
 			Privileged: privileged, Devices: devices,
-		})
+		}
+		if err := nicOpts(&req); err != nil {
+			return err
+		}
+		z, err := a.client().CreateZone(cmd.Context(), req)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"net"
 	"os/exec"
 	"regexp"
 	"runtime"
@@ -337,4 +338,134 @@ func inNetns(t testing.TB, ns string, fn func()) {
 		}
 	}()
 	fn()
+}
+
+// link makes a veth pair between the daemon's namespace (end a) and
+// another (end b), with addresses ("" for none), both up.
+func link(t *testing.T, ns, a, addrA, other, b, addrB string) {
+	t.Helper()
+	inNS(t, ns, "ip", "link", "add", a, "type", "veth", "peer", "name", b, "netns", other)
+	for _, x := range [][3]string{{ns, a, addrA}, {other, b, addrB}} {
+		if x[2] != "" {
+			inNS(t, x[0], "ip", "addr", "add", x[2], "dev", x[1])
+		}
+		inNS(t, x[0], "ip", "link", "set", x[1], "up")
+	}
+}
+
+// TestNATAndPortForward: a zone on a NAT bridge reaches a namespace
+// standing in for the internet, which sees the host's address; a port
+// forward brings the internet's connection back into the zone.
+func TestNATAndPortForward(t *testing.T) {
+	d, ns := startNetDaemon(t)
+	inet := netnsFor(t)
+	link(t, ns, "up0", "192.0.2.1/24", inet, "wan0", "192.0.2.2/24")
+	d.mustZonectl("network", "create", "wan", "--subnet", "10.52.0.0/24", "--nat")
+	d.mustZonectl("create", "nat1", "--nic", "network=wan,ip=auto")
+	d.mustZonectl("start", "nat1")
+
+	var ln net.Listener
+	inNetns(t, inet, func() {
+		var err error
+		if ln, err = net.Listen("tcp", "192.0.2.2:7000"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer ln.Close()
+	seen := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			seen <- err.Error()
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 64)
+		n, _ := c.Read(buf)
+		seen <- c.RemoteAddr().(*net.TCPAddr).IP.String() + " " + strings.TrimSpace(string(buf[:n]))
+	}()
+	d.mustExec("nat1", "sh", "-c", "echo via-nat | nc 192.0.2.2 7000")
+	select {
+	case got := <-seen:
+		if got != "192.0.2.1 via-nat" {
+			t.Errorf("the internet saw %q, want the host's address 192.0.2.1 and via-nat", got)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("nothing reached the internet")
+	}
+
+	out := d.mustZonectl("port-forward", "add", "nat1", "8080", "80")
+	if !strings.Contains(out, "10.52.0.2:80") {
+		t.Errorf("port-forward add: %s", out)
+	}
+	d.failZonectl("already forwarded", "port-forward", "add", "nat1", "8080", "81")
+	d.mustExec("nat1", "sh", "-c", "((echo fwd-ok; sleep 30) | nc -l -p 80) </dev/null >/dev/null 2>&1 &")
+	var got string
+	waitFor(t, 20*time.Second, "the forwarded port to answer", func() bool {
+		inNetns(t, inet, func() {
+			c, err := net.DialTimeout("tcp", "192.0.2.1:8080", 2*time.Second)
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			buf := make([]byte, 64)
+			n, _ := c.Read(buf)
+			got = strings.TrimSpace(string(buf[:n]))
+		})
+		return got != ""
+	})
+	if got != "fwd-ok" {
+		t.Errorf("through the port forward: %q", got)
+	}
+	if out := d.mustZonectl("port-forward", "list", "nat1"); !strings.Contains(out, "8080") {
+		t.Errorf("port-forward list: %s", out)
+	}
+	d.mustZonectl("port-forward", "remove", "nat1", "8080")
+	if rules := inNS(t, ns, "nft", "list", "table", "ip", "zoned"); strings.Contains(rules, "dnat") {
+		t.Errorf("DNAT left after remove: %s", rules)
+	}
+	d.mustZonectl("destroy", "--force", "nat1")
+	d.mustZonectl("network", "delete", "wan")
+	if tables := inNS(t, ns, "nft", "list", "tables"); strings.Contains(tables, "zoned") {
+		t.Errorf("tables left: %s", tables)
+	}
+}
+
+// TestMacvlanAndVXLAN: zones reach a namespace standing in for a second
+// host over a macvlan on a parent link, and over a VXLAN segment whose
+// far end is a VXLAN device in that host.
+func TestMacvlanAndVXLAN(t *testing.T) {
+	d, ns := startNetDaemon(t)
+	hostB := netnsFor(t)
+	link(t, ns, "up1", "", hostB, "b1", "10.53.0.100/24")
+	link(t, ns, "up2", "198.51.100.1/24", hostB, "b2", "198.51.100.2/24")
+	inNS(t, hostB, "ip", "link", "add", "vx42", "type", "vxlan", "id", "42", "remote", "198.51.100.1", "dstport", "4789", "dev", "b2")
+	inNS(t, hostB, "ip", "addr", "add", "10.54.0.100/24", "dev", "vx42")
+	inNS(t, hostB, "ip", "link", "set", "vx42", "up")
+
+	d.mustZonectl("network", "create", "mv", "--type", "macvlan", "--parent", "up1", "--subnet", "10.53.0.0/24")
+	d.failZonectl("exactly one of remote and group", "network", "create", "ov", "--type", "vxlan", "--vni", "42", "--dev", "up2")
+	d.mustZonectl("network", "create", "ov", "--type", "vxlan", "--vni", "42", "--remote", "198.51.100.2", "--dev", "up2", "--subnet", "10.54.0.0/24")
+	d.mustZonectl("create", "mv1", "--nic", "network=mv,ip=10.53.0.10/24", "--nic", "network=ov,ip=10.54.0.10/24")
+	d.mustZonectl("start", "mv1")
+	z, err := d.c.GetZone(ctxT(t), "mv1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Busybox's ip shows no link kinds: look with the host's.
+	if out, _ := exec.Command("nsenter", fmt.Sprintf("--net=/proc/%d/ns/net", z.InitPID), "ip", "-d", "link", "show", "eth0").CombinedOutput(); !strings.Contains(string(out), "macvlan") {
+		t.Errorf("eth0 is not a macvlan: %s", out)
+	}
+	d.mustExec("mv1", "ping", "-c", "1", "-W", "5", "10.53.0.100")
+	d.mustExec("mv1", "ping", "-c", "1", "-W", "5", "10.54.0.100")
+	if out := inNS(t, ns, "ip", "-d", "link", "show", netvirt.VXLANName("ov")); !strings.Contains(out, "vxlan id 42") {
+		t.Errorf("VXLAN device: %s", out)
+	}
+	d.mustZonectl("destroy", "--force", "mv1")
+	d.mustZonectl("network", "delete", "mv")
+	d.mustZonectl("network", "delete", "ov")
+	if links := inNS(t, ns, "ip", "-br", "link"); strings.Contains(links, "zxl") || strings.Contains(links, "zbr") {
+		t.Errorf("links left: %s", links)
+	}
 }

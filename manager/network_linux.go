@@ -220,6 +220,8 @@ func (p *netPart) resolveNIC(rec *store.ZoneRecord, req api.NICRequest, others [
 	}
 	if nw.Type != api.NetworkMacvlan {
 		nic.HostIfName = netvirt.HostIfName(rec.UUID, nic.Name)
+	} else if nic.RateBitsPerSecond > 0 {
+		return api.NIC{}, fmt.Errorf("rate caps need a bridge or vxlan NIC (macvlan traffic bypasses the host's shaping): %w", errdefs.ErrUnsupported)
 	}
 	// Reserve until the record is saved.
 	p.reserve(rec.Name, nic)

@@ -20,6 +20,7 @@ CGO_ENABLED=0 go build -o "$BIN/escape" ./integration/testdata/escape
 rc=0
 echo "lane: cgroups and namespaces packages on cgroup v2"
 hack/lane/lane gotest -t 900 ./cgroups ./namespaces || rc=1
+echo "lane: netvirt VLANs (bridge VLAN filtering, 802.1Q) and rules on Debian's kernel"; hack/lane/lane gotest -t 600 -run '^(TestVLANs|TestBridgeVethNftAndRate)$' ./netvirt || rc=1
 
 # Zone lifecycle, limits, live set and daemon restarts on cgroup v2; a
 # Debian zone booting systemd on a unified hierarchy, which is what real

@@ -96,8 +96,8 @@ func EnsureBridge(name string, gw netip.Prefix, mtu int, vlanFiltering bool) err
 	if vlanFiltering {
 		br, ok := l.(*netlink.Bridge)
 		if !ok || br.VlanFiltering == nil || !*br.VlanFiltering {
-			if err := netlink.BridgeSetVlanFiltering(l, true); err != nil {
-				return vlanFilteringErr(err)
+			if err := setVLANFiltering(l); err != nil {
+				return err
 			}
 		}
 	}
@@ -136,7 +136,15 @@ func ProbeBridgeVLANFiltering() error {
 	if err != nil {
 		return err
 	}
-	if err := netlink.BridgeSetVlanFiltering(l, true); err != nil {
+	return setVLANFiltering(l)
+}
+
+// setVLANFiltering turns VLAN filtering on. The request names only the
+// bridge: the attributes a read-back link carries (hello time and the
+// like, in other units) make some kernels refuse the change.
+func setVLANFiltering(l netlink.Link) error {
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: l.Attrs().Name, Index: l.Attrs().Index}}
+	if err := netlink.BridgeSetVlanFiltering(br, true); err != nil {
 		return vlanFilteringErr(err)
 	}
 	return nil

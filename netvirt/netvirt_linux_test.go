@@ -184,7 +184,12 @@ func TestNATTable(t *testing.T) {
 	}
 }
 
-func TestVLANDetection(t *testing.T) {
+// TestVLANs: on a kernel with bridge VLAN filtering and 802.1Q (the
+// stock-kernel lane), a zone's bridge port carries its VLAN as untagged
+// PVID and a macvlan NIC sits on the parent's 802.1Q sub-interface; on
+// one without (these machines), both fail with errors naming the
+// missing kernel option.
+func TestVLANs(t *testing.T) {
 	requireNetns(t)
 	br := BridgeName("vf")
 	err := EnsureBridge(br, netip.Prefix{}, 0, true)
@@ -196,7 +201,7 @@ func TestVLANDetection(t *testing.T) {
 		if err := Has8021Q(); err == nil || !strings.Contains(err.Error(), "CONFIG_VLAN_8021Q") {
 			t.Errorf("802.1Q probe: %v", err)
 		}
-		t.Skip("kernel lacks CONFIG_BRIDGE_VLAN_FILTERING; the errors name it (the stock-kernel lane covers the rest)")
+		t.Skip("kernel lacks CONFIG_BRIDGE_VLAN_FILTERING and CONFIG_VLAN_8021Q; the errors name them (the stock-kernel lane runs the rest)")
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -207,10 +212,34 @@ func TestVLANDetection(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, _ := exec.Command("bridge", "vlan", "show", "dev", nic.HostIf).CombinedOutput()
-	if !strings.Contains(string(out), "100 PVID") || !strings.Contains(string(out), "Untagged") {
-		t.Errorf("port VLANs: %s", out)
+	if !strings.Contains(string(out), "100 PVID") || !strings.Contains(string(out), "Untagged") || strings.Contains(string(out), " 1 ") {
+		t.Errorf("port VLANs, want only 100 as untagged PVID: %s", out)
 	}
+
 	if err := Has8021Q(); err != nil {
 		t.Fatalf("kernel has bridge VLAN filtering but: %v", err)
+	}
+	if out, err := exec.Command("ip", "link", "add", "vp0", "type", "veth", "peer", "name", "vp1").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	defer DeleteLink("vp0")
+	for _, l := range []string{"vp0", "vp1"} {
+		if out, err := exec.Command("ip", "link", "set", l, "up").CombinedOutput(); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+	}
+	sub, err := EnsureVLANDevice("vp0", 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := exec.Command("ip", "-d", "link", "show", sub).CombinedOutput(); !strings.Contains(string(out), "802.1Q id 200") {
+		t.Errorf("sub-interface %s: %s", sub, out)
+	}
+	mv := NIC{Name: "eth1", MAC: StableMAC("v", "eth1"), IPv4: []string{"10.79.0.2/24"}}
+	if err := AttachMacvlan(pid, sub, mv); err != nil {
+		t.Fatal(err)
+	}
+	if out := inZone(t, pid, "ip", "-d", "link", "show", "eth1"); !strings.Contains(out, "macvlan") || !strings.Contains(out, "10.79.0.2") && !strings.Contains(inZone(t, pid, "ip", "addr", "show", "eth1"), "10.79.0.2/24") {
+		t.Errorf("macvlan on the VLAN: %s", out)
 	}
 }

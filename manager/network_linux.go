@@ -456,6 +456,10 @@ func (p *netPart) reconcile(ctx context.Context, recs []*store.ZoneRecord) error
 			if nw, err := p.m.store.GetNetwork(nic.Network); err == nil {
 				if err := netvirt.EnsureUplink(nw.Bridge, nic.HostIfName); err != nil {
 					p.m.log.Warn("reattach NIC to bridge", "zone", rec.Name, "nic", nic.Name, "err", err)
+				} else if nic.VLAN > 0 {
+					if err := netvirt.SetPortVLAN(nic.HostIfName, nic.VLAN); err != nil {
+						p.m.log.Warn("restore NIC's VLAN", "zone", rec.Name, "nic", nic.Name, "err", err)
+					}
 				}
 			}
 			if err := netvirt.SetRate(nic.HostIfName, ifbName(rec, nic), nic.RateBitsPerSecond); err != nil {

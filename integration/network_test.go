@@ -47,7 +47,7 @@ func inNS(t testing.TB, ns string, args ...string) string {
 // so its bridges, nftables tables, sysctls and qdiscs never touch the
 // host's network and vanish with the namespace. At cleanup, after the
 // daemon destroyed its zones, nothing of zoned's may be left in it.
-func startNetDaemon(t *testing.T) (*daemon, string) {
+func startNetDaemon(t testing.TB) (*daemon, string) {
 	t.Helper()
 	requireRoot(t)
 	ns := netnsFor(t)
@@ -467,5 +467,35 @@ func TestMacvlanAndVXLAN(t *testing.T) {
 	d.mustZonectl("network", "delete", "ov")
 	if links := inNS(t, ns, "ip", "-br", "link"); strings.Contains(links, "zxl") || strings.Contains(links, "zbr") {
 		t.Errorf("links left: %s", links)
+	}
+}
+
+// BenchmarkAddNICToRunningZone times POST /v1/zones/{name}/nics on a
+// running zone, end to end: address allocation, veth into the zone,
+// addresses and route inside, anti-spoofing rules, store update.
+func BenchmarkAddNICToRunningZone(b *testing.B) {
+	d, _ := startNetDaemon(b)
+	ctx := ctxT(b)
+	if _, err := d.c.CreateNetwork(ctx, api.Network{Name: "bench", Subnet: "10.55.0.0/24"}); err != nil {
+		b.Fatal(err)
+	}
+	d.createStarted("bn1", api.Resources{})
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := d.c.AddNIC(ctx, "bn1", api.NICRequest{Network: "bench", IPv4: []string{"auto"}}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if err := d.c.RemoveNIC(ctx, "bn1", "eth0"); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.StopTimer()
+	if err := d.c.DestroyZone(ctx, "bn1", true); err != nil {
+		b.Fatal(err)
+	}
+	if err := d.c.DeleteNetwork(ctx, "bench"); err != nil {
+		b.Fatal(err)
 	}
 }

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 # benchmark; the rest are tools the tests and the lane use.
 PKGS=(gcc libc6-dev git ca-certificates debootstrap runc procps iproute2 nftables
       btrfs-progs e2fsprogs xz-utils zstd util-linux kmod)
-PKGS+=(iputils-ping) # netvirt's tests ping from namespaces they make
+PKGS+=(iputils-ping iperf3) # netvirt: tests ping from namespaces they make; its benchmark runs iperf3
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

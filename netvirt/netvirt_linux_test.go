@@ -2,12 +2,16 @@ package netvirt
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netns"
 )
 
 // inNetns marks the test binary re-executed in a network namespace of its
@@ -122,6 +126,13 @@ func TestBridgeVethNftAndRate(t *testing.T) {
 	after, _ := SpoofDrops(nic.HostIf)
 	if after <= before {
 		t.Errorf("spoof counter did not grow: %d -> %d", before, after)
+	}
+
+	// A DHCP server's reply from the zone's own address: dropped too.
+	before = after
+	sendUDPFrom(t, pid, 67, "10.77.0.2", "10.77.0.1:68")
+	if after, _ = SpoofDrops(nic.HostIf); after <= before {
+		t.Errorf("DHCP server reply not dropped: %d -> %d", before, after)
 	}
 
 	if err := SetRate(nic.HostIf, IFBName("z1", "eth0"), 10e6); err != nil {
@@ -241,5 +252,42 @@ func TestVLANs(t *testing.T) {
 	}
 	if out := inZone(t, pid, "ip", "-d", "link", "show", "eth1"); !strings.Contains(out, "macvlan") || !strings.Contains(out, "10.79.0.2") && !strings.Contains(inZone(t, pid, "ip", "addr", "show", "eth1"), "10.79.0.2/24") {
 		t.Errorf("macvlan on the VLAN: %s", out)
+	}
+}
+
+// sendUDPFrom sends a datagram from port sport of the zone whose init is
+// pid, on a thread that enters the zone's network namespace for the
+// socket's making only.
+func sendUDPFrom(t *testing.T, pid, sport int, src, dst string) {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	zns, err := netns.GetFromPid(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zns.Close()
+	if err := netns.Set(zns); err != nil {
+		t.Fatal(err)
+	}
+	laddr := &net.UDPAddr{IP: net.ParseIP(src), Port: sport}
+	raddr, _ := net.ResolveUDPAddr("udp4", dst)
+	c, err := net.DialUDP("udp4", laddr, raddr)
+	if serr := netns.Set(orig); serr != nil {
+		panic(serr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := 0; i < 3; i++ {
+		if _, err := c.Write([]byte("dhcp-offer")); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -703,6 +703,9 @@ func teardownNetwork(nw *api.Network) {
 	if nw.Bridge != "" {
 		_ = netvirt.DeleteLink(nw.Bridge)
 	}
+	if nw.Type == api.NetworkMacvlan {
+		_ = netvirt.DeleteVLANDevices(nw.Parent)
+	}
 }
 
 func (m *Manager) networkToAPI(rec *store.NetworkRecord, zones []*store.ZoneRecord) *api.Network {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -392,6 +393,27 @@ func configureInZone(pid int, c NIC) error {
 func EnableForwarding() error {
 	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1\n"), 0o644); err != nil {
 		return fmt.Errorf("enable IPv4 forwarding: %w", err)
+	}
+	return nil
+}
+
+// DeleteVLANDevices removes the 802.1Q sub-interfaces zoned made on
+// parent (zxq…), when the macvlan network on it goes.
+func DeleteVLANDevices(parent string) error {
+	p, err := linkByName(parent)
+	if err != nil || p == nil {
+		return err
+	}
+	links, err := netlink.LinkList()
+	if err != nil {
+		return fmt.Errorf("list links: %w", err)
+	}
+	for _, l := range links {
+		if v, ok := l.(*netlink.Vlan); ok && v.ParentIndex == p.Attrs().Index && strings.HasPrefix(v.Name, "zxq") {
+			if err := netlink.LinkDel(l); err != nil {
+				return fmt.Errorf("delete %s: %w", v.Name, err)
+			}
+		}
 	}
 	return nil
 }

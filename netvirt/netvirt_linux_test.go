@@ -253,6 +253,12 @@ func TestVLANs(t *testing.T) {
 	if out := inZone(t, pid, "ip", "-d", "link", "show", "eth1"); !strings.Contains(out, "macvlan") || !strings.Contains(out, "10.79.0.2") && !strings.Contains(inZone(t, pid, "ip", "addr", "show", "eth1"), "10.79.0.2/24") {
 		t.Errorf("macvlan on the VLAN: %s", out)
 	}
+	if err := DeleteVLANDevices("vp0"); err != nil {
+		t.Fatal(err)
+	}
+	if LinkExists(sub) {
+		t.Errorf("sub-interface %s left", sub)
+	}
 }
 
 // sendUDPFrom sends a datagram from port sport of the zone whose init is

@@ -33,6 +33,9 @@ type NIC struct {
 	VLAN    int
 }
 
+// Links are made with "exists is fine": two zones starting at once on a
+// network whose bridge a reboot removed both try to make it.
+
 // linkByName returns the link, or nil when there is none.
 func linkByName(name string) (netlink.Link, error) {
 	l, err := netlink.LinkByName(name)
@@ -87,7 +90,7 @@ func EnsureBridge(name string, gw netip.Prefix, mtu int, vlanFiltering bool) err
 	}
 	if l == nil {
 		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name, MTU: mtu}}
-		if err := netlink.LinkAdd(br); err != nil {
+		if err := netlink.LinkAdd(br); err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("create bridge %s: %w", name, err)
 		}
 		if l, err = netlink.LinkByName(name); err != nil {
@@ -202,7 +205,7 @@ func EnsureVXLAN(name, bridge string, vni int, remote, group, dev string, mtu in
 		case group != "":
 			v.Group = net.ParseIP(group)
 		}
-		if err := netlink.LinkAdd(v); err != nil {
+		if err := netlink.LinkAdd(v); err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("create vxlan %s (VNI %d): %w", name, vni, err)
 		}
 	}
@@ -302,7 +305,7 @@ func EnsureVLANDevice(parent string, vid int) (string, error) {
 		return "", fmt.Errorf("parent %s: %w", parent, err)
 	}
 	v := &netlink.Vlan{LinkAttrs: netlink.LinkAttrs{Name: name, ParentIndex: p.Attrs().Index}, VlanId: vid}
-	if err := netlink.LinkAdd(v); err != nil {
+	if err := netlink.LinkAdd(v); err != nil && !errors.Is(err, unix.EEXIST) {
 		return "", fmt.Errorf("create VLAN %d on %s: %w", vid, parent, err)
 	}
 	l, err := netlink.LinkByName(name)

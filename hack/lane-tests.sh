@@ -30,6 +30,7 @@ echo "lane: netvirt VLANs (bridge VLAN filtering, 802.1Q) and rules on Debian's 
 LANE_IT='^(TestBusyboxZoneLifecycle|TestMemoryLimitKillsInsideZoneOnly|TestPidsLimitContainsForkBomb|TestSetAppliesToRunningZoneAndPersists|TestZonesSurviveDaemonKill9|TestRebootAndPoweroffInsideZone|TestDebianZoneBootsSystemd|TestUserns.*|TestEscape.*|TestOptionalDevicesOnlyWhenAsked)$'
 echo "lane: integration tests on cgroup v2: $LANE_IT"
 hack/lane/lane gotest -t 1500 -m 3072 -s "$BIN" -e ZONED_TEST_BIN_DIR="$BIN" -run "$LANE_IT" ./integration || rc=1
+echo "lane: zones on bridge VLANs through the daemon"; hack/lane/lane gotest -t 1200 -m 3072 -s "$BIN" -e ZONED_TEST_BIN_DIR="$BIN" -run '^TestBridgeVLANs$' ./integration || rc=1
 
 # zoned as a systemd service under systemd as PID 1: install, socket
 # activation, zones through daemon restarts and a watchdog kill, autostart

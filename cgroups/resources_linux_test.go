@@ -1,0 +1,177 @@
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zoned-project/zoned/api"
+	"github.com/zoned-project/zoned/errdefs"
+)
+
+func TestDeviceOfIsAWholeDisk(t *testing.T) {
+	dev, err := DeviceOf(os.TempDir())
+	if err != nil {
+		t.Skipf("%s is not on a block device: %v", os.TempDir(), err)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/sys/dev/block/%s/partition", dev)); err == nil {
+		t.Errorf("DeviceOf gave partition %s, want its disk", dev)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/sys/dev/block/%s", dev)); err != nil {
+		t.Errorf("DeviceOf gave %s, which is no block device: %v", dev, err)
+	}
+}
+
+// TestBlockIOReachesKernel sets caps on the device under the temp dir,
+// reads them back from the kernel's files, then lifts them.
+func TestBlockIOReachesKernel(t *testing.T) {
+	requireCgroups(t)
+	dev, err := DeviceOf(os.TempDir())
+	if err != nil {
+		t.Skipf("%s is not on a block device: %v", os.TempDir(), err)
+	}
+	path := testParent(t) + "/io"
+	r := api.Resources{IOReadBPS: 10 << 20, IOWriteBPS: 5 << 20, IOReadIOPS: 300, IOWriteIOPS: 200}
+	res := ToSpec(r)
+	SetBlockIO(res, r, &dev)
+	g, err := New(path, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Delete()
+	d := dev.String()
+	if Mode() == "v2" {
+		want := fmt.Sprintf("%s rbps=%d wbps=%d riops=300 wiops=200", d, 10<<20, 5<<20)
+		if got := readK(t, path, "", "io.max"); got != want {
+			t.Errorf("io.max = %q, want %q", got, want)
+		}
+	} else {
+		for file, want := range map[string]string{
+			"blkio.throttle.read_bps_device":   fmt.Sprintf("%s %d", d, 10<<20),
+			"blkio.throttle.write_bps_device":  fmt.Sprintf("%s %d", d, 5<<20),
+			"blkio.throttle.read_iops_device":  d + " 300",
+			"blkio.throttle.write_iops_device": d + " 200",
+		} {
+			if got := readK(t, path, "blkio", file); got != want {
+				t.Errorf("%s = %q, want %q", file, got, want)
+			}
+		}
+	}
+	// Lifting the caps leaves no device listed.
+	if err := g.Update(ToSpec(api.Resources{})); err != nil {
+		t.Fatal(err)
+	}
+	if Mode() == "v2" {
+		if got := readK(t, path, "", "io.max"); got != "" {
+			t.Errorf("io.max after lifting = %q, want empty", got)
+		}
+	} else if got := readK(t, path, "blkio", "blkio.throttle.write_bps_device"); got != "" {
+		t.Errorf("write_bps_device after lifting = %q, want empty", got)
+	}
+}
+
+// TestIOWeight sets a weight where the kernel has one, and otherwise
+// checks the refusal says why.
+func TestIOWeight(t *testing.T) {
+	requireCgroups(t)
+	path := testParent(t) + "/iow"
+	g, err := New(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Delete()
+	r := api.Resources{IOWeight: 300}
+	res := ToSpec(r)
+	SetBlockIO(res, r, nil)
+	err = g.Update(res)
+	hasWeight := false
+	for _, f := range []string{"io.weight", "io.bfq.weight", "blkio/blkio.weight", "blkio/blkio.bfq.weight"} {
+		h, file, ok := strings.Cut(f, "/")
+		if !ok {
+			h, file = "", f
+		}
+		if _, serr := os.Stat(kfile(path, h, file)); serr == nil {
+			hasWeight = true
+		}
+	}
+	if !hasWeight {
+		if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "IO weight") {
+			t.Fatalf("weight on a kernel without one: %v, want ErrUnsupported naming the IO weight", err)
+		}
+		t.Skipf("kernel %s has no IO weight for cgroup %s (refused as expected: %v)", kernelRelease(), Mode(), err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if Mode() == "v2" && fileExists(kfile(path, "", ""), "io.weight") {
+		if got := readK(t, path, "", "io.weight"); got != "default 300" {
+			t.Errorf("io.weight = %q, want default 300", got)
+		}
+	}
+}
+
+// TestOOMWatchAndReadStats: a hog in a small group is killed, the watch
+// reports it, and ReadStats (the fast path) agrees with Stats.
+func TestOOMWatchAndReadStats(t *testing.T) {
+	requireCgroups(t)
+	path := testParent(t) + "/oomw"
+	g, err := New(path, ToSpec(api.Resources{MemoryBytes: 16 << 20}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Delete()
+	got := make(chan [2]uint64, 10)
+	w, err := WatchOOM(path, func(n, total uint64) { got <- [2]uint64{n, total} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := startInGroup(t, g, "head -c 200M /dev/zero | tail")
+	if err := cmd.Wait(); err == nil {
+		t.Fatal("allocating 200 MiB under a 16 MiB limit succeeded")
+	}
+	select {
+	case ev := <-got:
+		if ev[0] < 1 || ev[1] < ev[0] {
+			t.Errorf("watch reported %v", ev)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no OOM kill reported in 30s")
+	}
+	w.Stop()
+	st, err := ReadStats(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.OOMKills < 1 || st.MemoryLimit != 16<<20 {
+		t.Errorf("ReadStats = %+v, want an OOM kill and the 16 MiB limit", st)
+	}
+	if _, err := ReadStats(path + "-none"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("ReadStats of a missing group: %v, want ErrNotFound", err)
+	}
+}
+
+// TestOOMWatchEndsWithGroup: removing the group ends the watch by itself.
+func TestOOMWatchEndsWithGroup(t *testing.T) {
+	requireCgroups(t)
+	path := testParent(t) + "/oomgone"
+	g, err := New(path, ToSpec(api.Resources{MemoryBytes: 16 << 20}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := WatchOOM(path, func(uint64, uint64) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-w.done:
+	case <-time.After(30 * time.Second):
+		t.Error("watch still running 30s after its group was removed")
+	}
+	w.Stop()
+}

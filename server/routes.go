@@ -54,6 +54,8 @@ var routeTable = []route{
 	{method: "POST", pattern: "/v1/host/shutdown", handler: (*Server).hostShutdown, summary: "Stop every running zone because the host goes down", in: api.HostShutdownRequest{}, status: 200, out: api.HostShutdownResult{}},
 	{method: "GET", pattern: "/v1/events", handler: (*Server).events, summary: "Stream events as NDJSON",
 		query: []param{{"type", "string", "comma-separated event types"}, {"zone", "string", "only events about this zone"}}, status: 200, out: api.Event{}, outType: "application/x-ndjson"},
+	{method: "GET", pattern: "/v1/zones/{name}/stats", handler: (*Server).zoneStats, summary: "A running zone's usage and fail counters", status: 200, out: api.ZoneStats{}},
+	{method: "GET", pattern: "/v1/stats", handler: (*Server).allStats, summary: "Usage and fail counters of every running zone", status: 200, out: []api.ZoneStats{}},
 	{method: "GET", pattern: "/metrics", handler: (*Server).metrics, summary: "Prometheus metrics of zones and the daemon", status: 200, out: "", outType: "text/plain"},
 	{method: "GET", pattern: "/v1/openapi.json", handler: (*Server).openAPI, summary: "This document", status: 200, out: map[string]any{}},
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -91,7 +92,14 @@ func WatchOOM(path string, fn func(newKills, total uint64)) (*OOMWatch, error) {
 			if err != nil {
 				return // closed by Stop
 			}
+			// The kernel notifies when the group goes into OOM, before
+			// the killer has picked and counted its victim: give the
+			// count a moment to rise.
 			total, err := count()
+			for delay := time.Millisecond; err == nil && total <= last && delay < time.Second; delay *= 2 {
+				time.Sleep(delay)
+				total, err = count()
+			}
 			if err != nil {
 				return // the group is gone
 			}

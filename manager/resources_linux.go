@@ -156,6 +156,7 @@ func (p *resourcePart) watch(zone string) error {
 	p.mu.Lock()
 	p.watches[zone] = w
 	p.mu.Unlock()
+	p.m.log.Debug("watching zone for OOM kills", "zone", zone)
 	return nil
 }
 

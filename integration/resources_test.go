@@ -348,3 +348,26 @@ func TestStatsOfAllZonesAndNetwork(t *testing.T) {
 		t.Errorf("zonectl list lacks CPU%%: %q", out)
 	}
 }
+
+// TestMetricsHaveFailCountersAndIO: /metrics carries each running zone's
+// fail counters and IO, matching its stats.
+func TestMetricsHaveFailCountersAndIO(t *testing.T) {
+	d := startDaemon(t)
+	d.createStarted("mf", api.Resources{PidsMax: 20})
+	// The write first: once the bomb fills the pids limit, exec cannot fork.
+	d.mustExec("mf", "dd", "if=/dev/zero", "of=/root/m.bin", "bs=64k", "count=16", "oflag=direct")
+	d.exec("mf", "", "sh", "-c", "for i in $(seq 40); do sleep 600 </dev/null >/dev/null 2>&1 & done")
+	m := d.scrape(t)
+	st := d.stats("mf")
+	if got := m[`zoned_zone_fork_failures_total{zone="mf"}`]; got < 1 || got > float64(st.Fails.Forks) {
+		t.Errorf("fork failures in metrics %v, stats %d", got, st.Fails.Forks)
+	}
+	if got := m[`zoned_zone_io_write_bytes_total{zone="mf"}`]; got < 1<<20 {
+		t.Errorf("IO write bytes in metrics %v, want at least 1 MiB", got)
+	}
+	for _, name := range []string{"zoned_zone_oom_kills_total", "zoned_zone_memory_failures_total", "zoned_zone_cpu_throttled_seconds_total", "zoned_zone_io_read_ops_total", "zoned_zone_network_receive_bytes_total"} {
+		if _, ok := m[name+`{zone="mf"}`]; !ok {
+			t.Errorf("metrics lack %s for zone mf", name)
+		}
+	}
+}

@@ -93,7 +93,7 @@ func TestIOWeight(t *testing.T) {
 		if !ok {
 			h, file = "", f
 		}
-		if _, serr := os.Stat(kfile(path, h, file)); serr == nil {
+		if _, serr := os.Stat(kpath(path, h, file)); serr == nil {
 			hasWeight = true
 		}
 	}
@@ -106,7 +106,7 @@ func TestIOWeight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if Mode() == "v2" && fileExists(kfile(path, "", ""), "io.weight") {
+	if Mode() == "v2" && fileExists(kpath(path, "", ""), "io.weight") {
 		if got := readK(t, path, "", "io.weight"); got != "default 300" {
 			t.Errorf("io.weight = %q, want default 300", got)
 		}

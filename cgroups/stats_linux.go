@@ -2,13 +2,13 @@ package cgroups
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/zoned-project/zoned/errdefs"
+	"github.com/zoned-project/zoned/internal/kfile"
 )
 
 // layout caches where the hierarchies are mounted, so ReadStats does no
@@ -45,18 +45,19 @@ func ReadStats(path string) (*Stats, error) {
 		for n, b := range layout.bases {
 			dirs[n] = filepath.Join(b, path)
 		}
-		if _, err := os.Stat(dirs["memory"]); err != nil {
-			return nil, fmt.Errorf("stats of cgroup %s: %w", path, errdefs.ErrNotFound)
-		}
-		return statsV1(path, dirs)
+		return notFound(statsV1(path, dirs))
 	case "v2":
-		dir := filepath.Join(root, path)
-		if _, err := os.Stat(dir); err != nil {
-			return nil, fmt.Errorf("stats of cgroup %s: %w", path, errdefs.ErrNotFound)
-		}
-		return statsV2(path, dir)
+		return notFound(statsV2(path, filepath.Join(root, path)))
 	}
 	return nil, fmt.Errorf("stats of cgroup %s: no cgroup hierarchy is mounted at %s: %w", path, root, errdefs.ErrUnsupported)
+}
+
+// notFound classifies a group whose files are not there as ErrNotFound.
+func notFound(st *Stats, err error) (*Stats, error) {
+	if err != nil && kfile.IsNotExist(err) {
+		return nil, fmt.Errorf("%w: %w", err, errdefs.ErrNotFound)
+	}
+	return st, err
 }
 
 // blkioStats sums v1's per-device IO counters ("8:0 Read 4096" lines).
@@ -70,9 +71,9 @@ func blkioStats(dir string, st *Stats) error {
 		{"blkio.throttle.io_service_bytes", &st.IOReadBytes, &st.IOWriteBytes},
 		{"blkio.throttle.io_serviced", &st.IOReadOps, &st.IOWriteOps},
 	} {
-		b, err := os.ReadFile(filepath.Join(dir, f.file+"_recursive"))
-		if os.IsNotExist(err) {
-			b, err = os.ReadFile(filepath.Join(dir, f.file))
+		b, err := kfile.Read(filepath.Join(dir, f.file+"_recursive"))
+		if kfile.IsNotExist(err) {
+			b, err = kfile.Read(filepath.Join(dir, f.file))
 		}
 		if err != nil {
 			return fmt.Errorf("read %s: %w", f.file, err)
@@ -96,7 +97,7 @@ func blkioStats(dir string, st *Stats) error {
 
 // ioStatV2 sums io.stat ("8:0 rbytes=1 wbytes=2 rios=3 wios=4 ...").
 func ioStatV2(dir string, st *Stats) error {
-	b, err := os.ReadFile(filepath.Join(dir, "io.stat"))
+	b, err := kfile.Read(filepath.Join(dir, "io.stat"))
 	if err != nil {
 		return fmt.Errorf("read io.stat: %w", err)
 	}

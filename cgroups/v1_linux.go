@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zoned-project/zoned/errdefs"
+	"github.com/zoned-project/zoned/internal/kfile"
 	"github.com/zoned-project/zoned/internal/revert"
 )
 
@@ -303,9 +304,10 @@ func statsV1(path string, dirs map[string]string) (*Stats, error) {
 		return nil, fmt.Errorf("stats of cgroup %s: %w", path, err)
 	}
 	st.OOMKills = oom["oom_kill"]
-	if _, serr := os.Stat(filepath.Join(mem, "memory.memsw.usage_in_bytes")); serr == nil {
-		var both, swFail uint64
-		read(&both, mem, "memory.memsw.usage_in_bytes")
+	// Without swap accounting there is no memsw file: a failed read of
+	// it, not a stat first, says so (one system call less per zone).
+	if both, serr := readUint(mem, "memory.memsw.usage_in_bytes"); serr == nil {
+		var swFail uint64
 		if both > st.MemoryUsage {
 			st.SwapUsage = both - st.MemoryUsage
 		}
@@ -420,6 +422,7 @@ func (g *v1Group) Delete() error {
 	}
 	var errs []error
 	for _, d := range g.dirs {
+		kfile.Forget(d)
 		if err := removeTree(d); err != nil {
 			errs = append(errs, err)
 		}

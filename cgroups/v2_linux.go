@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zoned-project/zoned/errdefs"
+	"github.com/zoned-project/zoned/internal/kfile"
 	"github.com/zoned-project/zoned/internal/revert"
 )
 
@@ -206,7 +207,6 @@ func (g *v2Group) Stats() (*Stats, error) { return statsV2(g.path, g.dir) }
 
 // statsV2 reads a v2 group's counters from its directory.
 func statsV2(path, dir string) (*Stats, error) {
-	has := func(file string) bool { return fileExists(dir, file) }
 	var st Stats
 	var err error
 	read := func(dst *uint64, file string) {
@@ -227,18 +227,21 @@ func statsV2(path, dir string) (*Stats, error) {
 	ev := keyed("memory.events")
 	// "max" counts the times usage hit memory.max: v1's failcnt.
 	st.MemoryFailcnt, st.OOMKills = ev["max"], ev["oom_kill"]
-	if has("memory.swap.current") {
-		read(&st.SwapUsage, "memory.swap.current")
+	// Optional controllers' files: a failed read says they are off.
+	if v, e := readUint(dir, "memory.swap.current"); e == nil {
+		st.SwapUsage = v
 	}
-	if has("pids.current") {
-		read(&st.Pids, "pids.current")
+	if v, e := readUint(dir, "pids.current"); e == nil {
+		st.Pids = v
 		read(&st.PidsLimit, "pids.max")
 		st.PidsFailcnt = keyed("pids.events")["max"]
 	}
 	cs := keyed("cpu.stat") // always present: the core accounts CPU time
 	st.CPUUsageNanos, st.ThrottledNanos, st.ThrottledPeriods = cs["usage_usec"]*1000, cs["throttled_usec"]*1000, cs["nr_throttled"]
-	if err == nil && has("io.stat") {
-		err = ioStatV2(dir, &st)
+	if err == nil {
+		if e := ioStatV2(dir, &st); e != nil && !kfile.IsNotExist(e) {
+			err = e
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("stats of cgroup %s: %w", path, err)
@@ -309,6 +312,7 @@ func (g *v2Group) Delete() error {
 	if len(pids) > 0 {
 		return busyError(g.path, pids)
 	}
+	kfile.Forget(g.dir)
 	if err := removeTree(g.dir); err != nil {
 		return fmt.Errorf("delete cgroup %s: %w", g.path, err)
 	}

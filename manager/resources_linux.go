@@ -1,13 +1,12 @@
 package manager
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/zoned-project/zoned/api"
 	"github.com/zoned-project/zoned/cgroups"
 	"github.com/zoned-project/zoned/errdefs"
+	"github.com/zoned-project/zoned/internal/kfile"
 	"github.com/zoned-project/zoned/internal/revert"
 	"github.com/zoned-project/zoned/internal/units"
 	"github.com/zoned-project/zoned/internal/validate"
@@ -73,8 +73,10 @@ func (m *Manager) zoneIODir(zone string) string {
 // statsFiller is a part that adds its own figures to a zone's stats: the
 // disk quota part fills disk and inode use and quota hits. The manager
 // calls every part that implements it.
+// It gets the zone's name only: stats of all zones do not read the store,
+// so a filler keeps what it needs (its pool, its quota ID) itself.
 type statsFiller interface {
-	fillStats(rec *store.ZoneRecord, st *api.ZoneStats)
+	fillStats(zone string, st *api.ZoneStats)
 }
 
 // resourcePart watches each running zone's cgroup for OOM kills and
@@ -87,6 +89,8 @@ type resourcePart struct {
 	watches  map[string]*cgroups.OOMWatch
 	cpuLast  map[string]cpuSample
 	cpuPrior map[string]float64
+	// started is when each watched zone's current run began.
+	started map[string]time.Time
 }
 
 // cpuSample is a zone's CPU time at a moment.
@@ -100,7 +104,7 @@ type cpuSample struct {
 const cpuWindow = time.Second
 
 func newResourcePart(m *Manager) *resourcePart {
-	return &resourcePart{m: m, watches: map[string]*cgroups.OOMWatch{}, cpuLast: map[string]cpuSample{}, cpuPrior: map[string]float64{}}
+	return &resourcePart{m: m, watches: map[string]*cgroups.OOMWatch{}, cpuLast: map[string]cpuSample{}, cpuPrior: map[string]float64{}, started: map[string]time.Time{}}
 }
 
 func (p *resourcePart) partName() string { return "resources" }
@@ -108,14 +112,19 @@ func (p *resourcePart) partName() string { return "resources" }
 // start begins watching for OOM kills before the guest's init runs, so no
 // kill is missed.
 func (p *resourcePart) start(ctx context.Context, rec *store.ZoneRecord, pid int, r *revert.Reverter) error {
-	if err := p.watch(rec.Name); err != nil {
+	if err := p.watch(rec.Name, time.Now().UTC()); err != nil {
 		return err
 	}
 	r.Add(func() { p.unwatch(rec.Name) })
 	return nil
 }
 
-func (p *resourcePart) stopped(rec *store.ZoneRecord) { p.unwatch(rec.Name) }
+func (p *resourcePart) stopped(rec *store.ZoneRecord) {
+	p.unwatch(rec.Name)
+	if rec.InitPID > 0 {
+		kfile.Forget("/proc/" + strconv.Itoa(rec.InitPID))
+	}
+}
 
 func (p *resourcePart) destroy(rec *store.ZoneRecord) error {
 	p.unwatch(rec.Name)
@@ -128,7 +137,11 @@ func (p *resourcePart) reconcile(ctx context.Context, recs []*store.ZoneRecord) 
 		if rec.State != api.StateRunning {
 			continue
 		}
-		if err := p.watch(rec.Name); err != nil {
+		started := rec.CreatedAt
+		if rec.StartedAt != nil {
+			started = *rec.StartedAt
+		}
+		if err := p.watch(rec.Name, started); err != nil {
 			// The zone runs on; only its OOM events are lost.
 			p.m.log.Warn("cannot watch adopted zone for OOM kills", "zone", rec.Name, "err", err)
 		}
@@ -136,7 +149,7 @@ func (p *resourcePart) reconcile(ctx context.Context, recs []*store.ZoneRecord) 
 	return nil
 }
 
-func (p *resourcePart) watch(zone string) error {
+func (p *resourcePart) watch(zone string, started time.Time) error {
 	p.unwatch(zone)
 	limit := func() string {
 		st, err := cgroups.ReadStats(p.m.cgroupPath(zone))
@@ -155,6 +168,7 @@ func (p *resourcePart) watch(zone string) error {
 	}
 	p.mu.Lock()
 	p.watches[zone] = w
+	p.started[zone] = started
 	p.mu.Unlock()
 	p.m.log.Debug("watching zone for OOM kills", "zone", zone)
 	return nil
@@ -166,10 +180,21 @@ func (p *resourcePart) unwatch(zone string) {
 	delete(p.watches, zone)
 	delete(p.cpuLast, zone)
 	delete(p.cpuPrior, zone)
+	delete(p.started, zone)
 	p.mu.Unlock()
 	if w != nil {
 		w.Stop()
 	}
+}
+
+// startedAt is when zone's current run began, nil when unknown.
+func (p *resourcePart) startedAt(zone string) *time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if t, ok := p.started[zone]; ok {
+		return &t
+	}
+	return nil
 }
 
 // cpuPercent turns a zone's CPU time now into percent of one CPU over the
@@ -221,27 +246,35 @@ func (m *Manager) ZoneStats(ctx context.Context, name string) (*api.ZoneStats, e
 	if rec.State != api.StateRunning {
 		return nil, fmt.Errorf("stats of zone %q: zone is %s, not running: %w", name, rec.State, errdefs.ErrConflict)
 	}
-	st, err := m.zoneStats(rec)
+	var pid int
+	if rz := m.runtime(name); rz != nil {
+		pid = rz.pid
+	}
+	st, err := m.zoneStats(name, pid, rec.StartedAt)
 	if err != nil {
 		return nil, fmt.Errorf("stats of zone %q: %w", name, err)
 	}
 	return st, nil
 }
 
-// AllStats returns the stats of every running zone, sorted by name. The
-// zones are read in parallel straight from their cgroup files; a zone
-// that stops meanwhile is left out.
+// AllStats returns the stats of every running zone, sorted by name. It
+// takes the running zones from the manager's own table, not the store
+// (decoding every record's spec cost more than reading every zone's
+// counters), and reads the zones in parallel straight from their cgroup
+// files; a zone that stops meanwhile is left out.
 func (m *Manager) AllStats(ctx context.Context) ([]api.ZoneStats, error) {
-	recs, err := m.store.ListZones()
-	if err != nil {
-		return nil, err
+	type ref struct {
+		name string
+		pid  int
 	}
-	var running []*store.ZoneRecord
-	for _, r := range recs {
-		if r.State == api.StateRunning {
-			running = append(running, r)
-		}
+	m.mu.Lock()
+	running := make([]ref, 0, len(m.running))
+	for name, rz := range m.running {
+		running = append(running, ref{name, rz.pid})
 	}
+	m.mu.Unlock()
+	sort.Slice(running, func(i, j int) bool { return running[i].name < running[j].name })
+	rp := m.resources()
 	out := make([]*api.ZoneStats, len(running))
 	workers := min(len(running), 4*runtime.GOMAXPROCS(0))
 	next := make(chan int)
@@ -251,9 +284,10 @@ func (m *Manager) AllStats(ctx context.Context) ([]api.ZoneStats, error) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				st, err := m.zoneStats(running[i])
+				z := running[i]
+				st, err := m.zoneStats(z.name, z.pid, rp.startedAt(z.name))
 				if err != nil {
-					m.log.Debug("stats of zone", "zone", running[i].Name, "err", err)
+					m.log.Debug("stats of zone", "zone", z.name, "err", err)
 					continue
 				}
 				out[i] = st
@@ -277,19 +311,19 @@ func (m *Manager) AllStats(ctx context.Context) ([]api.ZoneStats, error) {
 			res = append(res, *st)
 		}
 	}
-	// ListZones reads bbolt in key order: names are sorted already.
 	return res, nil
 }
 
-// zoneStats reads one running zone's counters.
-func (m *Manager) zoneStats(rec *store.ZoneRecord) (*api.ZoneStats, error) {
-	cg, err := cgroups.ReadStats(m.cgroupPath(rec.Name))
+// zoneStats reads one running zone's counters; started is when its
+// current run began (for the first CPU percent), nil when unknown.
+func (m *Manager) zoneStats(name string, pid int, started *time.Time) (*api.ZoneStats, error) {
+	cg, err := cgroups.ReadStats(m.cgroupPath(name))
 	if err != nil {
 		return nil, err
 	}
 	now := time.Now().UTC()
 	st := &api.ZoneStats{
-		Name: rec.Name, State: rec.State, Time: now,
+		Name: name, State: api.StateRunning, Time: now,
 		CPUNanos:    cg.CPUUsageNanos,
 		MemoryBytes: cg.MemoryUsage, MemoryLimitBytes: cg.MemoryLimit, SwapBytes: cg.SwapUsage,
 		Processes: cg.Pids, ProcessesLimit: cg.PidsLimit,
@@ -300,18 +334,18 @@ func (m *Manager) zoneStats(rec *store.ZoneRecord) (*api.ZoneStats, error) {
 		},
 	}
 	if rp := m.resources(); rp != nil {
-		st.CPUPercent = rp.cpuPercent(rec.Name, cg.CPUUsageNanos, now, rec.StartedAt)
+		st.CPUPercent = rp.cpuPercent(name, cg.CPUUsageNanos, now, started)
 	}
-	if rec.InitPID > 0 {
+	if pid > 0 {
 		// /proc/PID/net/dev shows the network namespace of PID, the
 		// zone's, read from the host without entering it.
-		if err := readNetDev(rec.InitPID, st); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := readNetDev(pid, st); err != nil && !kfile.IsNotExist(err) {
 			return nil, err
 		}
 	}
 	for _, p := range m.parts {
 		if f, ok := p.(statsFiller); ok {
-			f.fillStats(rec, st)
+			f.fillStats(name, st)
 		}
 	}
 	return st, nil
@@ -320,14 +354,12 @@ func (m *Manager) zoneStats(rec *store.ZoneRecord) (*api.ZoneStats, error) {
 // readNetDev sums the counters of every interface but loopback in
 // /proc/PID/net/dev.
 func readNetDev(pid int, st *api.ZoneStats) error {
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/net/dev")
+	b, err := kfile.Read("/proc/" + strconv.Itoa(pid) + "/net/dev")
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		iface, rest, ok := strings.Cut(sc.Text(), ":")
+	for _, line := range strings.Split(string(b), "\n") {
+		iface, rest, ok := strings.Cut(line, ":")
 		if !ok || strings.TrimSpace(iface) == "lo" {
 			continue
 		}
@@ -343,5 +375,5 @@ func readNetDev(pid int, st *api.ZoneStats) error {
 		st.NetTxBytes += n(8)
 		st.NetTxPackets += n(9)
 	}
-	return sc.Err()
+	return nil
 }

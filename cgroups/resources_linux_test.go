@@ -4,9 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/zoned-project/zoned/api"
 	"github.com/zoned-project/zoned/errdefs"
@@ -25,14 +29,36 @@ func TestDeviceOfIsAWholeDisk(t *testing.T) {
 	}
 }
 
-// TestBlockIOReachesKernel sets caps on the device under the temp dir,
-// reads them back from the kernel's files, then lifts them.
+// testDevice is a block device to cap: the one under the temp dir, or,
+// where that is no block device (the lane's tmpfs root), a loop device
+// over a file, detached at the end.
+func testDevice(t *testing.T) Device {
+	t.Helper()
+	if dev, err := DeviceOf(os.TempDir()); err == nil {
+		return dev
+	}
+	img := filepath.Join(t.TempDir(), "img")
+	if err := os.WriteFile(img, make([]byte, 1<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("losetup", "-f", "--show", img).Output()
+	if err != nil {
+		t.Skipf("%s is not on a block device and losetup failed: %v", os.TempDir(), err)
+	}
+	loop := strings.TrimSpace(string(out))
+	t.Cleanup(func() { exec.Command("losetup", "-d", loop).Run() })
+	var st unix.Stat_t
+	if err := unix.Stat(loop, &st); err != nil {
+		t.Fatal(err)
+	}
+	return Device{int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))}
+}
+
+// TestBlockIOReachesKernel sets caps on a block device, reads them back
+// from the kernel's files, then lifts them.
 func TestBlockIOReachesKernel(t *testing.T) {
 	requireCgroups(t)
-	dev, err := DeviceOf(os.TempDir())
-	if err != nil {
-		t.Skipf("%s is not on a block device: %v", os.TempDir(), err)
-	}
+	dev := testDevice(t)
 	path := testParent(t) + "/io"
 	r := api.Resources{IOReadBPS: 10 << 20, IOWriteBPS: 5 << 20, IOReadIOPS: 300, IOWriteIOPS: 200}
 	res := ToSpec(r)
@@ -147,6 +173,9 @@ func TestOOMWatchAndReadStats(t *testing.T) {
 	}
 	if st.OOMKills < 1 || st.MemoryLimit != 16<<20 {
 		t.Errorf("ReadStats = %+v, want an OOM kill and the 16 MiB limit", st)
+	}
+	if Mode() == "v2" && st.MemoryFailcnt < 1 {
+		t.Errorf("ReadStats MemoryFailcnt = %d, want memory.events max >= 1", st.MemoryFailcnt)
 	}
 	if _, err := ReadStats(path + "-none"); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("ReadStats of a missing group: %v, want ErrNotFound", err)

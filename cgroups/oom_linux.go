@@ -22,8 +22,9 @@ type OOMWatch struct {
 }
 
 // WatchOOM calls fn each time the OOM killer kills in the group at path,
-// with the number of new kills and the group's total, until Stop or until
-// the group is removed. On v2 it watches memory.events with inotify (the
+// with the number of new kills and the group's total, until Stop (on v1
+// also until the group is removed; on v2 the inotify watch holds the
+// removed file, so the caller must Stop it). On v2 it watches memory.events with inotify (the
 // kernel notifies the file on every change); on v1 it registers an
 // eventfd for memory.oom_control through cgroup.event_control, which the
 // kernel signals when the group hits OOM and when the group is removed.

@@ -110,12 +110,13 @@ func newResourcePart(m *Manager) *resourcePart {
 func (p *resourcePart) partName() string { return "resources" }
 
 // start begins watching for OOM kills before the guest's init runs, so no
-// kill is missed.
+// kill is missed. A watch that cannot be set up is logged, not fatal: the
+// zone runs under its limits either way, only the events are lost.
 func (p *resourcePart) start(ctx context.Context, rec *store.ZoneRecord, pid int, r *revert.Reverter) error {
-	if err := p.watch(rec.Name, time.Now().UTC()); err != nil {
-		return err
-	}
 	r.Add(func() { p.unwatch(rec.Name) })
+	if err := p.watch(rec.Name, time.Now().UTC()); err != nil {
+		p.m.log.Warn("cannot watch zone for OOM kills", "zone", rec.Name, "err", err)
+	}
 	return nil
 }
 

@@ -18,6 +18,7 @@ type Device struct{ Major, Minor int64 }
 func (d Device) String() string { return fmt.Sprintf("%d:%d", d.Major, d.Minor) }
 
 // HasIOCaps says whether r caps IO rates, which needs a device to apply to.
+// An IO weight needs one too, to check that it has an effect there.
 func HasIOCaps(r api.Resources) bool {
 	return r.IOReadBPS > 0 || r.IOWriteBPS > 0 || r.IOReadIOPS > 0 || r.IOWriteIOPS > 0
 }
@@ -32,6 +33,14 @@ func SetBlockIO(res *specs.LinuxResources, r api.Resources, dev *Device) {
 	if r.IOWeight > 0 {
 		w := uint16(min(r.IOWeight, 10000))
 		bio.Weight, used = &w, true
+		if dev != nil {
+			// The device the weight must be effective on: written
+			// as the default weight, checked against the device's
+			// scheduler (see weightEffective).
+			wd := specs.LinuxWeightDevice{Weight: &w}
+			wd.Major, wd.Minor = dev.Major, dev.Minor
+			bio.WeightDevice = []specs.LinuxWeightDevice{wd}
+		}
 	}
 	if dev != nil {
 		rate := func(v int64) []specs.LinuxThrottleDevice {
@@ -74,6 +83,18 @@ func ioRatesOf(res *specs.LinuxResources) map[Device]*ioRates {
 			}
 			out[d][i] = t.Rate
 		}
+	}
+	return out
+}
+
+// weightDevices are the devices res wants its weight to be effective on.
+func weightDevices(res *specs.LinuxResources) []Device {
+	if res == nil || res.BlockIO == nil {
+		return nil
+	}
+	var out []Device
+	for _, wd := range res.BlockIO.WeightDevice {
+		out = append(out, Device{wd.Major, wd.Minor})
 	}
 	return out
 }

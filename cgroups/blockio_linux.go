@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -127,6 +128,9 @@ func (g *v1Group) setBlkio(res *specs.LinuxResources) error {
 	}
 	switch {
 	case fileExists(dir, "blkio.bfq.weight"):
+		if err := weightEffective(res, false); err != nil {
+			return err
+		}
 		// BFQ takes 1..1000 with v2's default of 100: the same scale.
 		w := uint64(100)
 		if weight > 0 {
@@ -172,8 +176,16 @@ func (g *v1Group) setBlkio(res *specs.LinuxResources) error {
 // iocost controller (CONFIG_BLK_CGROUP_IOCOST); io.bfq.weight to BFQ.
 func (g *v2Group) setIO(res *specs.LinuxResources) error {
 	rates, weight := ioRatesOf(res), ioWeight(res)
-	switch {
-	case g.has("io.weight"):
+	// Both iocost's io.weight and BFQ's io.bfq.weight get the weight
+	// where they exist: which one acts depends on the device.
+	hasCost, hasBFQ := g.has("io.weight"), g.has("io.bfq.weight")
+	if weight > 0 && !hasCost && !hasBFQ {
+		return fmt.Errorf("set IO weight %d: io.weight missing (io controller not enabled, or kernel without CONFIG_BLK_CGROUP_IOCOST or BFQ): %w", weight, errdefs.ErrUnsupported)
+	}
+	if err := weightEffective(res, hasCost); err != nil {
+		return err
+	}
+	if hasCost {
 		w := uint64(100)
 		if weight > 0 {
 			w = weight
@@ -181,7 +193,8 @@ func (g *v2Group) setIO(res *specs.LinuxResources) error {
 		if err := writeFile(g.dir, "io.weight", fmt.Sprintf("default %d", w)); err != nil {
 			return err
 		}
-	case g.has("io.bfq.weight"):
+	}
+	if hasBFQ {
 		w := uint64(100)
 		if weight > 0 {
 			w = min(weight, 1000)
@@ -189,8 +202,6 @@ func (g *v2Group) setIO(res *specs.LinuxResources) error {
 		if err := writeFile(g.dir, "io.bfq.weight", fmt.Sprintf("default %d", w)); err != nil {
 			return err
 		}
-	case weight > 0:
-		return fmt.Errorf("set IO weight %d: io.weight missing (io controller not enabled, or kernel without CONFIG_BLK_CGROUP_IOCOST or BFQ): %w", weight, errdefs.ErrUnsupported)
 	}
 	if !g.has("io.max") {
 		if len(rates) > 0 {
@@ -223,6 +234,47 @@ func (g *v2Group) setIO(res *specs.LinuxResources) error {
 		}
 	}
 	return nil
+}
+
+// weightEffective refuses a weight that would be accepted but do nothing
+// on the devices res names: a proportional weight acts only where the
+// device's IO scheduler is BFQ or, on v2, where iocost is enabled for it
+// (io.cost.qos "enable=1" in the root group). Without a weight, or with no
+// device named, there is nothing to check.
+func weightEffective(res *specs.LinuxResources, iocost bool) error {
+	if ioWeight(res) == 0 {
+		return nil
+	}
+	for _, d := range weightDevices(res) {
+		sched, err := os.ReadFile(fmt.Sprintf("/sys/dev/block/%s/queue/scheduler", d))
+		if err == nil && strings.Contains(string(sched), "[bfq]") {
+			continue
+		}
+		if iocost {
+			if qos, err := os.ReadFile(filepath.Join(root, "io.cost.qos")); err == nil {
+				if enabledFor(string(qos), d) {
+					continue
+				}
+			}
+		}
+		how := "its IO scheduler is not bfq (echo bfq > /sys/dev/block/" + d.String() + "/queue/scheduler)"
+		if iocost {
+			how += " and iocost is not enabled for it (io.cost.qos)"
+		}
+		return fmt.Errorf("set IO weight %d: it would have no effect on device %s: %s: %w", ioWeight(res), d, how, errdefs.ErrUnsupported)
+	}
+	return nil
+}
+
+// enabledFor says whether io.cost.qos enables iocost for d.
+func enabledFor(qos string, d Device) bool {
+	for _, line := range strings.Split(qos, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 1 && f[0] == d.String() && slices.Contains(f[1:], "enable=1") {
+			return true
+		}
+	}
+	return false
 }
 
 func fileExists(dir, file string) bool {

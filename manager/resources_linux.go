@@ -49,10 +49,10 @@ func applyIOPatch(res *api.Resources, p *api.ResourcesPatch) {
 // template that lives on another device are not capped.
 func (m *Manager) setBlockIO(zone string, r api.Resources, res *specs.LinuxResources) error {
 	var dev *cgroups.Device
-	if cgroups.HasIOCaps(r) {
+	if cgroups.HasIOCaps(r) || r.IOWeight > 0 {
 		d, err := cgroups.DeviceOf(m.zoneIODir(zone))
 		if err != nil {
-			return errdefs.WithField("resources", fmt.Errorf("cap block IO: %w", err))
+			return errdefs.WithField("resources", fmt.Errorf("limit block IO: %w", err))
 		}
 		dev = &d
 	}

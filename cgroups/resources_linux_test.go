@@ -133,6 +133,13 @@ func TestIOWeight(t *testing.T) {
 		return g.Update(res)
 	}
 	loop := loopDevice(t)
+	// Loop devices keep their scheduler across attachments: start from
+	// none and leave it so.
+	sched := fmt.Sprintf("/sys/dev/block/%s/queue/scheduler", loop)
+	if err := os.WriteFile(sched, []byte("none"), 0); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.WriteFile(sched, []byte("none"), 0) })
 	err = weigh(&loop)
 	if !hasWeight {
 		if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "IO weight") {
@@ -144,7 +151,6 @@ func TestIOWeight(t *testing.T) {
 	if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "no effect") {
 		t.Errorf("weight on a device without BFQ: %v, want ErrUnsupported saying it would have no effect", err)
 	}
-	sched := fmt.Sprintf("/sys/dev/block/%s/queue/scheduler", loop)
 	if err := os.WriteFile(sched, []byte("bfq"), 0); err != nil {
 		t.Skipf("cannot switch loop device %s to bfq (CONFIG_IOSCHED_BFQ?): %v", loop, err)
 	}

@@ -190,6 +190,9 @@ func (p *resourcePart) unwatch(zone string) {
 
 // startedAt is when zone's current run began, nil when unknown.
 func (p *resourcePart) startedAt(zone string) *time.Time {
+	if p == nil {
+		return nil
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if t, ok := p.started[zone]; ok {

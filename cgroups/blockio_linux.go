@@ -247,7 +247,7 @@ func weightEffective(res *specs.LinuxResources, iocost bool) error {
 	}
 	for _, d := range weightDevices(res) {
 		sched, err := os.ReadFile(fmt.Sprintf("/sys/dev/block/%s/queue/scheduler", d))
-		if err == nil && strings.Contains(string(sched), "[bfq]") {
+		if err == nil && (strings.Contains(string(sched), "[bfq]") || strings.Contains(string(sched), "[cfq]")) {
 			continue
 		}
 		if iocost {
@@ -264,6 +264,13 @@ func weightEffective(res *specs.LinuxResources, iocost bool) error {
 		return fmt.Errorf("set IO weight %d: it would have no effect on device %s: %s: %w", ioWeight(res), d, how, errdefs.ErrUnsupported)
 	}
 	return nil
+}
+
+// CheckIOWeight refuses, before any group exists, an IO weight in res
+// that the devices it names would ignore (see weightEffective): a create
+// fails at once rather than at the zone's first start.
+func CheckIOWeight(res *specs.LinuxResources) error {
+	return weightEffective(res, Mode() == "v2")
 }
 
 // enabledFor says whether io.cost.qos enables iocost for d.

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"strconv"
@@ -392,5 +393,25 @@ func TestMetricsHaveFailCountersAndIO(t *testing.T) {
 		if _, ok := m[name+`{zone="mf"}`]; !ok {
 			t.Errorf("metrics lack %s for zone mf", name)
 		}
+	}
+}
+
+// TestIOWeightRefusedWhereItWouldDoNothing: on a device whose scheduler
+// ignores weights (here vda uses none; the lane's data dir has no device)
+// an IO weight is refused as unsupported with the reason, and no zone is
+// left.
+func TestIOWeightRefusedWhereItWouldDoNothing(t *testing.T) {
+	d := startDaemon(t)
+	if dev, err := cgroups.DeviceOf(d.dataDir); err == nil {
+		if b, _ := os.ReadFile(fmt.Sprintf("/sys/dev/block/%s/queue/scheduler", dev)); strings.Contains(string(b), "[bfq]") {
+			t.Skipf("device %s of the data dir uses bfq: a weight acts there", dev)
+		}
+	}
+	_, err := d.c.CreateZone(ctxT(t), api.CreateZoneRequest{Name: "w", Template: "busybox", Resources: api.Resources{IOWeight: 300}})
+	if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "IO") {
+		t.Fatalf("create with an IO weight the device ignores: %v, want unsupported naming IO", err)
+	}
+	if _, err := d.c.GetZone(ctxT(t), "w"); err == nil {
+		t.Error("a refused create left zone w")
 	}
 }

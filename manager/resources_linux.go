@@ -57,6 +57,9 @@ func (m *Manager) setBlockIO(zone string, r api.Resources, res *specs.LinuxResou
 		dev = &d
 	}
 	cgroups.SetBlockIO(res, r, dev)
+	if err := cgroups.CheckIOWeight(res); err != nil {
+		return errdefs.WithField("resources", err)
+	}
 	return nil
 }
 

@@ -19,7 +19,7 @@ const (
 // EventTypes lists the event types a filter may name.
 var EventTypes = []string{
 	EventZoneCreated, EventZoneStarted, EventZoneStopped, EventZoneDestroyed,
-	EventZoneUpdated, EventOperationProgress, EventOperationDone,
+	EventZoneUpdated, EventOperationProgress, EventOperationDone, EventZoneOOM,
 }
 
 // Event is one line of the NDJSON stream of GET /v1/events: something that

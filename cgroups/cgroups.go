@@ -44,6 +44,13 @@ type Stats struct {
 	// PidsFailcnt counts forks refused by the pids limit.
 	Pids, PidsLimit, PidsFailcnt  uint64
 	CPUUsageNanos, ThrottledNanos uint64
+	// ThrottledPeriods counts CFS periods in which the CPU limit stopped
+	// the group.
+	ThrottledPeriods uint64
+	// Block IO the group did, summed over devices (what reached the block
+	// layer: page cache hits and buffered writes not yet flushed are not
+	// counted).
+	IOReadBytes, IOWriteBytes, IOReadOps, IOWriteOps uint64
 }
 
 // Group is one zone's cgroup.
@@ -137,6 +144,18 @@ func Validate(r api.Resources) error {
 		return bad("cpu_weight", r.CPUWeight, "must be 1..10000")
 	case r.PidsMax < 0:
 		return bad("pids_max", r.PidsMax, "must not be negative")
+	}
+	if err := validateIO(r, bad); err != nil {
+		return err
+	}
+	if r.MemoryBytes > 0 {
+		total, err := HostMemoryBytes()
+		if err != nil {
+			return err
+		}
+		if r.MemoryBytes > total {
+			return bad("memory_bytes", r.MemoryBytes, fmt.Sprintf("more than this host's %d bytes of RAM", total))
+		}
 	}
 	if r.CPULimitPercent > 0 {
 		n, err := NumCPU()

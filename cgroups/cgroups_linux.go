@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zoned-project/zoned/errdefs"
+	"github.com/zoned-project/zoned/internal/kfile"
 )
 
 // root is where cgroup hierarchies are mounted.
@@ -147,7 +148,7 @@ func writeFile(dir, file, value string) error {
 // "unlimited" values read as 0.
 func readUint(dir, file string) (uint64, error) {
 	p := filepath.Join(dir, file)
-	b, err := os.ReadFile(p)
+	b, err := kfile.Read(p)
 	if err != nil {
 		return 0, fmt.Errorf("read %s: %w", p, err)
 	}
@@ -169,7 +170,7 @@ func readUint(dir, file string) (uint64, error) {
 // memory.events, cpu.stat or pids.events.
 func readKeyed(dir, file string) (map[string]uint64, error) {
 	p := filepath.Join(dir, file)
-	b, err := os.ReadFile(p)
+	b, err := kfile.Read(p)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", p, err)
 	}

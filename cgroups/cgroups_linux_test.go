@@ -64,7 +64,7 @@ func leftovers(parent string) []string {
 
 // kfile is where the kernel keeps a control file of path: in hierarchy h on
 // v1, in the unified tree on v2.
-func kfile(path, h, file string) string {
+func kpath(path, h, file string) string {
 	if Mode() == "v2" {
 		return filepath.Join(root, path, file)
 	}
@@ -73,7 +73,7 @@ func kfile(path, h, file string) string {
 
 func readK(t *testing.T, path, h, file string) string {
 	t.Helper()
-	b, err := os.ReadFile(kfile(path, h, file))
+	b, err := os.ReadFile(kpath(path, h, file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func readK(t *testing.T, path, h, file string) string {
 }
 
 func memswPresent(path string) bool {
-	_, err := os.Stat(kfile(path, "memory", "memory.memsw.limit_in_bytes"))
+	_, err := os.Stat(kpath(path, "memory", "memory.memsw.limit_in_bytes"))
 	return err == nil
 }
 
@@ -91,7 +91,7 @@ func checkKernel(t *testing.T, path string, r api.Resources) {
 	check := func(h, file, want string) {
 		t.Helper()
 		if got := readK(t, path, h, file); got != want {
-			t.Errorf("%s = %q, want %q", kfile(path, h, file), got, want)
+			t.Errorf("%s = %q, want %q", kpath(path, h, file), got, want)
 		}
 	}
 	const v1Unlimited = "9223372036854771712"
@@ -101,7 +101,7 @@ func checkKernel(t *testing.T, path string, r api.Resources) {
 			mem, swap = strconv.FormatInt(r.MemoryBytes, 10), strconv.FormatInt(r.SwapBytes, 10)
 		}
 		check("", "memory.max", mem)
-		if _, err := os.Stat(kfile(path, "", "memory.swap.max")); err == nil {
+		if _, err := os.Stat(kpath(path, "", "memory.swap.max")); err == nil {
 			check("", "memory.swap.max", swap)
 		}
 		quota := "max"
@@ -270,9 +270,9 @@ func TestProcsFreezeKillDelete(t *testing.T) {
 	// A child group, as systemd in a zone makes, must not stop Delete.
 	var child string
 	if Mode() == "v2" {
-		child = kfile(path, "", "init.scope")
+		child = kpath(path, "", "init.scope")
 	} else {
-		child = kfile(path, "systemd", "init.scope")
+		child = kpath(path, "systemd", "init.scope")
 	}
 	if err := os.Mkdir(child, 0o755); err != nil {
 		t.Fatal(err)

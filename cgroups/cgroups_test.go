@@ -2,12 +2,14 @@ package cgroups
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/containerd/cgroups/v3/cgroup2"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/zoned-project/zoned/api"
 	"github.com/zoned-project/zoned/errdefs"
@@ -26,8 +28,40 @@ func fakeOnline(t *testing.T) {
 	t.Cleanup(func() { onlinePath = saved })
 }
 
+func fakeMeminfo(t *testing.T, total int64) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "meminfo")
+	if err := os.WriteFile(p, []byte(fmt.Sprintf("MemTotal: %d kB\nMemFree: 1 kB\n", total>>10)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	saved := meminfoPath
+	meminfoPath = p
+	t.Cleanup(func() { meminfoPath = saved })
+}
+
+func TestSetBlockIO(t *testing.T) {
+	dev := &Device{254, 0}
+	res := &specs.LinuxResources{}
+	SetBlockIO(res, api.Resources{IOWeight: 300, IOWriteBPS: 1 << 20, IOReadIOPS: 7}, dev)
+	rates := ioRatesOf(res)
+	if got := rates[*dev]; got == nil || *got != (ioRates{0, 1 << 20, 7, 0}) {
+		t.Errorf("rates = %v, want write bps and read iops on 254:0", got)
+	}
+	if ioWeight(res) != 300 {
+		t.Errorf("weight = %d", ioWeight(res))
+	}
+	SetBlockIO(res, api.Resources{}, dev)
+	if res.BlockIO != nil {
+		t.Errorf("no IO limits left BlockIO %+v", res.BlockIO)
+	}
+	if !HasIOCaps(api.Resources{IOReadBPS: 1}) || HasIOCaps(api.Resources{IOWeight: 5}) {
+		t.Error("HasIOCaps is wrong")
+	}
+}
+
 func TestValidate(t *testing.T) {
 	fakeOnline(t)
+	fakeMeminfo(t, 8<<30)
 	for _, tc := range []struct {
 		name  string
 		r     api.Resources
@@ -47,6 +81,14 @@ func TestValidate(t *testing.T) {
 		{"cpuset backwards", api.Resources{CPUs: "3-1"}, "cpus"},
 		{"cpuset letters", api.Resources{CPUs: "a"}, "cpus"},
 		{"cpu not on host", api.Resources{CPUs: "0,4"}, "cpus"},
+		{"memory above host RAM", api.Resources{MemoryBytes: 8<<30 + 1}, "memory_bytes"},
+		{"memory at host RAM", api.Resources{MemoryBytes: 8 << 30}, ""},
+		{"io plan", api.Resources{IOWeight: 500, IOReadBPS: 10 << 20, IOWriteBPS: 1, IOReadIOPS: 100, IOWriteIOPS: 50}, ""},
+		{"io weight above range", api.Resources{IOWeight: 10001}, "io_weight"},
+		{"negative read bps", api.Resources{IOReadBPS: -1}, "io_read_bps"},
+		{"negative write bps", api.Resources{IOWriteBPS: -1}, "io_write_bps"},
+		{"negative read iops", api.Resources{IOReadIOPS: -1}, "io_read_iops"},
+		{"negative write iops", api.Resources{IOWriteIOPS: -1}, "io_write_iops"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := Validate(tc.r)

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zoned-project/zoned/errdefs"
+	"github.com/zoned-project/zoned/internal/kfile"
 	"github.com/zoned-project/zoned/internal/revert"
 )
 
@@ -141,7 +142,7 @@ func (g *v1Group) Update(res *specs.LinuxResources) error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for _, step := range []func(*specs.LinuxResources) error{g.setCpuset, g.setCPU, g.setMemory, g.setPids} {
+	for _, step := range []func(*specs.LinuxResources) error{g.setCpuset, g.setCPU, g.setMemory, g.setPids, g.setBlkio} {
 		if err := step(res); err != nil {
 			return fmt.Errorf("update cgroup %s: %w", g.path, err)
 		}
@@ -280,7 +281,10 @@ func (g *v1Group) setPids(res *specs.LinuxResources) error {
 	return writeFile(dir, "pids.max", v)
 }
 
-func (g *v1Group) Stats() (*Stats, error) {
+func (g *v1Group) Stats() (*Stats, error) { return statsV1(g.path, g.dirs) }
+
+// statsV1 reads a v1 group's counters from its directories.
+func statsV1(path string, dirs map[string]string) (*Stats, error) {
 	var st Stats
 	var err error
 	read := func(dst *uint64, dir, file string) {
@@ -288,21 +292,22 @@ func (g *v1Group) Stats() (*Stats, error) {
 			*dst, err = readUint(dir, file)
 		}
 	}
-	mem := g.dirs[string(cgroup1.Memory)]
+	mem := dirs[string(cgroup1.Memory)]
 	read(&st.MemoryUsage, mem, "memory.usage_in_bytes")
 	read(&st.MemoryLimit, mem, "memory.limit_in_bytes")
 	read(&st.MemoryFailcnt, mem, "memory.failcnt")
 	if err != nil {
-		return nil, fmt.Errorf("stats of cgroup %s: %w", g.path, err)
+		return nil, fmt.Errorf("stats of cgroup %s: %w", path, err)
 	}
 	oom, err := readKeyed(mem, "memory.oom_control")
 	if err != nil {
-		return nil, fmt.Errorf("stats of cgroup %s: %w", g.path, err)
+		return nil, fmt.Errorf("stats of cgroup %s: %w", path, err)
 	}
 	st.OOMKills = oom["oom_kill"]
-	if _, serr := os.Stat(filepath.Join(mem, "memory.memsw.usage_in_bytes")); serr == nil {
-		var both, swFail uint64
-		read(&both, mem, "memory.memsw.usage_in_bytes")
+	// Without swap accounting there is no memsw file: a failed read of
+	// it, not a stat first, says so (one system call less per zone).
+	if both, serr := readUint(mem, "memory.memsw.usage_in_bytes"); serr == nil {
+		var swFail uint64
 		if both > st.MemoryUsage {
 			st.SwapUsage = both - st.MemoryUsage
 		}
@@ -312,7 +317,7 @@ func (g *v1Group) Stats() (*Stats, error) {
 		read(&swFail, mem, "memory.memsw.failcnt")
 		st.MemoryFailcnt += swFail
 	}
-	if d, ok := g.dirs[string(cgroup1.Pids)]; ok {
+	if d, ok := dirs[string(cgroup1.Pids)]; ok {
 		read(&st.Pids, d, "pids.current")
 		read(&st.PidsLimit, d, "pids.max")
 		if err == nil {
@@ -322,17 +327,20 @@ func (g *v1Group) Stats() (*Stats, error) {
 			}
 		}
 	}
-	if d, ok := g.dirs[string(cgroup1.Cpuacct)]; ok {
+	if d, ok := dirs[string(cgroup1.Cpuacct)]; ok {
 		read(&st.CPUUsageNanos, d, "cpuacct.usage")
 	}
-	if d, ok := g.dirs[string(cgroup1.Cpu)]; ok && err == nil {
+	if d, ok := dirs[string(cgroup1.Cpu)]; ok && err == nil {
 		var cs map[string]uint64
 		if cs, err = readKeyed(d, "cpu.stat"); err == nil {
-			st.ThrottledNanos = cs["throttled_time"]
+			st.ThrottledNanos, st.ThrottledPeriods = cs["throttled_time"], cs["nr_throttled"]
 		}
 	}
+	if d, ok := dirs["blkio"]; ok && err == nil {
+		err = blkioStats(d, &st)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("stats of cgroup %s: %w", g.path, err)
+		return nil, fmt.Errorf("stats of cgroup %s: %w", path, err)
 	}
 	return &st, nil
 }
@@ -414,6 +422,7 @@ func (g *v1Group) Delete() error {
 	}
 	var errs []error
 	for _, d := range g.dirs {
+		kfile.Forget(d)
 		if err := removeTree(d); err != nil {
 			errs = append(errs, err)
 		}

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zoned-project/zoned/errdefs"
+	"github.com/zoned-project/zoned/internal/kfile"
 	"github.com/zoned-project/zoned/internal/revert"
 )
 
@@ -186,6 +187,9 @@ func (g *v2Group) update(res *specs.LinuxResources) error {
 		return unsupported("limit pids", "pids.max")
 	}
 
+	if err := g.setIO(res); err != nil {
+		return err
+	}
 	for _, w := range ws {
 		if w.value == "" {
 			// A zero-byte write never reaches the kernel; a newline is
@@ -199,12 +203,15 @@ func (g *v2Group) update(res *specs.LinuxResources) error {
 	return nil
 }
 
-func (g *v2Group) Stats() (*Stats, error) {
+func (g *v2Group) Stats() (*Stats, error) { return statsV2(g.path, g.dir) }
+
+// statsV2 reads a v2 group's counters from its directory.
+func statsV2(path, dir string) (*Stats, error) {
 	var st Stats
 	var err error
 	read := func(dst *uint64, file string) {
 		if err == nil {
-			*dst, err = readUint(g.dir, file)
+			*dst, err = readUint(dir, file)
 		}
 	}
 	keyed := func(file string) map[string]uint64 {
@@ -212,7 +219,7 @@ func (g *v2Group) Stats() (*Stats, error) {
 			return nil
 		}
 		var m map[string]uint64
-		m, err = readKeyed(g.dir, file)
+		m, err = readKeyed(dir, file)
 		return m
 	}
 	read(&st.MemoryUsage, "memory.current")
@@ -220,18 +227,24 @@ func (g *v2Group) Stats() (*Stats, error) {
 	ev := keyed("memory.events")
 	// "max" counts the times usage hit memory.max: v1's failcnt.
 	st.MemoryFailcnt, st.OOMKills = ev["max"], ev["oom_kill"]
-	if g.has("memory.swap.current") {
-		read(&st.SwapUsage, "memory.swap.current")
+	// Optional controllers' files: a failed read says they are off.
+	if v, e := readUint(dir, "memory.swap.current"); e == nil {
+		st.SwapUsage = v
 	}
-	if g.has("pids.current") {
-		read(&st.Pids, "pids.current")
+	if v, e := readUint(dir, "pids.current"); e == nil {
+		st.Pids = v
 		read(&st.PidsLimit, "pids.max")
 		st.PidsFailcnt = keyed("pids.events")["max"]
 	}
 	cs := keyed("cpu.stat") // always present: the core accounts CPU time
-	st.CPUUsageNanos, st.ThrottledNanos = cs["usage_usec"]*1000, cs["throttled_usec"]*1000
+	st.CPUUsageNanos, st.ThrottledNanos, st.ThrottledPeriods = cs["usage_usec"]*1000, cs["throttled_usec"]*1000, cs["nr_throttled"]
+	if err == nil {
+		if e := ioStatV2(dir, &st); e != nil && !kfile.IsNotExist(e) {
+			err = e
+		}
+	}
 	if err != nil {
-		return nil, fmt.Errorf("stats of cgroup %s: %w", g.path, err)
+		return nil, fmt.Errorf("stats of cgroup %s: %w", path, err)
 	}
 	return &st, nil
 }
@@ -299,6 +312,7 @@ func (g *v2Group) Delete() error {
 	if len(pids) > 0 {
 		return busyError(g.path, pids)
 	}
+	kfile.Forget(g.dir)
 	if err := removeTree(g.dir); err != nil {
 		return fmt.Errorf("delete cgroup %s: %w", g.path, err)
 	}

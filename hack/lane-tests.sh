@@ -31,6 +31,7 @@ LANE_IT='^(TestBusyboxZoneLifecycle|TestMemoryLimitKillsInsideZoneOnly|TestPidsL
 echo "lane: integration tests on cgroup v2: $LANE_IT"
 hack/lane/lane gotest -t 1500 -m 3072 -s "$BIN" -e ZONED_TEST_BIN_DIR="$BIN" -run "$LANE_IT" ./integration || rc=1
 echo "lane: zones on bridge VLANs through the daemon"; hack/lane/lane gotest -t 1200 -m 3072 -s "$BIN" -e ZONED_TEST_BIN_DIR="$BIN" -run '^TestBridgeVLANs$' ./integration || rc=1
+hack/lane/lane gotest -t 1200 -m 3072 -s "$BIN" -e ZONED_TEST_BIN_DIR="$BIN" -run '^(TestCPULimitsEnforcedInZone|TestFailCountersAndOOMEvent|TestLimitsSurviveDaemonRestart|TestBadResourceValuesChangeNothing|TestStatsOfAllZonesAndNetwork)$' ./integration || rc=1 # resources on v2: cpu.max, memory.events, OOM events, stats
 
 # zoned as a systemd service under systemd as PID 1: install, socket
 # activation, zones through daemon restarts and a watchdog kill, autostart

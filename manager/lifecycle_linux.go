@@ -116,6 +116,9 @@ func (m *Manager) startLocked(rec *store.ZoneRecord) (_ *store.ZoneRecord, err e
 	if rec.Spec != nil && rec.Spec.Linux != nil {
 		cgroups.AllowDevices(res, rec.Spec.Linux.Devices)
 	}
+	if err := m.setBlockIO(name, rec.Resources, res); err != nil {
+		return nil, err
+	}
 	cg, err := cgroups.New(m.cgroupPath(name), res)
 	if err != nil {
 		return nil, fmt.Errorf("create cgroup: %w", err)

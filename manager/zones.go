@@ -155,6 +155,9 @@ func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (_ 
 	spec.Linux.Devices = devices
 	spec.Linux.Resources = cgroups.ToSpec(req.Resources)
 	cgroups.AllowDevices(spec.Linux.Resources, devices)
+	if err := m.setBlockIO(req.Name, req.Resources, spec.Linux.Resources); err != nil {
+		return nil, err
+	}
 	if !req.Privileged {
 		namespaces.SetUserNamespace(spec, rec.IDMapBase, rec.IDMapSize)
 		// Refuse now, not at every start, a zone this host cannot run
@@ -300,6 +303,7 @@ func (m *Manager) updateLocked(rec *store.ZoneRecord, revision uint64, patch api
 		if p.PidsMax != nil {
 			res.PidsMax = *p.PidsMax
 		}
+		applyIOPatch(&res, p)
 	}
 	if err := cgroups.Validate(res); err != nil {
 		return nil, errdefs.WithField("resources", err)
@@ -307,6 +311,9 @@ func (m *Manager) updateLocked(rec *store.ZoneRecord, revision uint64, patch api
 	specRes := cgroups.ToSpec(res)
 	if rec.Spec != nil && rec.Spec.Linux != nil {
 		cgroups.AllowDevices(specRes, rec.Spec.Linux.Devices)
+	}
+	if err := m.setBlockIO(name, res, specRes); err != nil {
+		return nil, err
 	}
 	if rec.State == api.StateRunning {
 		cg, err := cgroups.Load(m.cgroupPath(name))
@@ -390,14 +397,14 @@ func (m *Manager) toAPI(rec *store.ZoneRecord, withSpec bool) *api.Zone {
 	}
 	if rec.State == api.StateRunning {
 		z.InitPID = rec.InitPID
-		if cg, err := cgroups.Load(m.cgroupPath(rec.Name)); err == nil {
-			if st, err := cg.Stats(); err == nil {
-				z.Usage = &api.Usage{
-					MemoryBytes:      st.MemoryUsage,
-					MemoryLimitBytes: st.MemoryLimit,
-					Processes:        st.Pids,
-					CPUNanos:         st.CPUUsageNanos,
-				}
+		// ReadStats, not Load: lists of many zones must not parse the
+		// mount table once per zone.
+		if st, err := cgroups.ReadStats(m.cgroupPath(rec.Name)); err == nil {
+			z.Usage = &api.Usage{
+				MemoryBytes:      st.MemoryUsage,
+				MemoryLimitBytes: st.MemoryLimit,
+				Processes:        st.Pids,
+				CPUNanos:         st.CPUUsageNanos,
 			}
 		}
 	}

@@ -80,6 +80,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	for _, z := range running {
 		fmt.Fprintf(&b, "zoned_zone_cpu_seconds_total{zone=\"%s\"} %s\n", label(z.name), strconv.FormatFloat(float64(z.u.CPUNanos)/1e9, 'f', -1, 64))
 	}
+	s.writeStatsMetrics(&b, r, family)
 	family("zoned_zones", "gauge", "Zones by state.")
 	for _, st := range []api.ZoneState{api.StateCreating, api.StateStopped, api.StateStarting, api.StateRunning, api.StateStopping, api.StateDestroying} {
 		fmt.Fprintf(&b, "zoned_zones{state=\"%s\"} %d\n", st, byState[st])

@@ -65,6 +65,8 @@ var routeTable = []route{
 	{method: "GET", pattern: "/v1/zones/{name}/port-forwards", handler: (*Server).listPortForwards, summary: "List a zone's port forwards", status: 200, out: []api.PortForward{}},
 	{method: "POST", pattern: "/v1/zones/{name}/port-forwards", handler: (*Server).addPortForward, summary: "Forward a host port into the zone", in: api.PortForward{}, status: 201, out: api.PortForward{}},
 	{method: "DELETE", pattern: "/v1/zones/{name}/port-forwards/{port}", handler: (*Server).removePortForward, summary: "Stop forwarding a host port", query: []param{{"protocol", "string", "tcp (default) or udp"}}, status: 204},
+	{method: "GET", pattern: "/v1/zones/{name}/stats", handler: (*Server).zoneStats, summary: "A running zone's usage and fail counters", status: 200, out: api.ZoneStats{}},
+	{method: "GET", pattern: "/v1/stats", handler: (*Server).allStats, summary: "Usage and fail counters of every running zone", status: 200, out: []api.ZoneStats{}},
 	{method: "GET", pattern: "/metrics", handler: (*Server).metrics, summary: "Prometheus metrics of zones and the daemon", status: 200, out: "", outType: "text/plain"},
 	{method: "GET", pattern: "/v1/openapi.json", handler: (*Server).openAPI, summary: "This document", status: 200, out: map[string]any{}},
 }

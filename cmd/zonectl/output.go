@@ -60,11 +60,12 @@ func writeData(w io.Writer, format string, v any, human func(io.Writer) error) e
 }
 
 // writeZoneTable writes the list view: one zone a line.
-func writeZoneTable(w io.Writer, zones []api.Zone) error {
+// cpu maps running zones to their CPU percent ("-" for those missing).
+func writeZoneTable(w io.Writer, zones []api.Zone, cpu map[string]float64) error {
 	zones = append([]api.Zone(nil), zones...)
 	sort.Slice(zones, func(i, j int) bool { return zones[i].Name < zones[j].Name })
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tTEMPLATE\tMEMORY\tPROCS")
+	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tTEMPLATE\tCPU%\tMEMORY\tPROCS")
 	for _, z := range zones {
 		pid, procs := "-", "-"
 		if z.InitPID > 0 {
@@ -73,7 +74,7 @@ func writeZoneTable(w io.Writer, zones []api.Zone) error {
 		if z.Usage != nil {
 			procs = strconv.FormatUint(z.Usage.Processes, 10)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", z.Name, z.State, pid, z.Template, memoryColumn(z), procs)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", z.Name, z.State, pid, z.Template, cpuColumn(cpu, z.Name), memoryColumn(z), procs)
 	}
 	return tw.Flush()
 }

@@ -24,13 +24,13 @@ func sampleZones() []api.Zone {
 
 func TestZoneTable(t *testing.T) {
 	var b bytes.Buffer
-	if err := writeZoneTable(&b, sampleZones()); err != nil {
+	if err := writeZoneTable(&b, sampleZones(), map[string]float64{"web1": 12.5}); err != nil {
 		t.Fatal(err)
 	}
 	want := "" +
-		"NAME  STATE    PID   TEMPLATE  MEMORY          PROCS\n" +
-		"web1  running  4242  busybox   12.3MiB/512MiB  3\n" +
-		"web2  stopped  -     debian12  -               -\n"
+		"NAME  STATE    PID   TEMPLATE  CPU%  MEMORY          PROCS\n" +
+		"web1  running  4242  busybox   12.5  12.3MiB/512MiB  3\n" +
+		"web2  stopped  -     debian12  -     -               -\n"
 	if b.String() != want {
 		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
 	}

@@ -21,6 +21,7 @@ type limitFlags struct {
 	autostart                                     bool
 	autostartPriority                             int
 	autostartDelay                                time.Duration
+	io                                            ioFlags
 }
 
 func addLimitFlags(cmd *cobra.Command, l *limitFlags) {
@@ -34,6 +35,7 @@ func addLimitFlags(cmd *cobra.Command, l *limitFlags) {
 	f.BoolVar(&l.autostart, "autostart", false, "start the zone when zoned starts after a host boot")
 	f.IntVar(&l.autostartPriority, "autostart-priority", 0, "autostart order, -1000..1000: higher starts first (and stops last at host shutdown)")
 	f.DurationVar(&l.autostartDelay, "autostart-delay", 0, "after autostarting this zone, wait this long (5s) before the next priority group")
+	addIOFlags(cmd, &l.io)
 }
 
 // autostartDelaySeconds turns --autostart-delay into whole seconds.
@@ -142,7 +144,7 @@ func (l *limitFlags) resources() (api.Resources, error) {
 			return r, err
 		}
 	}
-	return r, nil
+	return r, l.io.resources(&r)
 }
 
 // patch parses the limit flags given on the command line, and only those,
@@ -194,6 +196,9 @@ func (l *limitFlags) patch(cmd *cobra.Command) (api.ZonePatch, error) {
 		}
 		rp.PidsMax, some = &n, true
 	}
+	if err := l.io.patch(cmd, &rp, &some); err != nil {
+		return p, err
+	}
 	if some {
 		p.Resources = &rp
 	}
@@ -213,7 +218,7 @@ func (l *limitFlags) patch(cmd *cobra.Command) (api.ZonePatch, error) {
 		p.AutostartDelaySeconds = &n
 	}
 	if p.Resources == nil && p.Autostart == nil && p.AutostartPriority == nil && p.AutostartDelaySeconds == nil {
-		return p, usagef("nothing to change: give at least one of --memory, --swap, --cpus, --cpu-limit, --cpu-weight, --pids, --autostart, --autostart-priority, --autostart-delay")
+		return p, usagef("nothing to change: give at least one of --memory, --swap, --cpus, --cpu-limit, --cpu-weight, --pids, --io-*, --autostart, --autostart-priority, --autostart-delay")
 	}
 	return p, nil
 }
@@ -434,7 +439,7 @@ its limit and number of processes. Stopped zones show "-" for usage.`,
 		if zones == nil {
 			zones = []api.Zone{} // "[]", not "null", for scripts
 		}
-		return writeData(a.stdout, *out, zones, func(w io.Writer) error { return writeZoneTable(w, zones) })
+		return writeData(a.stdout, *out, zones, func(w io.Writer) error { return writeZoneTable(w, zones, a.cpuPercents(cmd.Context(), zones)) })
 	}
 	return cmd
 }

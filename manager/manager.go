@@ -141,7 +141,6 @@ func New(cfg Config) (*Manager, error) {
 		running: map[string]*runtimeZone{},
 	}
 	m.events.log = m.log.Warn
-
 	m.parts = []zonePart{newResourcePart(m), newNetPart(m)}
 	m.ops.publish = m.events.publish
 	if err := m.reconcile(context.Background()); err != nil {

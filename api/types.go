@@ -246,6 +246,7 @@ type Operation struct {
 	Progress  int             `json:"progress"`
 	Message   string          `json:"message,omitempty"`
 	Err       *Error          `json:"error,omitempty"`
+	Outcome   string          `json:"outcome,omitempty"` // what a daemon restart did to it (api/operations.go)
 	CreatedAt time.Time       `json:"created_at"`
 	UpdatedAt time.Time       `json:"updated_at"`
 }

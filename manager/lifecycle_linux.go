@@ -507,6 +507,9 @@ func (m *Manager) reconcile(ctx context.Context) error {
 	if err := m.fs.Cleanup(); err != nil {
 		m.log.Warn("clean storage leftovers", "err", err)
 	}
+	if err := m.ops.recoverInterrupted(ctx); err != nil {
+		return err
+	}
 	tmpls, err := m.store.ListTemplates()
 	if err != nil {
 		return err

@@ -113,7 +113,7 @@ It talks to the daemon over its Unix socket (--socket, or $ZONED_SOCKET).`,
 		newExecCmd(a), newEnterCmd(a),
 		newTemplateCmd(a),
 		newInfoCmd(a), newVersionCmd(a),
-		newEventsCmd(a),
+		newEventsCmd(a), newOperationCmd(a),
 	)
 	return root
 }

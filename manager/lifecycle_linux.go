@@ -42,7 +42,8 @@ type runtimeZone struct {
 	// statusKnown is false for adopted zones: only a parent can read
 	// the exit status, and the daemon that started them is gone.
 	statusKnown bool
-	console     *os.File // PTY master; nil for adopted zones
+	console     *os.File       // PTY master; nil for adopted zones
+	fanout      *consoleFanout // attached console clients (console_linux.go); nil for adopted zones
 	// handled is set by whoever dealt with the exit (a stop, or the
 	// watcher), so it is dealt with once.
 	handled       bool
@@ -210,11 +211,12 @@ func (m *Manager) startLocked(rec *store.ZoneRecord) (_ *store.ZoneRecord, err e
 		done:        make(chan struct{}),
 		statusKnown: true,
 		console:     master,
+		fanout:      newConsoleFanout(),
 	}
 	m.mu.Lock()
 	m.running[name] = rz
 	m.mu.Unlock()
-	go m.copyConsole(name, master)
+	go m.copyConsole(name, master, rz.fanout)
 	m.wg.Add(1)
 	go m.watch(rz)
 	m.log.Info("zone started", "zone", name, "pid", init.Pid)
@@ -222,8 +224,10 @@ func (m *Manager) startLocked(rec *store.ZoneRecord) (_ *store.ZoneRecord, err e
 	return saved, nil
 }
 
-// copyConsole keeps what the zone writes to /dev/console in console.log.
-func (m *Manager) copyConsole(name string, master *os.File) {
+// copyConsole keeps what the zone writes to /dev/console in console.log
+// and hands it to attached clients.
+func (m *Manager) copyConsole(name string, master *os.File, fan *consoleFanout) {
+	defer fan.end()
 	path := filepath.Join(m.fs.ZoneDir(name), "console.log")
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
@@ -246,6 +250,7 @@ func (m *Manager) copyConsole(name string, master *os.File) {
 				}
 			}
 			_, _ = f.Write(buf[:n])
+			fan.write(buf[:n])
 		}
 		if err != nil {
 			return // EIO once the zone's last process holding the console is gone

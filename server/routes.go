@@ -56,6 +56,7 @@ var routeTable = []route{
 		query: []param{{"type", "string", "comma-separated event types"}, {"zone", "string", "only events about this zone"}}, status: 200, out: api.Event{}, outType: "application/x-ndjson"},
 	{method: "GET", pattern: "/v1/operations", handler: (*Server).listOperations, summary: "List operations kept in the store, oldest first", query: []param{{"status", "string", "only operations with this status"}}, status: 200, out: []api.Operation{}},
 	{method: "DELETE", pattern: "/v1/operations/{id}", handler: (*Server).cancelOperation, summary: "Cancel a running operation; it undoes its work and ends as cancelled", status: 202, out: api.Operation{}},
+	{method: "POST", pattern: "/v1/zones/{name}/console", handler: (*Server).console, summary: "Attach to a zone's console (then Upgrade: zoned-stream; CloseStdin detaches)", in: api.ConsoleRequest{}, status: 101},
 	{method: "GET", pattern: "/metrics", handler: (*Server).metrics, summary: "Prometheus metrics of zones and the daemon", status: 200, out: "", outType: "text/plain"},
 	{method: "GET", pattern: "/v1/openapi.json", handler: (*Server).openAPI, summary: "This document", status: 200, out: map[string]any{}},
 }

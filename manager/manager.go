@@ -141,7 +141,7 @@ func New(cfg Config) (*Manager, error) {
 		running: map[string]*runtimeZone{},
 	}
 	m.events.log = m.log.Warn
-	m.parts = []zonePart{}
+	m.parts = []zonePart{labelsPart{}}
 	m.ops.publish = m.events.publish
 	m.ops.onRestart["template-create"] = m.restartTemplateBuild
 	if err := m.reconcile(context.Background()); err != nil {

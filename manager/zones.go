@@ -277,6 +277,9 @@ func (m *Manager) updateLocked(rec *store.ZoneRecord, revision uint64, patch api
 	if err := validateAutostart(patch.AutostartPriority, patch.AutostartDelaySeconds); err != nil {
 		return nil, err
 	}
+	if err := ValidateLabels(patch.Labels); err != nil {
+		return nil, errdefs.WithField("labels", err)
+	}
 	if revision != 0 && rec.Revision != revision {
 		return nil, fmt.Errorf("zone is at revision %d, not %d as If-Match says: read it again: %w", rec.Revision, revision, errdefs.ErrPrecondition)
 	}
@@ -331,6 +334,9 @@ func (m *Manager) updateLocked(rec *store.ZoneRecord, revision uint64, patch api
 		if patch.AutostartDelaySeconds != nil {
 			z.AutostartDelaySeconds = *patch.AutostartDelaySeconds
 		}
+		if patch.Labels != nil {
+			z.Labels = patch.Labels
+		}
 		return nil
 	})
 	if err != nil {
@@ -383,6 +389,7 @@ func (m *Manager) toAPI(rec *store.ZoneRecord, withSpec bool) *api.Zone {
 		// run privileged, and say so.
 		Privileged: rec.IDMapSize == 0,
 		Devices:    rec.Devices,
+		Labels:     rec.Labels,
 	}
 	if rec.IDMapSize > 0 {
 		z.IDMap = &api.IDMap{HostID: rec.IDMapBase, Size: rec.IDMapSize}

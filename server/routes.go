@@ -33,7 +33,7 @@ type param struct{ name, typ, doc string }
 var routeTable = []route{
 	{method: "GET", pattern: "/v1/info", handler: (*Server).info, summary: "Describe the daemon and its host", status: 200, out: api.Info{}},
 	{method: "GET", pattern: "/v1/zones", handler: (*Server).listZones, summary: "List zones, sorted by name (X-Next-After names where the next page starts)",
-		query:  []param{{"state", "string", "only zones in this state"}, {"template", "string", "only zones of this template"}, {"limit", "integer", "at most this many zones (1..1000)"}, {"after", "string", "only zones named after this one"}},
+		query:  []param{{"state", "string", "only zones in this state"}, {"template", "string", "only zones of this template"}, {"limit", "integer", "at most this many zones (1..1000)"}, {"after", "string", "only zones named after this one"}, {"label", "string", "only zones with this label, as KEY=VALUE; repeat for all of several"}},
 		status: 200, out: []api.Zone{}},
 	{method: "POST", pattern: "/v1/zones", handler: (*Server).createZone, summary: "Create a stopped zone", in: api.CreateZoneRequest{}, status: 201, out: api.Zone{}},
 	{method: "GET", pattern: "/v1/zones/{name}", handler: (*Server).getZone, summary: "Get a zone with its spec; ETag is its revision", status: 200, out: api.Zone{}},

@@ -103,6 +103,7 @@ type daemon struct {
 	log          *bytes.Buffer
 	logMu        sync.Mutex
 	c            *client.Client
+	extraArgs    []string // more zoned flags, set before start
 }
 
 func randomSuffix() string {
@@ -113,7 +114,10 @@ func randomSuffix() string {
 
 // startDaemon starts a daemon for t and registers the cleanup that
 // destroys its zones, stops it and checks it left nothing on the host.
-func startDaemon(t testing.TB) *daemon {
+func startDaemon(t testing.TB) *daemon { return startDaemonWith(t) }
+
+// startDaemonWith is startDaemon with more zoned flags.
+func startDaemonWith(t testing.TB, args ...string) *daemon {
 	t.Helper()
 	requireRoot(t)
 	buildBinaries(t)
@@ -127,6 +131,7 @@ func startDaemon(t testing.TB) *daemon {
 		socket:       filepath.Join(dir, "zoned.sock"),
 		cgroupParent: "/zoned-it-" + randomSuffix(),
 		log:          &bytes.Buffer{},
+		extraArgs:    args,
 	}
 	d.c = client.New(d.socket)
 	d.start()
@@ -148,6 +153,7 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 func (d *daemon) start() {
 	d.t.Helper()
 	cmd := exec.Command(zonedBin, "-data-dir", d.dataDir, "-socket", d.socket, "-cgroup-parent", d.cgroupParent, "-log-level", "debug")
+	cmd.Args = append(cmd.Args, d.extraArgs...)
 	w := lockedWriter{&d.logMu, d.log}
 	cmd.Stdout, cmd.Stderr = w, w
 	// The daemon gets its own session like a real service: zones must

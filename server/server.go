@@ -41,6 +41,7 @@ type Server struct {
 	openapi []byte
 	// requests counts answered calls for /metrics.
 	requests requestCounts
+	latency  latencies // per route, for /metrics (metrics_extra.go)
 }
 
 // New returns the API handler.
@@ -62,6 +63,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(rw, fmt.Errorf("internal error"))
 		}
 		s.requests.add(r.Method, rw.status)
+		if _, route := s.mux.Handler(r); route != "/" {
+			s.latency.observe(route, time.Since(start))
+		}
 		if r.Method != http.MethodGet {
 			// The audit line: who (the client's kernel-vouched
 			// credentials), what, and how it ended.

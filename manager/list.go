@@ -43,7 +43,7 @@ func (m *Manager) ListZonesPage(ctx context.Context, opts api.ZoneListOptions) (
 	if opts.Limit < 0 || opts.Limit > api.MaxListLimit {
 		return nil, "", errdefs.WithField("limit", fmt.Errorf("limit %d is outside 1..%d: %w", opts.Limit, api.MaxListLimit, errdefs.ErrInvalid))
 	}
-	recs, err := m.store.ListZones()
+	recs, err := m.store.ListZoneSummaries()
 	if err != nil {
 		return nil, "", err
 	}

@@ -202,7 +202,7 @@ func (m *Manager) cgroupPath(zone string) string {
 
 // Info describes the daemon.
 func (m *Manager) Info(ctx context.Context) (*api.Info, error) {
-	recs, err := m.store.ListZones()
+	recs, err := m.store.ListZoneSummaries()
 	if err != nil {
 		return nil, err
 	}

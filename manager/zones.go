@@ -359,7 +359,7 @@ func (m *Manager) GetZone(ctx context.Context, name string) (*api.Zone, error) {
 
 // ListZones returns all zones, with usage for running ones.
 func (m *Manager) ListZones(ctx context.Context) ([]api.Zone, error) {
-	recs, err := m.store.ListZones()
+	recs, err := m.store.ListZoneSummaries()
 	if err != nil {
 		return nil, err
 	}

@@ -52,6 +52,8 @@ const lockTimeout = time.Second
 type Store struct {
 	db   *bolt.DB
 	path string
+	// summaries serves ListZoneSummaries (zonesummary.go).
+	summaries summaryCache
 }
 
 // Open opens (creating if needed) the store at path and brings its schema

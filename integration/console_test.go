@@ -5,10 +5,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 
 	"github.com/zoned-project/zoned/api"
 	"github.com/zoned-project/zoned/client"
@@ -133,5 +136,44 @@ func TestConsoleResize(t *testing.T) {
 	inW.Close() // end of input detaches
 	if err := <-done; err != nil {
 		t.Fatalf("detach at end of input: %v", err)
+	}
+}
+
+// TestZonectlConsoleOnATerminal runs zonectl console on a real terminal
+// (a PTY, as a person's shell would give it): the local terminal goes raw,
+// a typed line reaches the zone's console shell and its answer comes
+// back, and Ctrl-] detaches with exit status 0.
+func TestZonectlConsoleOnATerminal(t *testing.T) {
+	d := startDaemon(t)
+	name := "ct" + randomSuffix()
+	d.createStarted(name, api.Resources{})
+	cmd := exec.Command(zonectlBin, "--socket", d.socket, "console", name)
+	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 100, Rows: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	var out syncBuffer
+	go func() { _, _ = io.Copy(&out, tty) }()
+	waitFor(t, time.Minute, "zonectl to say how to detach", func() bool { return strings.Contains(out.String(), "Detach with Ctrl-]") })
+	io.WriteString(tty, "\r")
+	typeUntil(t, tty, "echo term$((6*7))inal; stty size\r", "term42inal", &out)
+	waitFor(t, time.Minute, "the console's size to follow the terminal", func() bool { return strings.Contains(out.String(), "30 100") })
+	if _, err := tty.Write([]byte{api.ConsoleDetachKey}); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Errorf("zonectl console after Ctrl-]: %v\n%s", err, out.String())
+		}
+	case <-time.After(time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatalf("zonectl console did not detach on Ctrl-]:\n%s", out.String())
+	}
+	if z, err := d.c.GetZone(ctxT(t), name); err != nil || z.State != api.StateRunning {
+		t.Errorf("zone after detach: %+v %v", z, err)
 	}
 }

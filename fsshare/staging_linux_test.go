@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -23,12 +24,17 @@ func TestCleanupKillsLeftoverBuildProcesses(t *testing.T) {
 	inside := exec.Command("sleep", "1000")
 	inside.Dir = st.Root
 	outside := exec.Command("sh", "-c", "sleep 1000; :", filepath.Join(s.templatesDir()+"-not", "x"))
+	// Its own process group, so the sleep under the sh dies with it.
+	outside.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	for _, c := range []*exec.Cmd{inside, outside} {
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	defer outside.Process.Kill()
+	defer func() {
+		_ = syscall.Kill(-outside.Process.Pid, syscall.SIGKILL)
+		_ = outside.Wait()
+	}()
 	defer inside.Process.Kill()
 	if err := s.Cleanup(); err != nil {
 		t.Fatal(err)

@@ -196,3 +196,21 @@ func TestOperationSurvivesCleanRestart(t *testing.T) {
 		t.Errorf("after restart: %+v %v", got, err)
 	}
 }
+
+// TestOperationCancelledByCleanStop: a daemon stopped with SIGTERM during a
+// build cancels it and lets it undo itself before exiting; the next daemon
+// has nothing to roll back.
+func TestOperationCancelledByCleanStop(t *testing.T) {
+	d := startDaemon(t)
+	name := "tt" + randomSuffix()
+	op, mirror := startStalledBuild(t, d, name)
+	d.stop()
+	// Undone before the daemon exited, not by the next one.
+	waitFor(t, 30*time.Second, "the build's processes to be gone", func() bool { return len(buildPIDs(mirror)) == 0 })
+	d.start()
+	got, err := d.c.GetOperation(ctxT(t), op.ID)
+	if err != nil || got.Status != api.OperationCancelled || got.Outcome != "" {
+		t.Fatalf("operation after a clean stop: %+v %v, want cancelled with no restart outcome", got, err)
+	}
+	checkBuildGone(t, d, name, mirror)
+}

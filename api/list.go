@@ -9,6 +9,9 @@ type ZoneListOptions struct {
 	Template string    `json:"template,omitempty"`
 	Limit    int       `json:"limit,omitempty"`
 	After    string    `json:"after,omitempty"`
+	// Labels keeps zones that carry every key=value given (?label=k=v,
+	// repeatable).
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // NextAfterHeader is the answer header of GET /v1/zones that says where

@@ -181,8 +181,8 @@ type ZonePatch struct {
 	AutostartPriority     *int `json:"autostart_priority,omitempty"`
 	AutostartDelaySeconds *int `json:"autostart_delay_seconds,omitempty"`
 	// Labels, when set, replace the zone's labels (an empty map clears
-	// them).
-	Labels map[string]string `json:"labels,omitempty"`
+	// them; omitzero sends it, where omitempty would drop it).
+	Labels map[string]string `json:"labels,omitzero"`
 }
 
 // StopRequest is the body of stop and restart.
@@ -246,6 +246,7 @@ type Operation struct {
 	Progress  int             `json:"progress"`
 	Message   string          `json:"message,omitempty"`
 	Err       *Error          `json:"error,omitempty"`
+	Outcome   string          `json:"outcome,omitempty"` // what a daemon restart did to it (api/operations.go)
 	CreatedAt time.Time       `json:"created_at"`
 	UpdatedAt time.Time       `json:"updated_at"`
 }

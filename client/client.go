@@ -176,7 +176,7 @@ func decodeError(resp *http.Response) error {
 // OperationError returns the failure of a finished operation as an error
 // that wraps its errdefs sentinel, or nil when the operation did not fail.
 func OperationError(op *api.Operation) error {
-	if op == nil || op.Status != api.OperationFailure {
+	if op == nil || (op.Status != api.OperationFailure && op.Status != api.OperationCancelled) {
 		return nil
 	}
 	if op.Err == nil {

@@ -46,11 +46,16 @@ const stdinChunk = 32 << 10
 // api.WriteFrame) on the raw connection, so that stdin, resizes and signals
 // flow while output comes back.
 func (c *Client) Exec(ctx context.Context, name string, req api.ExecRequest, opts ExecOptions) (exitCode int, err error) {
-	path := "/zones/" + esc(name) + "/exec"
+	return c.stream(ctx, fmt.Sprintf("exec in zone %q", name), "/zones/"+esc(name)+"/exec", req, opts)
+}
+
+// stream makes the zoned-stream upgrade on path with body and carries
+// opts' streams over it (exec and console); what starts its errors.
+func (c *Client) stream(ctx context.Context, what, path string, body any, opts ExecOptions) (exitCode int, err error) {
 	hreq, err := c.newHTTPRequest(ctx, request{
 		method: http.MethodPost,
 		path:   path,
-		in:     req,
+		in:     body,
 		header: http.Header{"Connection": {"Upgrade"}, "Upgrade": {api.UpgradeProtocol}},
 	})
 	if err != nil {
@@ -80,9 +85,9 @@ func (c *Client) Exec(ctx context.Context, name string, req api.ExecRequest, opt
 	// stream, since the I/O error it caused says nothing useful.
 	wrapErr := func(what string, err error) error {
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return fmt.Errorf("exec in zone %q: %w", name, ctxErr)
+			return fmt.Errorf("%s: %w", what, ctxErr)
 		}
-		return fmt.Errorf("exec in zone %q: %s: %w", name, what, err)
+		return fmt.Errorf("%s: %s: %w", what, what, err)
 	}
 
 	if err := hreq.Write(conn); err != nil {
@@ -96,12 +101,12 @@ func (c *Client) Exec(ctx context.Context, name string, req api.ExecRequest, opt
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		defer resp.Body.Close()
 		if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
-			return -1, fmt.Errorf("exec in zone %q: zoned answered %s instead of switching to %s", name, resp.Status, api.UpgradeProtocol)
+			return -1, fmt.Errorf("%s: zoned answered %s instead of switching to %s", what, resp.Status, api.UpgradeProtocol)
 		}
 		return -1, decodeError(resp)
 	}
 	if !strings.EqualFold(resp.Header.Get("Upgrade"), api.UpgradeProtocol) {
-		return -1, fmt.Errorf("exec in zone %q: zoned switched to protocol %q, want %q", name, resp.Header.Get("Upgrade"), api.UpgradeProtocol)
+		return -1, fmt.Errorf("%s: zoned switched to protocol %q, want %q", what, resp.Header.Get("Upgrade"), api.UpgradeProtocol)
 	}
 
 	// Frames from several goroutines must not interleave.
@@ -178,25 +183,25 @@ func (c *Client) Exec(ctx context.Context, name string, req api.ExecRequest, opt
 		if err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				if ctxErr := ctx.Err(); ctxErr != nil {
-					return -1, fmt.Errorf("exec in zone %q: %w", name, ctxErr)
+					return -1, fmt.Errorf("%s: %w", what, ctxErr)
 				}
-				return -1, fmt.Errorf("exec in zone %q: zoned closed the stream before the command's exit status", name)
+				return -1, fmt.Errorf("%s: zoned closed the stream before the command's exit status", what)
 			}
 			return -1, wrapErr("read stream", err)
 		}
 		switch t {
 		case api.FrameStdout:
 			if _, err := stdout.Write(p); err != nil {
-				return -1, fmt.Errorf("exec in zone %q: write stdout: %w", name, err)
+				return -1, fmt.Errorf("%s: write stdout: %w", what, err)
 			}
 		case api.FrameStderr:
 			if _, err := stderr.Write(p); err != nil {
-				return -1, fmt.Errorf("exec in zone %q: write stderr: %w", name, err)
+				return -1, fmt.Errorf("%s: write stderr: %w", what, err)
 			}
 		case api.FrameExit:
 			code, err := api.ParseExit(p)
 			if err != nil {
-				return -1, fmt.Errorf("exec in zone %q: %w", name, err)
+				return -1, fmt.Errorf("%s: %w", what, err)
 			}
 			return code, nil
 		case api.FrameError:

@@ -138,6 +138,9 @@ func (c *Client) ListZonesPage(ctx context.Context, opts api.ZoneListOptions) ([
 	if opts.Limit != 0 {
 		q.Set("limit", strconv.Itoa(opts.Limit))
 	}
+	for k, v := range opts.Labels {
+		q.Add("label", k+"="+v)
+	}
 	resp, err := c.send(ctx, request{method: http.MethodGet, path: "/zones", query: q})
 	if err != nil {
 		return nil, "", err

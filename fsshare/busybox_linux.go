@@ -68,6 +68,7 @@ func busyboxBinary(ctx context.Context) (string, error) {
 // the console: nobody has a password in the built-in template, and a getty
 // respawning on a console whose daemon end went away would spin.
 const busyboxInittab = `::sysinit:/etc/init.d/rcS
+::askfirst:-/bin/sh
 ::shutdown:/etc/init.d/rcK
 ::ctrlaltdel:/sbin/reboot
 `
@@ -90,7 +91,8 @@ echo "zone $(hostname) is going down"
 
 // BuildBusyboxRoot writes a minimal busybox system into dir, which must be
 // empty or absent: static busybox, an applet symlink for every command,
-// /sbin/init (busybox init) with an inittab that runs /etc/init.d/rcS, and
+// /sbin/init (busybox init) with an inittab that runs /etc/init.d/rcS and a
+// shell on the console once Enter is pressed there (zonectl console), and
 // the usual /etc files. busybox init powers off on SIGUSR2, which is what
 // zoned sends to stop such a zone.
 func BuildBusyboxRoot(ctx context.Context, dir string) error {

@@ -263,7 +263,9 @@ func runDebootstrap(ctx context.Context, root string, opts DebootstrapOptions, p
 	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C")
 	// Its own process group, so cancelling kills dpkg and friends too,
 	// not only the debootstrap shell script.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: a daemon killed outright takes the build with it, and
+	// the next daemon rolls the template back (manager's restart handler).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 10 * time.Second
 	pr, pw, err := os.Pipe()

@@ -174,6 +174,7 @@ func (s *Storage) Cleanup() error {
 			continue
 		}
 		st := &staging{dir: filepath.Join(s.templatesDir(), e.Name())}
+		killStagingUsers(st.dir)
 		if err := unmountUnder(st.dir); err != nil {
 			errs = append(errs, err)
 			continue

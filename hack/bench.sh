@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # bench.sh — the benchmarks of issue 2: a zone's create + start + exec +
 # stop + destroy against `runc run` of /bin/true, the cost of 100 running
-# zones, and the building blocks a slow cycle is made of. Figures are
-# reported, never asserted.
+# zones, and the building blocks a slow cycle is made of; and issue 6's
+# API latency of list and show with ZONED_BENCH_ZONES zones (default 1000)
+# and 100 concurrent creates (-bench API). Figures are reported, never
+# asserted.
 #
 #   hack/bench.sh                  20 iterations each (BENCHTIME=20x)
 #   BENCHTIME=1x hack/bench.sh     the quick smoke run CI uses

@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 # unpacks busybox-static for the built-in template; runc for the
 # benchmark; the rest are tools the tests and the lane use.
 PKGS=(gcc libc6-dev git ca-certificates debootstrap runc procps iproute2 nftables
-      btrfs-progs e2fsprogs xz-utils zstd util-linux kmod)
+      btrfs-progs e2fsprogs xz-utils zstd util-linux kmod
+      python3)  # docs/examples/panel.py, run by integration/panel_test.go
 PKGS+=(iputils-ping iperf3) # netvirt: tests ping from namespaces they make; its benchmark runs iperf3
 missing=()
 for p in "${PKGS[@]}"; do

@@ -105,7 +105,8 @@ type daemon struct {
 	c            *client.Client
 	// wrap runs the daemon through a command (nsenter into a network
 	// namespace the test made); set by a startDaemon option.
-	wrap []string
+	wrap      []string
+	extraArgs []string // more zoned flags, set before start
 }
 
 func randomSuffix() string {
@@ -117,6 +118,11 @@ func randomSuffix() string {
 // startDaemon starts a daemon for t and registers the cleanup that
 // destroys its zones, stops it and checks it left nothing on the host.
 func startDaemon(t testing.TB, opts ...func(*daemon)) *daemon {
+	return startDaemonWith(t, nil, opts...)
+}
+
+// startDaemonWith is startDaemon with more zoned flags.
+func startDaemonWith(t testing.TB, args []string, opts ...func(*daemon)) *daemon {
 	t.Helper()
 	requireRoot(t)
 	buildBinaries(t)
@@ -130,6 +136,7 @@ func startDaemon(t testing.TB, opts ...func(*daemon)) *daemon {
 		socket:       filepath.Join(dir, "zoned.sock"),
 		cgroupParent: "/zoned-it-" + randomSuffix(),
 		log:          &bytes.Buffer{},
+		extraArgs:    args,
 	}
 	d.c = client.New(d.socket)
 	for _, o := range opts {
@@ -154,7 +161,8 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 func (d *daemon) start() {
 	d.t.Helper()
 	args := []string{zonedBin, "-data-dir", d.dataDir, "-socket", d.socket, "-cgroup-parent", d.cgroupParent, "-log-level", "debug"}
-	cmd := exec.Command(append(d.wrap, args...)[0], append(d.wrap, args...)[1:]...)
+	args = append(append(d.wrap, args...), d.extraArgs...)
+	cmd := exec.Command(args[0], args[1:]...)
 	w := lockedWriter{&d.logMu, d.log}
 	cmd.Stdout, cmd.Stderr = w, w
 	// The daemon gets its own session like a real service: zones must

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"encoding/json"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -60,16 +59,7 @@ func TestListFiltersAndPages(t *testing.T) {
 		"after=..%2Fx":    "after",
 		"template=Bad%2F": "template",
 	} {
-		resp, err := d.rawHTTP().Get("http://zoned/v1/zones?" + query)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ae api.Error
-		_ = json.NewDecoder(resp.Body).Decode(&ae)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest || ae.Field != field || ae.Code != "invalid_argument" {
-			t.Errorf("GET /v1/zones?%s: %s %+v, want 400 naming %s", query, resp.Status, ae, field)
-		}
+		d.expectBadList(t, query, field)
 	}
 
 	stdout, stderr, code := d.zonectl("", "list", "--state", "stopped", "--template", "busybox", "-o", "json")

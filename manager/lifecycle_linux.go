@@ -42,7 +42,8 @@ type runtimeZone struct {
 	// statusKnown is false for adopted zones: only a parent can read
 	// the exit status, and the daemon that started them is gone.
 	statusKnown bool
-	console     *os.File // PTY master; nil for adopted zones
+	console     *os.File       // PTY master; nil for adopted zones
+	fanout      *consoleFanout // attached console clients (console_linux.go); nil for adopted zones
 	// handled is set by whoever dealt with the exit (a stop, or the
 	// watcher), so it is dealt with once.
 	handled       bool
@@ -213,11 +214,12 @@ func (m *Manager) startLocked(rec *store.ZoneRecord) (_ *store.ZoneRecord, err e
 		done:        make(chan struct{}),
 		statusKnown: true,
 		console:     master,
+		fanout:      newConsoleFanout(),
 	}
 	m.mu.Lock()
 	m.running[name] = rz
 	m.mu.Unlock()
-	go m.copyConsole(name, master)
+	go m.copyConsole(name, master, rz.fanout)
 	m.wg.Add(1)
 	go m.watch(rz)
 	m.log.Info("zone started", "zone", name, "pid", init.Pid)
@@ -225,8 +227,10 @@ func (m *Manager) startLocked(rec *store.ZoneRecord) (_ *store.ZoneRecord, err e
 	return saved, nil
 }
 
-// copyConsole keeps what the zone writes to /dev/console in console.log.
-func (m *Manager) copyConsole(name string, master *os.File) {
+// copyConsole keeps what the zone writes to /dev/console in console.log
+// and hands it to attached clients.
+func (m *Manager) copyConsole(name string, master *os.File, fan *consoleFanout) {
+	defer fan.end()
 	path := filepath.Join(m.fs.ZoneDir(name), "console.log")
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
@@ -249,6 +253,7 @@ func (m *Manager) copyConsole(name string, master *os.File) {
 				}
 			}
 			_, _ = f.Write(buf[:n])
+			fan.write(buf[:n])
 		}
 		if err != nil {
 			return // EIO once the zone's last process holding the console is gone
@@ -509,6 +514,9 @@ func (m *Manager) killZone(rz *runtimeZone) error {
 func (m *Manager) reconcile(ctx context.Context) error {
 	if err := m.fs.Cleanup(); err != nil {
 		m.log.Warn("clean storage leftovers", "err", err)
+	}
+	if err := m.ops.recoverInterrupted(ctx); err != nil {
+		return err
 	}
 	tmpls, err := m.store.ListTemplates()
 	if err != nil {

@@ -37,10 +37,13 @@ func (m *Manager) ListZonesPage(ctx context.Context, opts api.ZoneListOptions) (
 			return nil, "", errdefs.WithField("after", err)
 		}
 	}
+	if err := ValidateLabels(opts.Labels); err != nil {
+		return nil, "", errdefs.WithField("label", err)
+	}
 	if opts.Limit < 0 || opts.Limit > api.MaxListLimit {
 		return nil, "", errdefs.WithField("limit", fmt.Errorf("limit %d is outside 1..%d: %w", opts.Limit, api.MaxListLimit, errdefs.ErrInvalid))
 	}
-	recs, err := m.store.ListZones()
+	recs, err := m.store.ListZoneSummaries()
 	if err != nil {
 		return nil, "", err
 	}
@@ -50,7 +53,7 @@ func (m *Manager) ListZonesPage(ctx context.Context, opts api.ZoneListOptions) (
 		if opts.After != "" && rec.Name <= opts.After {
 			continue
 		}
-		if (opts.State != "" && rec.State != opts.State) || (opts.Template != "" && rec.Template != opts.Template) {
+		if (opts.State != "" && rec.State != opts.State) || (opts.Template != "" && rec.Template != opts.Template) || !matchLabels(rec.Labels, opts.Labels) {
 			continue
 		}
 		if opts.Limit > 0 && len(zones) == opts.Limit {

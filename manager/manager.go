@@ -135,14 +135,15 @@ func New(cfg Config) (*Manager, error) {
 		log:     cfg.Logger,
 		store:   st,
 		fs:      fs,
-		ops:     newOperations(),
+		ops:     newOperations(st, cfg.Logger),
 		events:  newEventHub(),
 		locks:   map[string]*zoneLock{},
 		running: map[string]*runtimeZone{},
 	}
 	m.events.log = m.log.Warn
-	m.parts = []zonePart{newResourcePart(m), newNetPart(m)}
+	m.parts = []zonePart{newResourcePart(m), newNetPart(m), labelsPart{}}
 	m.ops.publish = m.events.publish
+	m.ops.onRestart["template-create"] = m.restartTemplateBuild
 	if err := m.reconcile(context.Background()); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("reconcile: %w", err)
@@ -163,6 +164,7 @@ func New(cfg Config) (*Manager, error) {
 // daemon and the next one adopts them.
 func (m *Manager) Close() error {
 	m.stopAutostart()
+	m.ops.close()
 	m.events.close()
 	m.mu.Lock()
 	for _, rz := range m.running {
@@ -200,7 +202,7 @@ func (m *Manager) cgroupPath(zone string) string {
 
 // Info describes the daemon.
 func (m *Manager) Info(ctx context.Context) (*api.Info, error) {
-	recs, err := m.store.ListZones()
+	recs, err := m.store.ListZoneSummaries()
 	if err != nil {
 		return nil, err
 	}

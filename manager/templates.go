@@ -134,13 +134,13 @@ func (m *Manager) CreateTemplate(ctx context.Context, req api.CreateTemplateRequ
 	if err := validate.Name("template", req.Name); err != nil {
 		return nil, errdefs.WithField("name", err)
 	}
-	var build func(progress func(int, string)) error
+	var build OpFunc
 	rec := &store.TemplateRecord{Name: req.Name, Source: req.From}
 	switch req.From {
 	case "builtin":
-		build = func(progress func(int, string)) error {
+		build = func(ctx context.Context, progress func(int, string)) error {
 			progress(10, "building busybox root")
-			return m.fs.BuildBuiltin(context.Background(), req.Name)
+			return m.fs.BuildBuiltin(ctx, req.Name)
 		}
 	case "debootstrap":
 		if req.Suite == "" {
@@ -159,8 +159,8 @@ func (m *Manager) CreateTemplate(ctx context.Context, req api.CreateTemplateRequ
 		}
 		rec.Suite, rec.Include = req.Suite, req.Include
 		opts := fsshare.DebootstrapOptions{Suite: req.Suite, Mirror: req.Mirror, Include: req.Include}
-		build = func(progress func(int, string)) error {
-			return m.fs.Debootstrap(context.Background(), req.Name, opts, fsshare.ProgressFunc(progress))
+		build = func(ctx context.Context, progress func(int, string)) error {
+			return m.fs.Debootstrap(ctx, req.Name, opts, fsshare.ProgressFunc(progress))
 		}
 	default:
 		return nil, errdefs.WithField("from", fmt.Errorf("template source %q is unknown; use debootstrap or builtin (import a tar with PUT): %w", req.From, errdefs.ErrInvalid))
@@ -171,8 +171,10 @@ func (m *Manager) CreateTemplate(ctx context.Context, req api.CreateTemplateRequ
 	}
 	// No template lock is held while building: the record's "building"
 	// state keeps zones off the template, and builds take minutes.
-	return m.ops.start("template-create", req.Name, func(progress func(int, string)) error {
-		err := m.buildTemplate(context.Background(), rec, func() error { return build(progress) })
+	// Cancelling the operation ends the build's context; buildTemplate
+	// then removes what was built and the record.
+	return m.ops.startCtx("template-create", req.Name, func(ctx context.Context, progress func(int, string)) error {
+		err := m.buildTemplate(ctx, rec, func() error { return build(ctx, progress) })
 		if err != nil {
 			return fmt.Errorf("create template %q: %w", req.Name, err)
 		}
@@ -215,4 +217,26 @@ func (m *Manager) DeleteTemplate(ctx context.Context, name string) error {
 		return fmt.Errorf("delete template %q: %w", name, err)
 	}
 	return m.store.DeleteTemplate(name)
+}
+
+// restartTemplateBuild deals with a template build a daemon died in: a
+// template that reached "ready" was complete; anything else is removed,
+// files and record, so the name can be built again.
+func (m *Manager) restartTemplateBuild(ctx context.Context, op *api.Operation) (string, error) {
+	rec, err := m.store.GetTemplate(op.Target)
+	if err == nil && rec.State == templateReady {
+		return api.OutcomeCompleted, nil
+	}
+	if err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		return "", err
+	}
+	if err := m.fs.DeleteTemplate(op.Target); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		return "", fmt.Errorf("remove interrupted template %q: %w", op.Target, err)
+	}
+	if rec != nil {
+		if err := m.store.DeleteTemplate(op.Target); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+			return "", err
+		}
+	}
+	return api.OutcomeRolledBack, nil
 }

@@ -280,6 +280,9 @@ func (m *Manager) updateLocked(rec *store.ZoneRecord, revision uint64, patch api
 	if err := validateAutostart(patch.AutostartPriority, patch.AutostartDelaySeconds); err != nil {
 		return nil, err
 	}
+	if err := ValidateLabels(patch.Labels); err != nil {
+		return nil, errdefs.WithField("labels", err)
+	}
 	if revision != 0 && rec.Revision != revision {
 		return nil, fmt.Errorf("zone is at revision %d, not %d as If-Match says: read it again: %w", rec.Revision, revision, errdefs.ErrPrecondition)
 	}
@@ -338,6 +341,9 @@ func (m *Manager) updateLocked(rec *store.ZoneRecord, revision uint64, patch api
 		if patch.AutostartDelaySeconds != nil {
 			z.AutostartDelaySeconds = *patch.AutostartDelaySeconds
 		}
+		if patch.Labels != nil {
+			z.Labels = patch.Labels
+		}
 		return nil
 	})
 	if err != nil {
@@ -360,7 +366,7 @@ func (m *Manager) GetZone(ctx context.Context, name string) (*api.Zone, error) {
 
 // ListZones returns all zones, with usage for running ones.
 func (m *Manager) ListZones(ctx context.Context) ([]api.Zone, error) {
-	recs, err := m.store.ListZones()
+	recs, err := m.store.ListZoneSummaries()
 	if err != nil {
 		return nil, err
 	}
@@ -391,6 +397,7 @@ func (m *Manager) toAPI(rec *store.ZoneRecord, withSpec bool) *api.Zone {
 		Privileged: rec.IDMapSize == 0,
 		Devices:    rec.Devices,
 		NICs:       rec.NICs, DNS: rec.DNS,
+		Labels:     rec.Labels,
 	}
 	if rec.IDMapSize > 0 {
 		z.IDMap = &api.IDMap{HostID: rec.IDMapBase, Size: rec.IDMapSize}

@@ -2,23 +2,19 @@ package server
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"syscall"
 
 	"github.com/zoned-project/zoned/api"
-	"github.com/zoned-project/zoned/errdefs"
 )
 
 // exec runs a command in a zone and carries its stdio over the hijacked
 // connection as frames (see api/stream.go). The exit frame is sent after
 // the command ended and its output was drained.
 func (s *Server) exec(w http.ResponseWriter, r *http.Request) {
-	if !strings.EqualFold(r.Header.Get("Upgrade"), api.UpgradeProtocol) {
-		writeError(w, fmt.Errorf("exec needs the headers Connection: Upgrade and Upgrade: %s: %w", api.UpgradeProtocol, errdefs.ErrInvalid))
+	if !wantsUpgrade(w, r, "exec") {
 		return
 	}
 	var req api.ExecRequest
@@ -34,19 +30,14 @@ func (s *Server) exec(w http.ResponseWriter, r *http.Request) {
 	}
 	defer sess.Close()
 
-	conn, brw, err := http.NewResponseController(w).Hijack()
+	conn, brw, err := switchProtocols(w)
 	if err != nil {
 		_ = sess.Signal(syscall.SIGKILL)
 		_, _ = sess.Wait()
-		s.log.Error("exec: hijack connection", "zone", name, "err", err)
+		s.log.Error("exec: switch protocols", "zone", name, "err", err)
 		return
 	}
 	defer conn.Close()
-	if _, err := io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: "+api.UpgradeProtocol+"\r\n\r\n"); err != nil {
-		_ = sess.Signal(syscall.SIGKILL)
-		_, _ = sess.Wait()
-		return
-	}
 	s.log.Info("exec", "zone", name, "command", req.Command, "tty", req.TTY)
 
 	var wmu sync.Mutex

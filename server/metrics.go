@@ -100,6 +100,8 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(&b, "zoned_api_requests_total{method=\"%s\",code=\"%s\"} %d\n", k[0], k[1], s.requests.n[k])
 	}
 	s.requests.mu.Unlock()
+	s.writeOperations(r.Context(), &b)
+	s.latency.write(&b)
 	_, _ = io.WriteString(w, b.String())
 }
 

@@ -33,7 +33,7 @@ type param struct{ name, typ, doc string }
 var routeTable = []route{
 	{method: "GET", pattern: "/v1/info", handler: (*Server).info, summary: "Describe the daemon and its host", status: 200, out: api.Info{}},
 	{method: "GET", pattern: "/v1/zones", handler: (*Server).listZones, summary: "List zones, sorted by name (X-Next-After names where the next page starts)",
-		query:  []param{{"state", "string", "only zones in this state"}, {"template", "string", "only zones of this template"}, {"limit", "integer", "at most this many zones (1..1000)"}, {"after", "string", "only zones named after this one"}},
+		query:  []param{{"state", "string", "only zones in this state"}, {"template", "string", "only zones of this template"}, {"limit", "integer", "at most this many zones (1..1000)"}, {"after", "string", "only zones named after this one"}, {"label", "string", "only zones with this label, as KEY=VALUE; repeat for all of several"}},
 		status: 200, out: []api.Zone{}},
 	{method: "POST", pattern: "/v1/zones", handler: (*Server).createZone, summary: "Create a stopped zone", in: api.CreateZoneRequest{}, status: 201, out: api.Zone{}},
 	{method: "GET", pattern: "/v1/zones/{name}", handler: (*Server).getZone, summary: "Get a zone with its spec; ETag is its revision", status: 200, out: api.Zone{}},
@@ -67,6 +67,9 @@ var routeTable = []route{
 	{method: "DELETE", pattern: "/v1/zones/{name}/port-forwards/{port}", handler: (*Server).removePortForward, summary: "Stop forwarding a host port", query: []param{{"protocol", "string", "tcp (default) or udp"}}, status: 204},
 	{method: "GET", pattern: "/v1/zones/{name}/stats", handler: (*Server).zoneStats, summary: "A running zone's usage and fail counters", status: 200, out: api.ZoneStats{}},
 	{method: "GET", pattern: "/v1/stats", handler: (*Server).allStats, summary: "Usage and fail counters of every running zone", status: 200, out: []api.ZoneStats{}},
+	{method: "GET", pattern: "/v1/operations", handler: (*Server).listOperations, summary: "List operations kept in the store, oldest first", query: []param{{"status", "string", "only operations with this status"}}, status: 200, out: []api.Operation{}},
+	{method: "DELETE", pattern: "/v1/operations/{id}", handler: (*Server).cancelOperation, summary: "Cancel a running operation; it undoes its work and ends as cancelled", status: 202, out: api.Operation{}},
+	{method: "POST", pattern: "/v1/zones/{name}/console", handler: (*Server).console, summary: "Attach to a zone's console (then Upgrade: zoned-stream; CloseStdin detaches)", in: api.ConsoleRequest{}, status: 101},
 	{method: "GET", pattern: "/metrics", handler: (*Server).metrics, summary: "Prometheus metrics of zones and the daemon", status: 200, out: "", outType: "text/plain"},
 	{method: "GET", pattern: "/v1/openapi.json", handler: (*Server).openAPI, summary: "This document", status: 200, out: map[string]any{}},
 }

@@ -41,6 +41,7 @@ type Server struct {
 	openapi []byte
 	// requests counts answered calls for /metrics.
 	requests requestCounts
+	latency  latencies // per route, for /metrics (metrics_extra.go)
 }
 
 // New returns the API handler.
@@ -62,6 +63,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(rw, fmt.Errorf("internal error"))
 		}
 		s.requests.add(r.Method, rw.status)
+		if _, route := s.mux.Handler(r); route != "/" {
+			s.latency.observe(route, time.Since(start))
+		}
 		if r.Method != http.MethodGet {
 			// The audit line: who (the client's kernel-vouched
 			// credentials), what, and how it ended.
@@ -215,7 +219,7 @@ func (s *Server) listZones(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, zones)
 }
 
-// zoneListOptions reads ?state=&template=&limit=&after= (the manager
+// zoneListOptions reads ?state=&template=&limit=&after=&label= (the manager
 // checks the values).
 func zoneListOptions(r *http.Request) (api.ZoneListOptions, error) {
 	q := r.URL.Query()
@@ -226,6 +230,16 @@ func zoneListOptions(r *http.Request) (api.ZoneListOptions, error) {
 			return opts, errdefs.WithField("limit", fmt.Errorf("query limit=%q is not a number from 1 to %d: %w", v, api.MaxListLimit, errdefs.ErrInvalid))
 		}
 		opts.Limit = n
+	}
+	for _, sel := range q["label"] {
+		k, v, ok := strings.Cut(sel, "=")
+		if !ok {
+			return opts, errdefs.WithField("label", fmt.Errorf("query label=%q is not KEY=VALUE: %w", sel, errdefs.ErrInvalid))
+		}
+		if opts.Labels == nil {
+			opts.Labels = map[string]string{}
+		}
+		opts.Labels[k] = v
 	}
 	return opts, nil
 }

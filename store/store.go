@@ -9,8 +9,10 @@
 //	├── version : uint64 big-endian schema version (migrations bump it)
 //	├── zones
 //	│   └── <zone name> : ZoneRecord as JSON
-//	└── templates
-//	    └── <template name> : TemplateRecord as JSON
+//	├── templates
+//	│   └── <template name> : TemplateRecord as JSON
+//	└── operations
+//	    └── <operation id> : api.Operation as JSON (store/operations.go)
 //
 // Values are JSON so that a person with bbolt's CLI can read them and a new
 // field needs no migration; migrations are for changes of layout or meaning.
@@ -50,6 +52,8 @@ const lockTimeout = time.Second
 type Store struct {
 	db   *bolt.DB
 	path string
+	// summaries serves ListZoneSummaries (zonesummary.go).
+	summaries summaryCache
 }
 
 // Open opens (creating if needed) the store at path and brings its schema
@@ -127,7 +131,7 @@ func (s *Store) migrate() error {
 		if have > want {
 			return fmt.Errorf("schema version %d is newer than this zoned understands (%d); refusing to touch it", have, want)
 		}
-		for _, name := range [][]byte{bucketZones, bucketTemplates, bucketNetworks, bucketPortForwards} {
+		for _, name := range [][]byte{bucketZones, bucketTemplates, bucketNetworks, bucketPortForwards, bucketOperations} {
 			if _, err := root.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}

@@ -110,10 +110,10 @@ It talks to the daemon over its Unix socket (--socket, or $ZONED_SOCKET).`,
 	root.AddCommand(
 		newCreateCmd(a), newStartCmd(a), newStopCmd(a), newRestartCmd(a), newDestroyCmd(a),
 		newListCmd(a), newShowCmd(a), newSetCmd(a), newConsoleLogCmd(a),
-		newExecCmd(a), newEnterCmd(a),
+		newExecCmd(a), newEnterCmd(a), newConsoleCmd(a),
 		newTemplateCmd(a),
 		newInfoCmd(a), newVersionCmd(a),
-		newEventsCmd(a), newStatsCmd(a),
+		newEventsCmd(a), newStatsCmd(a), newOperationCmd(a),
 	)
 	root.AddCommand(newNetworkCmds(a)...)
 	return root

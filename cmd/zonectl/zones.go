@@ -217,8 +217,8 @@ func (l *limitFlags) patch(cmd *cobra.Command) (api.ZonePatch, error) {
 		}
 		p.AutostartDelaySeconds = &n
 	}
-	if p.Resources == nil && p.Autostart == nil && p.AutostartPriority == nil && p.AutostartDelaySeconds == nil {
-		return p, usagef("nothing to change: give at least one of --memory, --swap, --cpus, --cpu-limit, --cpu-weight, --pids, --io-*, --autostart, --autostart-priority, --autostart-delay")
+	if p.Resources == nil && p.Autostart == nil && p.AutostartPriority == nil && p.AutostartDelaySeconds == nil && !changed("label") {
+		return p, usagef("nothing to change: give at least one of --memory, --swap, --cpus, --cpu-limit, --cpu-weight, --pids, --io-*, --autostart, --autostart-priority, --autostart-delay, --label")
 	}
 	return p, nil
 }
@@ -236,7 +236,7 @@ func newCreateCmd(a *app) *cobra.Command {
 	var l limitFlags
 	var template, hostname string
 	var privileged bool
-	var devices []string
+	var devices, labelArgs []string
 	cmd := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create a zone from a template",
@@ -249,7 +249,8 @@ with no power on the host. --privileged makes a zone without a user
 namespace, whose root is the host's root; use it only for guests you trust.`,
 		Example: `  zonectl create web1
   zonectl create web1 --template debian12 --memory 1G --swap 512M --cpu-limit 150% --pids 1024 --autostart
-  zonectl create vpn1 --device tun`,
+  zonectl create vpn1 --device tun
+  zonectl create web2 --label customer=c1042 --label plan=basic`,
 		Args: needArgs("NAME"),
 	}
 	out := addOutputFlag(cmd)
@@ -266,10 +267,14 @@ namespace, whose root is the host's root; use it only for guests you trust.`,
 		if err != nil {
 			return err
 		}
+		labels, _, err := parseLabels(labelArgs, false)
+		if err != nil {
+			return err
+		}
 		req := api.CreateZoneRequest{
 			Name: args[0], Template: template, Hostname: hostname, Resources: res, Autostart: l.autostart,
 			AutostartPriority: l.autostartPriority, AutostartDelaySeconds: delay,
-			Privileged: privileged, Devices: devices,
+			Privileged: privileged, Devices: devices, Labels: labels,
 		}
 		if err := nicOpts(&req); err != nil {
 			return err
@@ -284,6 +289,7 @@ namespace, whose root is the host's root; use it only for guests you trust.`,
 	cmd.Flags().StringVar(&hostname, "hostname", "", "host name inside the zone (default: the zone's name)")
 	cmd.Flags().BoolVar(&privileged, "privileged", false, "no user namespace: root inside is root on the host (shown with a warning)")
 	cmd.Flags().StringSliceVar(&devices, "device", nil, "optional host device to give the zone: tun (/dev/net/tun) or fuse (/dev/fuse); repeatable")
+	cmd.Flags().StringArrayVarP(&labelArgs, "label", "l", nil, "label the zone KEY=VALUE (a customer, a plan); repeatable")
 	addLimitFlags(cmd, &l)
 	return cmd
 }
@@ -421,18 +427,24 @@ func newListCmd(a *app) *cobra.Command {
 its limit and number of processes. Stopped zones show "-" for usage.`,
 		Example: `  zonectl list
   zonectl list --state running --template busybox
+  zonectl list --label customer=c1042
   zonectl list -o json`,
 		Args: needArgs(),
 	}
 	out := addOutputFlag(cmd)
 	var state, template string
+	labelArgs := addLabelFlag(cmd, "only zones labelled KEY=VALUE; repeat to require several")
 	cmd.Flags().StringVar(&state, "state", "", "only zones in this state (running, stopped, ...)")
 	cmd.Flags().StringVar(&template, "template", "", "only zones made from this template")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkFormat(*out); err != nil {
 			return err
 		}
-		zones, _, err := a.client().ListZonesPage(cmd.Context(), api.ZoneListOptions{State: api.ZoneState(state), Template: template})
+		labels, _, err := parseLabels(*labelArgs, false)
+		if err != nil {
+			return err
+		}
+		zones, _, err := a.client().ListZonesPage(cmd.Context(), api.ZoneListOptions{State: api.ZoneState(state), Template: template, Labels: labels})
 		if err != nil {
 			return err
 		}
@@ -472,16 +484,18 @@ func newSetCmd(a *app) *cobra.Command {
 	var l limitFlags
 	cmd := &cobra.Command{
 		Use:   "set NAME",
-		Short: "Change a zone's limits or autostart",
+		Short: "Change a zone's limits, autostart or labels",
 		Long: `Change a zone's limits; a running zone gets them at once. Only the flags
 given change anything. "0", "none" or "unlimited" removes a limit.`,
 		Example: `  zonectl set web1 --memory 2G --swap 1G
   zonectl set web1 --cpu-limit 200% --cpus 0-1
-  zonectl set web1 --pids none --autostart=false`,
+  zonectl set web1 --pids none --autostart=false
+  zonectl set web1 --label plan=pro --label trial-`,
 		Args: needArgs("NAME"),
 	}
 	out := addOutputFlag(cmd)
 	addLimitFlags(cmd, &l)
+	labelArgs := addLabelFlag(cmd, "set label KEY=VALUE, or remove it with KEY-; repeatable")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkFormat(*out); err != nil {
 			return err
@@ -490,7 +504,12 @@ given change anything. "0", "none" or "unlimited" removes a limit.`,
 		if err != nil {
 			return err
 		}
-		z, err := a.client().UpdateZone(cmd.Context(), args[0], p)
+		var z *api.Zone
+		if len(*labelArgs) > 0 {
+			z, err = setLabels(cmd, a.client(), args[0], p, *labelArgs)
+		} else {
+			z, err = a.client().UpdateZone(cmd.Context(), args[0], p)
+		}
 		if err != nil {
 			return err
 		}

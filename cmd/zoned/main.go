@@ -40,6 +40,7 @@ func main() {
 		cgroupParent = flag.String("cgroup-parent", manager.DefaultCgroupParent, "absolute cgroup under which zones get their groups")
 		idmapBase    = flag.Uint("idmap-base", manager.DefaultIDMapBase, "first host UID/GID given to unprivileged zones (each takes 65536); no host user may have an ID at or above it")
 		logLevel     = flag.String("log-level", "info", "debug, info, warn or error")
+		metricsAddr  = flag.String("metrics-address", "", "also serve GET /metrics (only that) on this TCP address, like 127.0.0.1:9464; unauthenticated, so bind it where only monitoring reaches")
 		version      = flag.Bool("version", false, "print the version and exit")
 	)
 	flag.Parse()
@@ -58,13 +59,13 @@ func main() {
 		os.Exit(2)
 	}
 	cfg := manager.Config{DataDir: *dataDir, StorePath: *storePath, CgroupParent: *cgroupParent, IDMapBase: uint32(*idmapBase), Logger: log}
-	if err := run(log, cfg, *socket); err != nil {
+	if err := run(log, cfg, *socket, *metricsAddr); err != nil {
 		log.Error("zoned failed", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(log *slog.Logger, cfg manager.Config, socket string) error {
+func run(log *slog.Logger, cfg manager.Config, socket, metricsAddr string) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("zoned must run as root")
 	}
@@ -80,6 +81,19 @@ func run(log *slog.Logger, cfg manager.Config, socket string) error {
 	if err != nil {
 		return err
 	}
+	srv := server.New(m, log)
+	if metricsAddr != "" {
+		ml, err := net.Listen("tcp", metricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics address: %w", err)
+		}
+		log.Info("serving metrics", "address", ml.Addr().String())
+		go func() {
+			if err := srv.ServeMetrics(ctx, ml); err != nil {
+				log.Error("metrics server", "err", err)
+			}
+		}()
+	}
 	// Ready only now: the store is open and reconcile has adopted or
 	// cleaned every zone, so the first request sees the truth.
 	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
@@ -89,7 +103,7 @@ func run(log *slog.Logger, cfg manager.Config, socket string) error {
 	go watchdog(ctx, log, m)
 	// Zones keep running when the daemon stops: they are not its
 	// children in any way that ties their life to it.
-	err = server.New(m, log).Serve(ctx, l)
+	err = srv.Serve(ctx, l)
 	_, _ = daemon.SdNotify(false, daemon.SdNotifyStopping)
 	return err
 }

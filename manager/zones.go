@@ -397,7 +397,7 @@ func (m *Manager) toAPI(rec *store.ZoneRecord, withSpec bool) *api.Zone {
 		Privileged: rec.IDMapSize == 0,
 		Devices:    rec.Devices,
 		NICs:       rec.NICs, DNS: rec.DNS,
-		Labels:     rec.Labels,
+		Labels: rec.Labels,
 	}
 	if rec.IDMapSize > 0 {
 		z.IDMap = &api.IDMap{HostID: rec.IDMapBase, Size: rec.IDMapSize}

@@ -143,6 +143,7 @@ func New(cfg Config) (*Manager, error) {
 	m.events.log = m.log.Warn
 	m.parts = []zonePart{
 		&quotaPart{m: m},
+		newViewPart(m),
 	}
 	m.ops.publish = m.events.publish
 	if err := m.reconcile(context.Background()); err != nil {

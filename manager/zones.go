@@ -403,6 +403,7 @@ func (m *Manager) toAPI(rec *store.ZoneRecord, withSpec bool) *api.Zone {
 			}
 		}
 	}
+	z.Warnings = m.zoneWarnings(rec.Name)
 	if withSpec {
 		z.Spec = rec.Spec
 	}

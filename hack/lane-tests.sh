@@ -30,6 +30,9 @@ LANE_IT='^(TestBusyboxZoneLifecycle|TestMemoryLimitKillsInsideZoneOnly|TestPidsL
 echo "lane: integration tests on cgroup v2: $LANE_IT"
 hack/lane/lane gotest -t 1500 -m 3072 -s "$BIN" -e ZONED_TEST_BIN_DIR="$BIN" -run "$LANE_IT" ./integration || rc=1
 
+echo "lane: ext4 and XFS project quotas (kernel here lacks QFMT_V2, XFS_QUOTA)"
+hack/lane/lane gotest -t 600 -run '^TestProjectQuota' ./quota || rc=1
+
 # zoned as a systemd service under systemd as PID 1: install, socket
 # activation, zones through daemon restarts and a watchdog kill, autostart
 # order, a real host shutdown, uninstall.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -349,3 +350,115 @@ func TestBtrfsQgroupEnforcedAndEscapesFail(t *testing.T) {
 		}
 	}
 }
+
+// projectFS makes a filesystem with project quotas on (ext4 with the
+// project and quota features mounted prjquota, or XFS mounted prjquota) on
+// a loop device for one test, or skips naming what the kernel lacks.
+func projectFS(t *testing.T, fstype string) string {
+	t.Helper()
+	requireRoot(t)
+	mkfs := map[string][]string{
+		"ext4": {"mkfs.ext4", "-q", "-F", "-I", "256", "-O", "quota,project"},
+		"xfs":  {"mkfs.xfs", "-q", "-f"},
+	}[fstype]
+	requireTool(t, mkfs[0], map[string]string{"ext4": "e2fsprogs", "xfs": "xfsprogs"}[fstype])
+	base := t.TempDir()
+	img := filepath.Join(base, fstype+".img")
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, 512<<20); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(mkfs[0], append(mkfs[1:], img)...).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v: %s", mkfs[0], err, out)
+	}
+	mnt := filepath.Join(base, "mnt")
+	if err := os.Mkdir(mnt, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	dev, lf, err := attachLoop(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lf.Close()
+	missing := map[string]string{"ext4": "CONFIG_QUOTA and CONFIG_QFMT_V2", "xfs": "CONFIG_XFS_FS and CONFIG_XFS_QUOTA"}[fstype]
+	if err := unix.Mount(dev, mnt, fstype, 0, "prjquota"); err != nil {
+		t.Skipf("cannot mount %s with prjquota (kernel lacks %s?): %v; the stock-kernel lane runs this test", fstype, missing, err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(mnt, 0); err != nil {
+			t.Errorf("unmount %s: %v", fstype, err)
+		}
+	})
+	if !projectQuotaOn(mnt) {
+		t.Skipf("%s mounted prjquota accounts no project quota (kernel lacks %s); the stock-kernel lane runs this test", fstype, missing)
+	}
+	return mnt
+}
+
+func testProjectQuota(t *testing.T, fstype string) {
+	mnt := projectFS(t, fstype)
+	if name, err := Detect(mnt); err != nil || name != Project {
+		t.Fatalf("Detect(%s with prjquota) = %q, %v", fstype, name, err)
+	}
+	b := projectBackend{}
+	dir := filepath.Join(mnt, "zone")
+	if err := b.Make(dir, Limits{Bytes: 16 << 20, Inodes: 100}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Remove(dir) })
+	// Subdirectories inherit the project: a zone's whole tree counts.
+	sub := filepath.Join(dir, "upper", "var")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := fill(filepath.Join(sub, "big"), 40<<20); !isQuotaErr(err) {
+		t.Fatalf("writing 40 MiB under a 16 MiB project quota: %v, want EDQUOT", err)
+	}
+	u, err := b.Usage(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.LimitBytes != 16<<20 || u.Bytes < 8<<20 || u.Bytes > 17<<20 || u.LimitInodes != 100 {
+		t.Fatalf("usage after filling: %+v", u)
+	}
+	err = b.SetLimits(dir, Limits{Bytes: 1 << 20}, true)
+	if !errors.Is(err, errdefs.ErrConflict) || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("shrink below use = %v, want ErrConflict naming the use", err)
+	}
+	if err := b.SetLimits(dir, Limits{Bytes: 64 << 20, Inodes: 100}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := fill(filepath.Join(sub, "more"), 20<<20); err != nil {
+		t.Fatalf("write after growing: %v", err)
+	}
+	// Files of another project cannot be linked or renamed in.
+	outside := filepath.Join(mnt, "outside")
+	if err := fill(outside, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(outside, filepath.Join(sub, "link")); !errors.Is(err, syscall.EXDEV) {
+		t.Fatalf("hard link into the project: %v, want EXDEV", err)
+	}
+	if err := os.Rename(outside, filepath.Join(sub, "moved")); !errors.Is(err, syscall.EXDEV) {
+		t.Fatalf("rename into the project: %v, want EXDEV", err)
+	}
+	// Inodes are capped.
+	var ierr error
+	for i := 0; i < 200 && ierr == nil; i++ {
+		ierr = os.WriteFile(filepath.Join(sub, "f"+strconv.Itoa(i)), nil, 0o644)
+	}
+	if !isQuotaErr(ierr) {
+		t.Fatalf("creating 200 files under 100 inodes: %v, want EDQUOT", ierr)
+	}
+	if err := b.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("dir left after Remove: %v", err)
+	}
+}
+
+func TestProjectQuotaExt4(t *testing.T) { testProjectQuota(t, "ext4") }
+func TestProjectQuotaXFS(t *testing.T)  { testProjectQuota(t, "xfs") }

@@ -165,7 +165,7 @@ func TestDiskQuotaOnHostFilesystem(t *testing.T) {
 }
 
 // startDaemonIn starts a daemon whose data dir is dir.
-func startDaemonIn(t *testing.T, dir string) *daemon {
+func startDaemonIn(t testing.TB, dir string) *daemon {
 	requireRoot(t)
 	buildBinaries(t)
 	if err := os.MkdirAll(dir, 0o711); err != nil {

@@ -106,7 +106,26 @@ func (q *quotaPart) create(_ context.Context, rec *store.ZoneRecord, req *api.Cr
 		rec.Spec.Annotations = map[string]string{}
 	}
 	rec.Spec.Annotations[diskQuotaAnnotation] = name
+	if name == quota.Project && rec.IDMapSize == 0 && rec.Spec.Process != nil && rec.Spec.Process.Capabilities != nil {
+		// ext4 lets CAP_SYS_RESOURCE ignore quota limits; a privileged
+		// zone's root has it on the host, so it would write past the
+		// quota. Unprivileged zones hold it only in their namespace.
+		c := rec.Spec.Process.Capabilities
+		for _, set := range []*[]string{&c.Bounding, &c.Effective, &c.Permitted, &c.Inheritable, &c.Ambient} {
+			*set = dropCap(*set, "CAP_SYS_RESOURCE")
+		}
+	}
 	return nil
+}
+
+func dropCap(caps []string, drop string) []string {
+	out := caps[:0:0]
+	for _, c := range caps {
+		if c != drop {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // backend returns the quota backend holding rec's disk cap, nil for a zone

@@ -226,8 +226,22 @@ func TestDiskQuotaBtrfsQgroups(t *testing.T) {
 	if err != nil || z.Spec.Annotations["org.zoned.disk-quota"] != "btrfs-qgroup" {
 		t.Fatalf("zone on btrfs has quota backend %q (%v)", z.Spec.Annotations["org.zoned.disk-quota"], err)
 	}
-	if err := d.c.DestroyZone(ctxT(t), "q1", true); err != nil {
-		t.Fatal(err)
+	// A zone cannot make a nested subvolume, whose qgroup would not be
+	// its own: it sees its layer through overlayfs, which passes no btrfs
+	// ioctl. The helper runs as host root in a privileged zone.
+	d.createEscapeZoneAs(t, "nest", api.Resources{DiskBytes: 64 << 20}, true)
+	if got := strings.TrimSpace(d.mustExec("nest", "/usr/local/bin/escape", "btrfs_subvol", "/root", "nested")); got == "OK" {
+		t.Errorf("a zone on btrfs created a nested subvolume")
+	}
+	// The helper itself can (outside any zone), so the attempt is real.
+	if out, err := exec.Command(buildEscape(t), "btrfs_subvol", mnt, "probe").CombinedOutput(); strings.TrimSpace(string(out)) != "OK" {
+		t.Errorf("escape helper cannot create a subvolume on the host either: %s %v", out, err)
+	}
+	_, _ = exec.Command("btrfs", "subvolume", "delete", filepath.Join(mnt, "probe")).CombinedOutput()
+	for _, n := range []string{"q1", "nest"} {
+		if err := d.c.DestroyZone(ctxT(t), n, true); err != nil {
+			t.Fatal(err)
+		}
 	}
 	out, err := exec.Command("btrfs", "qgroup", "show", mnt).CombinedOutput()
 	if err != nil {

@@ -29,6 +29,9 @@ type viewPart struct {
 	mu sync.Mutex
 	// degraded holds why a running zone has no view.
 	degraded map[string]string
+	// srv keeps one zone's start from telling the server about it while
+	// another zone's stop finds no zone left and stops the server.
+	srv sync.Mutex
 }
 
 func newViewPart(m *Manager) *viewPart { return &viewPart{m: m, degraded: map[string]string{}} }
@@ -81,10 +84,12 @@ func (v *viewPart) warnings(zone string) []string {
 // this start's spec (never stored: a start without the view must not fail
 // for want of their sources).
 func (v *viewPart) prestart(_ context.Context, rec *store.ZoneRecord, _ *revert.Reverter) error {
+	v.srv.Lock()
 	err := v.ensure()
 	if err == nil {
 		err = procview.SetZone(v.state(), rec.Name, procview.Config{Cgroup: v.m.cgroupPath(rec.Name)})
 	}
+	v.srv.Unlock()
 	if err != nil {
 		v.m.log.Warn("zone starts without its /proc view", "zone", rec.Name, "err", err)
 		v.setDegraded(rec.Name, err.Error())
@@ -137,6 +142,8 @@ func (v *viewPart) destroy(rec *store.ZoneRecord) error {
 // left, so nothing of zoned runs or stays mounted without zones.
 func (v *viewPart) forget(zone string) {
 	v.setDegraded(zone, "")
+	v.srv.Lock()
+	defer v.srv.Unlock()
 	left, err := procview.RemoveZone(v.state(), zone)
 	if err != nil || left > 0 {
 		return

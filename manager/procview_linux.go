@@ -83,7 +83,7 @@ func (v *viewPart) warnings(zone string) []string {
 // prestart makes sure the view serves the zone and adds its bind mounts to
 // this start's spec (never stored: a start without the view must not fail
 // for want of their sources).
-func (v *viewPart) prestart(_ context.Context, rec *store.ZoneRecord, _ *revert.Reverter) error {
+func (v *viewPart) prestart(_ context.Context, rec *store.ZoneRecord, r *revert.Reverter) error {
 	v.srv.Lock()
 	err := v.ensure()
 	if err == nil {
@@ -96,6 +96,8 @@ func (v *viewPart) prestart(_ context.Context, rec *store.ZoneRecord, _ *revert.
 		return nil
 	}
 	v.setDegraded(rec.Name, "")
+	// A start that fails later leaves no zone for the server to serve.
+	r.Add(func() { v.forget(rec.Name) })
 	names := make([]string, 0, len(procview.Files))
 	for n := range procview.Files {
 		names = append(names, n)

@@ -182,9 +182,13 @@ func (btrfsBackend) Remove(dir string) error {
 		if !hasQgroup(out, q) {
 			return nil
 		}
-		_, err = btrfs("qgroup", "destroy", q, parent)
-		if try == 50 {
-			return fmt.Errorf("qgroup %s stays after its subvolume was deleted: %w", q, err)
+		if try == 100 {
+			return fmt.Errorf("qgroup %s stays after its subvolume was deleted", q)
+		}
+		// The removal shows in qgroup show after a commit (6.1).
+		if _, err := btrfs("qgroup", "destroy", q, parent); err == nil {
+			_, _ = btrfs("filesystem", "sync", parent)
+			continue
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

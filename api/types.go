@@ -111,6 +111,8 @@ type Zone struct {
 	// LastExit says how the zone last stopped ("poweroff", "killed", ...).
 	LastExit string `json:"last_exit,omitempty"`
 	Usage    *Usage `json:"usage,omitempty"`
+	// Warnings say what of the zone works less than asked (no /proc view).
+	Warnings []string `json:"warnings,omitempty"`
 	// Privileged zones run without a user namespace: root inside is root on
 	// the host. Only an explicit request makes one.
 	Privileged bool `json:"privileged,omitempty"`

@@ -120,7 +120,17 @@ func (s *Storage) RootMount(zone, template string) specs.Mount {
 
 // CreateZoneRoot makes the zone's own layer over template. A failure
 // removes whatever it made.
-func (s *Storage) CreateZoneRoot(zone, template string) (err error) {
+func (s *Storage) CreateZoneRoot(zone, template string) error {
+	return s.CreateZoneRootIn(zone, template, nil)
+}
+
+// CreateZoneRootIn is CreateZoneRoot with mkdir making the zone's directory
+// (zones/NAME) in place of a plain 0700 mkdir: a disk quota makes it a
+// btrfs subvolume, a project-quota directory or the mountpoint of the
+// zone's disk image, so that the layer made inside is under the quota from
+// its first byte. mkdir must report an existing directory as fs.ErrExist;
+// undoing what it did beyond the directory is the caller's.
+func (s *Storage) CreateZoneRootIn(zone, template string, mkdir func(dir string) error) (err error) {
 	if err := validate.Name("zone", zone); err != nil {
 		return err
 	}
@@ -132,7 +142,10 @@ func (s *Storage) CreateZoneRoot(zone, template string) (err error) {
 	}
 	dir := s.ZoneDir(zone)
 	// Mkdir, not MkdirAll: it is what tells us another zone has the name.
-	if err := os.Mkdir(dir, 0o700); err != nil {
+	if mkdir == nil {
+		mkdir = func(dir string) error { return os.Mkdir(dir, 0o700) }
+	}
+	if err := mkdir(dir); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("create root of zone %q: %s exists: %w", zone, dir, errdefs.ErrAlreadyExists)
 		}

@@ -33,6 +33,12 @@ hack/lane/lane gotest -t 1500 -m 3072 -s "$BIN" -e ZONED_TEST_BIN_DIR="$BIN" -ru
 echo "lane: zones on bridge VLANs through the daemon"; hack/lane/lane gotest -t 1200 -m 3072 -s "$BIN" -e ZONED_TEST_BIN_DIR="$BIN" -run '^TestBridgeVLANs$' ./integration || rc=1
 hack/lane/lane gotest -t 1200 -m 3072 -s "$BIN" -e ZONED_TEST_BIN_DIR="$BIN" -run '^(TestCPULimitsEnforcedInZone|TestFailCountersAndOOMEvent|TestLimitsSurviveDaemonRestart|TestBadResourceValuesChangeNothing|TestStatsOfAllZonesAndNetwork)$' ./integration || rc=1 # resources on v2: cpu.max, memory.events, OOM events, stats
 
+# ext4 and XFS project quotas (this kernel lacks QFMT_V2, XFS_QUOTA); the
+# image quota grown online (needs CAP_SYS_RESOURCE) and the /proc view on v2.
+QUOTA_LANE='^(TestProjectQuota.*|TestDiskQuotaOnHostFilesystem|TestProcViewShowsZoneLimits)$'
+echo "lane: disk quotas and the /proc view: $QUOTA_LANE"
+hack/lane/lane gotest -t 900 -m 3072 -s "$BIN" -e ZONED_TEST_BIN_DIR="$BIN" -run "$QUOTA_LANE" ./quota ./integration || rc=1
+
 # zoned as a systemd service under systemd as PID 1: install, socket
 # activation, zones through daemon restarts and a watchdog kill, autostart
 # order, a real host shutdown, uninstall.

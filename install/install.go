@@ -20,6 +20,7 @@ import (
 
 	"github.com/zoned-project/zoned/client"
 	"github.com/zoned-project/zoned/dist/systemd"
+	"github.com/zoned-project/zoned/procview"
 )
 
 // Group is the group whose members may use the API socket.
@@ -177,6 +178,13 @@ func Uninstall(ctx context.Context, o UninstallOptions) error {
 			return fmt.Errorf("zones %s are running: stop or destroy them before --purge deletes their files", strings.Join(running, ", "))
 		}
 		fmt.Fprintf(o.Out, "zones %s keep running without a daemon; install zoned again to manage them\n", strings.Join(running, ", "))
+	}
+	if err == nil && len(running) == 0 {
+		// The /proc view server outlives the daemon for running zones;
+		// with none, nothing of zoned stays running or mounted.
+		if err := procview.Stop(filepath.Join(o.DataDir, "procview")); err != nil {
+			fmt.Fprintf(o.Out, "stop the zones' /proc view: %v\n", err)
+		}
 	}
 	if *o.Systemd {
 		// Stopping zoned-shutdown.service does not stop zones: its

@@ -149,16 +149,18 @@ func (m *Manager) startLocked(rec *store.ZoneRecord) (_ *store.ZoneRecord, err e
 		}
 	}
 
-	spec := *rec.Spec
-	root := *spec.Root
-	root.Path = m.fs.ZoneRootPath(name)
-	spec.Root = &root
 	ctx := context.Background()
 	for _, p := range m.parts {
 		if err := p.prestart(ctx, rec, r); err != nil {
 			return nil, fmt.Errorf("%s: %w", p.partName(), err)
 		}
 	}
+	// After prestart: a part may add mounts for this start only (the /proc
+	// view's bind mounts, when the view is served).
+	spec := *rec.Spec
+	root := *spec.Root
+	root.Path = m.fs.ZoneRootPath(name)
+	spec.Root = &root
 	devicesDir, err := m.makeDeviceNodes(rec)
 	if err != nil {
 		return nil, fmt.Errorf("optional devices: %w", err)

@@ -141,7 +141,16 @@ func New(cfg Config) (*Manager, error) {
 		running: map[string]*runtimeZone{},
 	}
 	m.events.log = m.log.Warn
-	m.parts = []zonePart{newResourcePart(m), newNetPart(m), labelsPart{}}
+	// Order matters: the quota makes the zone's directory before the
+	// root is built in it, and the /proc view reads limits the resource
+	// part set.
+	m.parts = []zonePart{
+		&quotaPart{m: m},
+		newResourcePart(m),
+		newNetPart(m),
+		newViewPart(m),
+		labelsPart{},
+	}
 	m.ops.publish = m.events.publish
 	m.ops.onRestart["template-create"] = m.restartTemplateBuild
 	if err := m.reconcile(context.Background()); err != nil {

@@ -2,6 +2,7 @@ package manager
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/zoned-project/zoned/api"
 	"github.com/zoned-project/zoned/internal/revert"
@@ -60,3 +61,44 @@ func (basePart) start(context.Context, *store.ZoneRecord, int, *revert.Reverter)
 func (basePart) stopped(*store.ZoneRecord)                                             {}
 func (basePart) destroy(*store.ZoneRecord) error                                       { return nil }
 func (basePart) reconcile(context.Context, []*store.ZoneRecord) error                  { return nil }
+
+// A zoneDirMaker is a part that makes the zone's directory itself (see
+// fsshare.CreateZoneRootIn): the disk quota puts the zone's layer under the
+// quota before the layer's directories exist. At most one part is one.
+type zoneDirMaker interface {
+	makeZoneDir(ctx context.Context, req *api.CreateZoneRequest, dir string, r *revert.Reverter) error
+}
+
+// A resourceUpdater is a part that takes its share of a live change of a
+// zone's resources (the disk quota's size). It runs before the cgroup
+// limits are applied, updates res with what it applied, and refuses bad
+// values before changing anything.
+type resourceUpdater interface {
+	updateResources(rec *store.ZoneRecord, res *api.Resources, patch *api.ResourcesPatch) error
+}
+
+// zoneDirFunc is the mkdir a create passes to fsshare.CreateZoneRootIn:
+// the zoneDirMaker part's, or nil for a plain directory.
+func (m *Manager) zoneDirFunc(ctx context.Context, req *api.CreateZoneRequest, r *revert.Reverter) func(string) error {
+	for _, p := range m.parts {
+		if dm, ok := p.(zoneDirMaker); ok {
+			return func(dir string) error { return dm.makeZoneDir(ctx, req, dir, r) }
+		}
+	}
+	return nil
+}
+
+// updateParts lets every resourceUpdater part apply its share of patch.
+func (m *Manager) updateParts(rec *store.ZoneRecord, res *api.Resources, patch *api.ResourcesPatch) error {
+	if patch == nil {
+		return nil
+	}
+	for _, p := range m.parts {
+		if u, ok := p.(resourceUpdater); ok {
+			if err := u.updateResources(rec, res, patch); err != nil {
+				return fmt.Errorf("%s: %w", p.partName(), err)
+			}
+		}
+	}
+	return nil
+}

@@ -114,7 +114,7 @@ func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (_ 
 	}
 	r.Add(func() { _ = m.store.DeleteZone(req.Name) })
 
-	if err := m.fs.CreateZoneRoot(req.Name, tmpl.Name); err != nil {
+	if err := m.fs.CreateZoneRootIn(req.Name, tmpl.Name, m.zoneDirFunc(ctx, &req, r)); err != nil {
 		return nil, fmt.Errorf("create root: %w", err)
 	}
 	r.Add(func() { _ = m.fs.DeleteZoneRoot(req.Name) })
@@ -311,6 +311,9 @@ func (m *Manager) updateLocked(rec *store.ZoneRecord, revision uint64, patch api
 	if err := cgroups.Validate(res); err != nil {
 		return nil, errdefs.WithField("resources", err)
 	}
+	if err := m.updateParts(rec, &res, patch.Resources); err != nil {
+		return nil, err
+	}
 	specRes := cgroups.ToSpec(res)
 	if rec.Spec != nil && rec.Spec.Linux != nil {
 		cgroups.AllowDevices(specRes, rec.Spec.Linux.Devices)
@@ -415,6 +418,7 @@ func (m *Manager) toAPI(rec *store.ZoneRecord, withSpec bool) *api.Zone {
 			}
 		}
 	}
+	z.Warnings = m.zoneWarnings(rec.Name)
 	if withSpec {
 		z.Spec = rec.Spec
 	}

@@ -137,6 +137,9 @@ func writeZoneDetails(w io.Writer, z *api.Zone) error {
 	if z.LastExit != "" {
 		k.add("Last exit", z.LastExit)
 	}
+	for _, w := range z.Warnings {
+		k.add("Warning", w)
+	}
 	r := z.Resources
 	k.add("Memory limit", sizeOrUnlimited(r.MemoryBytes))
 	k.add("Swap", sizeOrNone(r.SwapBytes, r.MemoryBytes))
@@ -144,6 +147,9 @@ func writeZoneDetails(w io.Writer, z *api.Zone) error {
 	k.add("CPU limit", percentOrUnlimited(r.CPULimitPercent))
 	k.add("CPU weight", weightOrDefault(r.CPUWeight))
 	k.add("Max processes", countOrUnlimited(r.PidsMax))
+	if r.DiskBytes > 0 {
+		k.add("Disk quota", sizeOrUnlimited(r.DiskBytes))
+	}
 	if u := z.Usage; u != nil {
 		k.add("Memory used", memoryColumn(*z))
 		k.add("Processes", u.Processes)

@@ -57,17 +57,6 @@ func parseIOWeightFlag(name, v string) (int64, error) {
 	return n, nil
 }
 
-func parseCountFlag(name, v string) (int64, error) {
-	if noLimit(v) {
-		return 0, nil
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-	if err != nil || n < 0 {
-		return 0, usagef("--%s: invalid count %q: expected a whole number of operations per second", name, v)
-	}
-	return n, nil
-}
-
 // values parses the flags; only those given when changed is not nil.
 func (l *ioFlags) values(changed func(string) bool) (map[string]int64, error) {
 	out := map[string]int64{}

@@ -18,6 +18,7 @@ import (
 // parsed so that "none" and units work and errors name the value.
 type limitFlags struct {
 	memory, swap, cpus, cpuLimit, cpuWeight, pids string
+	disk, inodes                                  string
 	autostart                                     bool
 	autostartPriority                             int
 	autostartDelay                                time.Duration
@@ -32,6 +33,8 @@ func addLimitFlags(cmd *cobra.Command, l *limitFlags) {
 	f.StringVar(&l.cpuLimit, "cpu-limit", "", "CPU cap as percent of one CPU (150%) or CPUs (1.5); 0 or none for no cap")
 	f.StringVar(&l.cpuWeight, "cpu-weight", "", "share of CPU under contention, 1..10000 (default 100)")
 	f.StringVar(&l.pids, "pids", "", "maximum number of processes; 0 or none for no limit")
+	f.StringVar(&l.disk, "disk", "", "disk quota of the zone's own files, binary units (20G); set grows it live")
+	f.StringVar(&l.inodes, "inodes", "", "maximum number of files and directories of the zone's own (with --disk)")
 	f.BoolVar(&l.autostart, "autostart", false, "start the zone when zoned starts after a host boot")
 	f.IntVar(&l.autostartPriority, "autostart-priority", 0, "autostart order, -1000..1000: higher starts first (and stops last at host shutdown)")
 	f.DurationVar(&l.autostartDelay, "autostart-delay", 0, "after autostarting this zone, wait this long (5s) before the next priority group")
@@ -88,13 +91,15 @@ func parseCPUWeightFlag(v string) (uint64, error) {
 	return n, nil
 }
 
-func parsePidsFlag(v string) (int64, error) {
+func parsePidsFlag(v string) (int64, error) { return parseCountFlag("pids", v) }
+
+func parseCountFlag(name, v string) (int64, error) {
 	if noLimit(v) {
 		return 0, nil
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 	if err != nil || n < 0 {
-		return 0, usagef("--pids: invalid process count %q", v)
+		return 0, usagef("--%s: invalid count %q", name, v)
 	}
 	return n, nil
 }
@@ -141,6 +146,16 @@ func (l *limitFlags) resources() (api.Resources, error) {
 	}
 	if l.pids != "" {
 		if r.PidsMax, err = parsePidsFlag(l.pids); err != nil {
+			return r, err
+		}
+	}
+	if l.disk != "" {
+		if r.DiskBytes, err = parseSizeFlag("disk", l.disk); err != nil {
+			return r, err
+		}
+	}
+	if l.inodes != "" {
+		if r.DiskInodes, err = parseCountFlag("inodes", l.inodes); err != nil {
 			return r, err
 		}
 	}
@@ -196,6 +211,20 @@ func (l *limitFlags) patch(cmd *cobra.Command) (api.ZonePatch, error) {
 		}
 		rp.PidsMax, some = &n, true
 	}
+	if changed("disk") {
+		n, err := parseSizeFlag("disk", l.disk)
+		if err != nil {
+			return p, err
+		}
+		rp.DiskBytes, some = &n, true
+	}
+	if changed("inodes") {
+		n, err := parseCountFlag("inodes", l.inodes)
+		if err != nil {
+			return p, err
+		}
+		rp.DiskInodes, some = &n, true
+	}
 	if err := l.io.patch(cmd, &rp, &some); err != nil {
 		return p, err
 	}
@@ -218,7 +247,7 @@ func (l *limitFlags) patch(cmd *cobra.Command) (api.ZonePatch, error) {
 		p.AutostartDelaySeconds = &n
 	}
 	if p.Resources == nil && p.Autostart == nil && p.AutostartPriority == nil && p.AutostartDelaySeconds == nil && !changed("label") {
-		return p, usagef("nothing to change: give at least one of --memory, --swap, --cpus, --cpu-limit, --cpu-weight, --pids, --io-*, --autostart, --autostart-priority, --autostart-delay, --label")
+		return p, usagef("nothing to change: give at least one of --memory, --swap, --cpus, --cpu-limit, --cpu-weight, --pids, --io-*, --disk, --inodes, --autostart, --autostart-priority, --autostart-delay, --label")
 	}
 	return p, nil
 }

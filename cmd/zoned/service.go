@@ -32,6 +32,8 @@ func subcommand(args []string) (status int, ok bool) {
 		err = uninstallCmd(args[1:])
 	case "shutdown":
 		err = shutdownCmd(args[1:])
+	case "viewfs":
+		err = viewfsCmd(args[1:])
 	default:
 		return 0, false
 	}

@@ -105,6 +105,18 @@ func main() {
 		unix.Syscall(0x40000000|unix.SYS_GETPID, 0, 0, 0)
 	case "keyctl":
 		err = errno(unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_GET_KEYRING_ID, uintptr(0xfffffffd), 0))
+	case "btrfs_subvol":
+		// BTRFS_IOC_SUBVOL_CREATE in directory arg(2): a nested
+		// subvolume would get a qgroup of its own, outside the zone's.
+		var args struct {
+			fd   int64
+			name [4088]byte
+		}
+		copy(args.name[:], arg(3))
+		var dir int
+		if dir, err = unix.Open(arg(2), unix.O_RDONLY|unix.O_DIRECTORY, 0); err == nil {
+			err = errno(unix.Syscall(unix.SYS_IOCTL, uintptr(dir), 0x5000940e, uintptr(unsafe.Pointer(&args))))
+		}
 	case "status":
 		// The fields that show which process-level defences are on.
 		data, _ := os.ReadFile("/proc/self/status")

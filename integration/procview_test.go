@@ -1,0 +1,127 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/zoned-project/zoned/api"
+)
+
+// viewPID is the PID of the daemon's /proc view server, 0 if none.
+func (d *daemon) viewPID() int {
+	b, err := os.ReadFile(filepath.Join(d.dataDir, "procview", "viewfs.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
+func (d *daemon) meminfoKB(zone, key string) int64 {
+	d.t.Helper()
+	n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(field(d.mustExec(zone, "cat", "/proc/meminfo"), key)), " kB"), 10, 64)
+	if err != nil {
+		d.t.Fatalf("%s in the zone's /proc/meminfo: %v", key, err)
+	}
+	return n
+}
+
+func TestProcViewShowsZoneLimits(t *testing.T) {
+	d := startDaemon(t)
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skip("no /dev/fuse (CONFIG_FUSE_FS)")
+	}
+	d.createStarted("v1", api.Resources{MemoryBytes: 256 << 20, SwapBytes: 64 << 20, CPUs: "0"})
+	z, err := d.c.GetZone(ctxT(t), "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(z.Warnings) > 0 {
+		t.Fatalf("zone has warnings: %v\n%s", z.Warnings, d.logs())
+	}
+	// /proc/meminfo, which procps' free and top read, shows the limits.
+	if got := d.meminfoKB("v1", "MemTotal"); got != 262144 {
+		t.Errorf("MemTotal in a zone with 256M = %d kB", got)
+	}
+	if got := d.meminfoKB("v1", "SwapTotal"); got != 65536 {
+		t.Errorf("SwapTotal in a zone with 64M swap = %d kB", got)
+	}
+	if avail := d.meminfoKB("v1", "MemAvailable"); avail <= 0 || avail > 262144 {
+		t.Errorf("MemAvailable in a zone with 256M = %d kB", avail)
+	}
+	// busybox free takes its totals from sysinfo(2), which no file
+	// serves; its "available" column comes from /proc/meminfo.
+	free := d.mustExec("v1", "free")
+	for _, line := range strings.Split(free, "\n") {
+		if f := strings.Fields(line); len(f) == 7 && f[0] == "Mem:" {
+			if avail, _ := strconv.ParseInt(f[6], 10, 64); avail <= 0 || avail > 262144 {
+				t.Errorf("busybox free's available column in a 256M zone = %s:\n%s", f[6], free)
+			}
+		}
+	}
+	if got := strings.TrimSpace(d.mustExec("v1", "nproc")); got != "1" {
+		t.Errorf("nproc with --cpus 0 = %q", got)
+	}
+	if got := strings.TrimSpace(d.mustExec("v1", "cat", "/sys/devices/system/cpu/online")); got != "0" {
+		t.Errorf("cpu/online with --cpus 0 = %q", got)
+	}
+	if n := strings.Count(d.mustExec("v1", "cat", "/proc/cpuinfo"), "processor\t:"); n != 1 {
+		t.Errorf("/proc/cpuinfo with --cpus 0 lists %d processors", n)
+	}
+	up, err := strconv.ParseFloat(strings.Fields(d.mustExec("v1", "cat", "/proc/uptime"))[0], 64)
+	if err != nil || up > 120 {
+		t.Errorf("/proc/uptime of a fresh zone = %v (%v), want seconds", up, err)
+	}
+	if f := strings.Fields(d.mustExec("v1", "cat", "/proc/loadavg")); len(f) != 5 {
+		t.Errorf("/proc/loadavg = %q", f)
+	}
+	if !strings.HasPrefix(d.mustExec("v1", "head", "-1", "/proc/stat"), "cpu ") {
+		t.Errorf("/proc/stat does not start with the cpu line")
+	}
+
+	// A CPU cap of half a CPU shows one CPU.
+	d.createStarted("v2", api.Resources{CPULimitPercent: 50})
+	if got := strings.TrimSpace(d.mustExec("v2", "cat", "/sys/devices/system/cpu/online")); got != "0" {
+		t.Errorf("cpu/online with --cpu-limit 50%% = %q", got)
+	}
+
+	// The view is no child of the daemon: kill -9 the daemon and the
+	// zone still reads its own limits, then a live set shows at once.
+	pid := d.viewPID()
+	if pid <= 0 || !processAlive(pid) {
+		t.Fatalf("no view server running (pid %d)", pid)
+	}
+	d.kill9()
+	// Read through the zone init's root, in the zone's mounts: no daemon
+	// is there to exec.
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/root/proc/meminfo", z.InitPID))
+	if err != nil || strings.TrimSpace(field(string(data), "MemTotal")) != "262144" {
+		t.Errorf("MemTotal while the daemon is down: %q, %v", field(string(data), "MemTotal"), err)
+	}
+	d.start()
+	if got := d.viewPID(); got != pid {
+		t.Errorf("daemon restart replaced the view server %d with %d", pid, got)
+	}
+	if _, _, code := d.zonectl("", "set", "v1", "--memory", "128M"); code != 0 {
+		t.Fatal("zonectl set --memory 128M failed")
+	}
+	if got := d.meminfoKB("v1", "MemTotal"); got != 131072 {
+		data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/root/proc/meminfo", z.InitPID))
+		t.Errorf("MemTotal after set --memory 128M = %d kB (kernel limit %d, host-side read %q)", got, d.memoryLimit("v1"), field(string(data), "MemTotal"))
+	}
+
+	// The last zone gone, the view server ends and leaves no mount.
+	for _, n := range []string{"v1", "v2"} {
+		if err := d.c.DestroyZone(ctxT(t), n, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 15e9, "view server to exit", func() bool { return !processAlive(pid) })
+	if err := checkNoMountsUnder(d.dataDir); err != nil {
+		t.Error(err)
+	}
+}

@@ -1,0 +1,258 @@
+package integration
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/zoned-project/zoned/api"
+	"github.com/zoned-project/zoned/client"
+	"github.com/zoned-project/zoned/errdefs"
+	"github.com/zoned-project/zoned/quota"
+)
+
+// zoneDiskUsed is what the zone's quota counts as used, in KiB, read on
+// the host through the quota package (btrfs copy-up is a reflink, which df
+// does not see and the qgroup's referenced bytes do).
+func (d *daemon) zoneDiskUsed(zone string) int64 {
+	d.t.Helper()
+	d.mustExec(zone, "sync")
+	z, err := d.c.GetZone(ctxT(d.t), zone)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	b, err := quota.ByName(z.Spec.Annotations["org.zoned.disk-quota"], filepath.Join(d.dataDir, "disks"))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	u, err := b.Usage(filepath.Join(d.dataDir, "zones", zone))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return u.Bytes / 1024
+}
+
+// hasCapSysResource tells whether this process may grow a mounted ext4
+// (the kernel's online resize wants CAP_SYS_RESOURCE; sandboxes drop it).
+func hasCapSysResource() bool {
+	data, _ := os.ReadFile("/proc/self/status")
+	eff, err := strconv.ParseUint(field(string(data), "CapEff"), 16, 64)
+	return err == nil && eff&(1<<24) != 0
+}
+
+// loopsBackedBy lists loop devices whose backing file is under dir.
+func loopsBackedBy(dir string) []string {
+	var out []string
+	files, _ := filepath.Glob("/sys/block/loop*/loop/backing_file")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err == nil && strings.HasPrefix(strings.TrimSpace(string(b)), dir) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// checkDiskQuota runs the checks every backend must pass on a zone "q1"
+// created with a 64 MiB disk.
+func checkDiskQuota(t *testing.T, d *daemon) {
+	ctx := ctxT(t)
+	// Bad sizes are refused and leave nothing.
+	for _, res := range []api.Resources{{DiskBytes: -1}, {DiskBytes: 1 << 62}, {DiskBytes: 1 << 30, DiskInodes: -3}, {DiskInodes: 1000}} {
+		if _, err := d.c.CreateZone(ctx, api.CreateZoneRequest{Name: "bad", Resources: res}); !errors.Is(err, errdefs.ErrInvalid) {
+			t.Errorf("create with %+v: %v, want invalid", res, err)
+		}
+		d.mustNotExist("bad", "zone")
+	}
+	d.createStarted("q1", api.Resources{DiskBytes: 64 << 20})
+	d.createStarted("other", api.Resources{})
+
+	// A hard link to, and a rename of, a template file copy the file up
+	// into the zone's layer: it is counted.
+	before := d.zoneDiskUsed("q1")
+	d.mustExec("q1", "ln", "/bin/busybox", "/root/bb-link")
+	d.mustExec("q1", "mv", "/etc/init.d/rcK", "/root/rcK-moved")
+	d.mustExec("q1", "mv", "/root/rcK-moved", "/etc/init.d/rcK")
+	bbSize, err := os.Stat(filepath.Join(d.dataDir, "templates", "busybox", "rootfs", "bin", "busybox"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if grew := d.zoneDiskUsed("q1") - before; grew < bbSize.Size()/1024-4 {
+		t.Errorf("hard linking busybox (%d KiB) grew the zone's use by %d KiB only", bbSize.Size()/1024, grew)
+	}
+	// A sparse write far out succeeds and takes one block.
+	d.mustExec("q1", "dd", "if=/dev/zero", "of=/root/sparse", "bs=4k", "count=1", "seek=10000000")
+	// Writing past the quota fails inside, with ENOSPC or EDQUOT.
+	r := d.exec("q1", "", "dd", "if=/dev/zero", "of=/root/big", "bs=1M", "count=100", "conv=fsync")
+	if r.code == 0 || !(strings.Contains(r.stderr, "No space left") || strings.Contains(r.stderr, "quota exceeded")) {
+		t.Fatalf("writing 100 MiB in a 64 MiB zone: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// The other zone and the host write on.
+	d.mustExec("other", "dd", "if=/dev/zero", "of=/root/big", "bs=1M", "count=80", "conv=fsync")
+	if err := os.WriteFile(filepath.Join(d.dataDir, "host-file"), bytes.Repeat([]byte{1}, 1<<20), 0o600); err != nil {
+		t.Fatalf("host write next to a full zone: %v", err)
+	}
+	os.Remove(filepath.Join(d.dataDir, "host-file"))
+
+	// Shrinking below what is used is refused, naming the use.
+	small := int64(40 << 20)
+	_, err = d.c.UpdateZone(ctx, "q1", api.ZonePatch{Resources: &api.ResourcesPatch{DiskBytes: &small}})
+	if !errors.Is(err, errdefs.ErrConflict) || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("shrink below use: %v, want conflict naming the use", err)
+	}
+	// Grow with zonectl: live where the kernel allows it.
+	zone := "q1"
+	if !liveGrowable(d, zone) {
+		if _, err := d.c.StopZone(ctx, zone, api.StopRequest{TimeoutSeconds: 10}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, stderr, code := d.zonectl("", "set", zone, "--disk", "128M"); code != 0 {
+		t.Fatalf("zonectl set --disk 128M: %s", stderr)
+	}
+	z, err := d.c.GetZone(ctx, zone)
+	if err != nil || z.Resources.DiskBytes != 128<<20 {
+		t.Fatalf("after set: %+v %v", z, err)
+	}
+	if z.State != api.StateRunning {
+		if _, err := d.c.StartZone(ctx, zone); err != nil {
+			t.Fatalf("start after grow: %v\n%s", err, d.logs())
+		}
+	}
+	d.mustExec("q1", "dd", "if=/dev/zero", "of=/root/more", "bs=1M", "count=40", "conv=fsync")
+	// The limit holds after a daemon restart.
+	d.kill9()
+	d.start()
+	r = d.exec("q1", "", "dd", "if=/dev/zero", "of=/root/big2", "bs=1M", "count=100", "conv=fsync")
+	if r.code == 0 {
+		t.Fatalf("writing past the grown quota after a daemon restart succeeded")
+	}
+}
+
+// liveGrowable says whether zone's disk can grow while it runs here:
+// everywhere but an image disk under a root without CAP_SYS_RESOURCE.
+func liveGrowable(d *daemon, zone string) bool {
+	z, err := d.c.GetZone(ctxT(d.t), zone)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	if z.Spec.Annotations["org.zoned.disk-quota"] == "image" && !hasCapSysResource() {
+		d.t.Log("no CAP_SYS_RESOURCE here: the image disk is grown stopped (the lane grows it live)")
+		return false
+	}
+	return true
+}
+
+func TestDiskQuotaOnHostFilesystem(t *testing.T) {
+	d := startDaemon(t)
+	checkDiskQuota(t, d)
+	ctx := ctxT(t)
+	if err := d.c.DestroyZone(ctx, "q1", true); err != nil {
+		t.Fatal(err)
+	}
+	if l := loopsBackedBy(d.dataDir); len(l) != 0 {
+		t.Errorf("loop devices left after destroy: %v", l)
+	}
+	if imgs, _ := filepath.Glob(filepath.Join(d.dataDir, "disks", "*")); len(imgs) != 0 {
+		t.Errorf("disk images left after destroy: %v", imgs)
+	}
+}
+
+// startDaemonIn starts a daemon whose data dir is dir.
+func startDaemonIn(t testing.TB, dir string) *daemon {
+	requireRoot(t)
+	buildBinaries(t)
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	d := &daemon{t: t, dataDir: dir, socket: filepath.Join(dir, "zoned.sock"), cgroupParent: "/zoned-it-" + randomSuffix(), log: &bytes.Buffer{}}
+	d.c = client.New(d.socket)
+	d.start()
+	t.Cleanup(d.cleanup)
+	return d
+}
+
+func TestDiskQuotaBtrfsQgroups(t *testing.T) {
+	requireRoot(t)
+	if _, err := exec.LookPath("mkfs.btrfs"); err != nil {
+		t.Skip("needs mkfs.btrfs (Debian package btrfs-progs)")
+	}
+	if !filesystemSupported("btrfs") {
+		t.Skip("kernel has no btrfs (CONFIG_BTRFS_FS)")
+	}
+	// Not t.TempDir: its parents are 0700, and an unprivileged zone's
+	// root must pass through them to its layer.
+	base, err := os.MkdirTemp("", "zoned-it-btrfs-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	if err := os.Chmod(base, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(base, "pool.img")
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mkfs.btrfs", "-q", "-f", img).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.btrfs: %v: %s", err, out)
+	}
+	mnt := filepath.Join(base, "pool")
+	if err := os.Mkdir(mnt, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mount btrfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(mnt, 0); err != nil {
+			t.Errorf("unmount btrfs pool: %v", err)
+		}
+	})
+	// The data dir is below the pool's mount, which the daemon's cleanup
+	// would take for a leaked mount.
+	d := startDaemonIn(t, filepath.Join(mnt, "data"))
+	checkDiskQuota(t, d)
+	z, err := d.c.GetZone(ctxT(t), "q1")
+	if err != nil || z.Spec.Annotations["org.zoned.disk-quota"] != "btrfs-qgroup" {
+		t.Fatalf("zone on btrfs has quota backend %q (%v)", z.Spec.Annotations["org.zoned.disk-quota"], err)
+	}
+	// A zone cannot make a nested subvolume, whose qgroup would not be
+	// its own: it sees its layer through overlayfs, which passes no btrfs
+	// ioctl. The helper runs as host root in a privileged zone.
+	d.createEscapeZoneAs(t, "nest", api.Resources{DiskBytes: 64 << 20}, true)
+	if got := strings.TrimSpace(d.mustExec("nest", "/usr/local/bin/escape", "btrfs_subvol", "/root", "nested")); got == "OK" {
+		t.Errorf("a zone on btrfs created a nested subvolume")
+	}
+	// The helper itself can (outside any zone), so the attempt is real.
+	if out, err := exec.Command(buildEscape(t), "btrfs_subvol", mnt, "probe").CombinedOutput(); strings.TrimSpace(string(out)) != "OK" {
+		t.Errorf("escape helper cannot create a subvolume on the host either: %s %v", out, err)
+	}
+	// Removed with its qgroup, which kernels before 6.x's auto-removal keep.
+	if b, err := quota.ByName(quota.BtrfsQgroup, ""); err == nil {
+		if err := b.Remove(filepath.Join(mnt, "probe")); err != nil {
+			t.Errorf("remove probe subvolume: %v", err)
+		}
+	}
+	for _, n := range []string{"q1", "nest"} {
+		if err := d.c.DestroyZone(ctxT(t), n, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := exec.Command("btrfs", "qgroup", "show", mnt).CombinedOutput()
+	if err != nil {
+		t.Fatalf("btrfs qgroup show: %v: %s", err, out)
+	}
+	if n := strings.Count(string(out), "0/"); n != 1 {
+		t.Errorf("qgroups left after destroy (want only the top level):\n%s", out)
+	}
+}

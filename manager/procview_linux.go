@@ -1,0 +1,197 @@
+package manager
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/zoned-project/zoned/api"
+	"github.com/zoned-project/zoned/cgroups"
+	"github.com/zoned-project/zoned/internal/revert"
+	"github.com/zoned-project/zoned/procview"
+	"github.com/zoned-project/zoned/store"
+)
+
+// viewPart gives each running zone its /proc view (package procview): the
+// view server runs as a process of its own, in a cgroup of its own, so
+// zones keep their view while the daemon restarts or is upgraded; the
+// daemon starts it when a zone starts and none runs, and stops it when the
+// last zone stops. Without FUSE a zone starts with the host's /proc files,
+// a warning in the log and in `zonectl show`.
+type viewPart struct {
+	basePart
+	m *Manager
+
+	mu sync.Mutex
+	// degraded holds why a running zone has no view.
+	degraded map[string]string
+	// srv keeps one zone's start from telling the server about it while
+	// another zone's stop finds no zone left and stops the server.
+	srv sync.Mutex
+}
+
+func newViewPart(m *Manager) *viewPart { return &viewPart{m: m, degraded: map[string]string{}} }
+
+func (*viewPart) partName() string { return "proc view" }
+
+func (v *viewPart) state() string { return filepath.Join(v.m.fs.DataDir(), "procview") }
+
+// cgroupPath is the view server's own group beside the zones' ("_" keeps
+// it apart from every zone name).
+func (v *viewPart) cgroupPath() string { return v.m.cfg.CgroupParent + "/_viewfs" }
+
+// ensure starts the view server unless it serves already.
+func (v *viewPart) ensure() error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	_, err = procview.Start(v.state(), exe, func(pid int) error {
+		cg, err := cgroups.New(v.cgroupPath(), &specs.LinuxResources{})
+		if err != nil {
+			return err
+		}
+		return cg.AddProc(pid)
+	})
+	return err
+}
+
+func (v *viewPart) setDegraded(zone, why string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if why == "" {
+		delete(v.degraded, zone)
+	} else {
+		v.degraded[zone] = why
+	}
+}
+
+// warnings says what is wrong with a zone's view, for show.
+func (v *viewPart) warnings(zone string) []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if why, ok := v.degraded[zone]; ok {
+		return []string{"the zone sees the host's /proc/meminfo, cpuinfo, stat, uptime, loadavg: " + why}
+	}
+	return nil
+}
+
+// prestart makes sure the view serves the zone and adds its bind mounts to
+// this start's spec (never stored: a start without the view must not fail
+// for want of their sources).
+func (v *viewPart) prestart(_ context.Context, rec *store.ZoneRecord, r *revert.Reverter) error {
+	v.srv.Lock()
+	err := v.ensure()
+	if err == nil {
+		err = procview.SetZone(v.state(), rec.Name, procview.Config{Cgroup: v.m.cgroupPath(rec.Name)})
+	}
+	v.srv.Unlock()
+	if err != nil {
+		v.m.log.Warn("zone starts without its /proc view", "zone", rec.Name, "err", err)
+		v.setDegraded(rec.Name, err.Error())
+		return nil
+	}
+	v.setDegraded(rec.Name, "")
+	// A start that fails later leaves no zone for the server to serve.
+	r.Add(func() { v.forget(rec.Name) })
+	names := make([]string, 0, len(procview.Files))
+	for n := range procview.Files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	spec := *rec.Spec
+	spec.Mounts = append([]specs.Mount(nil), rec.Spec.Mounts...)
+	for _, n := range names {
+		spec.Mounts = append(spec.Mounts, specs.Mount{
+			Destination: procview.Files[n],
+			Source:      filepath.Join(procview.ZoneDir(v.state(), rec.Name), n),
+			Type:        "bind",
+			Options:     []string{"bind", "ro", "nosuid", "nodev", "noexec"},
+		})
+	}
+	rec.Spec = &spec
+	return nil
+}
+
+// start tells the view the zone's init, whose age is the zone's uptime.
+func (v *viewPart) start(_ context.Context, rec *store.ZoneRecord, pid int, _ *revert.Reverter) error {
+	v.setZone(rec.Name, pid)
+	return nil
+}
+
+func (v *viewPart) setZone(zone string, pid int) {
+	ticks, err := procview.StartTicks(pid)
+	if err == nil {
+		err = procview.SetZone(v.state(), zone, procview.Config{Cgroup: v.m.cgroupPath(zone), InitPID: pid, InitStart: ticks})
+	}
+	if err != nil {
+		v.m.log.Warn("tell the /proc view about a zone", "zone", zone, "err", err)
+	}
+}
+
+func (v *viewPart) stopped(rec *store.ZoneRecord) { v.forget(rec.Name) }
+
+func (v *viewPart) destroy(rec *store.ZoneRecord) error {
+	v.forget(rec.Name)
+	return nil
+}
+
+// forget drops a zone from the view and stops the server when no zone is
+// left, so nothing of zoned runs or stays mounted without zones.
+func (v *viewPart) forget(zone string) {
+	v.setDegraded(zone, "")
+	v.srv.Lock()
+	defer v.srv.Unlock()
+	left, err := procview.RemoveZone(v.state(), zone)
+	if err != nil || left > 0 {
+		return
+	}
+	v.stopServer()
+}
+
+func (v *viewPart) stopServer() {
+	if err := procview.Stop(v.state()); err != nil {
+		v.m.log.Warn("stop the /proc view", "err", err)
+	}
+	if cg, err := cgroups.Load(v.cgroupPath()); err == nil {
+		_ = cg.Delete()
+	}
+}
+
+// reconcile serves the zones that run (a view that died with the host or
+// was killed comes back) and stops a view that serves none.
+func (v *viewPart) reconcile(_ context.Context, recs []*store.ZoneRecord) error {
+	running := 0
+	for _, rec := range recs {
+		if rec.State != api.StateRunning || rec.InitPID <= 0 {
+			_, _ = procview.RemoveZone(v.state(), rec.Name)
+			continue
+		}
+		running++
+		if err := v.ensure(); err != nil {
+			v.m.log.Warn("zone view unavailable", "zone", rec.Name, "err", err)
+			v.setDegraded(rec.Name, err.Error())
+			continue
+		}
+		v.setZone(rec.Name, rec.InitPID)
+	}
+	if running == 0 {
+		v.stopServer()
+	}
+	return nil
+}
+
+// zoneWarnings collects what parts say works less than asked for a zone.
+func (m *Manager) zoneWarnings(zone string) []string {
+	var out []string
+	for _, p := range m.parts {
+		if w, ok := p.(interface{ warnings(string) []string }); ok {
+			out = append(out, w.warnings(zone)...)
+		}
+	}
+	return out
+}

@@ -1,0 +1,275 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/zoned-project/zoned/api"
+	"github.com/zoned-project/zoned/errdefs"
+	"github.com/zoned-project/zoned/internal/revert"
+	"github.com/zoned-project/zoned/quota"
+	"github.com/zoned-project/zoned/store"
+)
+
+// diskQuotaAnnotation records in the zone's spec which quota backend holds
+// its disk cap, so destroy, start and reconcile act on the right one even
+// if the host filesystem changed its features since.
+const diskQuotaAnnotation = "org.zoned.disk-quota"
+
+// quotaPart caps the disk a zone's own layer takes (Resources.DiskBytes
+// and DiskInodes). It makes the zone's directory itself, before the layer
+// is created in it, so nothing the zone ever writes is outside the cap.
+type quotaPart struct {
+	basePart
+	m *Manager
+	// backends are the quota backends of zones that started or were
+	// adopted, by zone name: stats of all zones must not read the store.
+	backends sync.Map
+}
+
+func (*quotaPart) partName() string { return "disk quota" }
+
+// imagesDir is where the image backend keeps zones' disk images, beside
+// zones/ and not in it: each image is mounted over zones/NAME.
+func (q *quotaPart) imagesDir() string { return filepath.Join(q.m.fs.DataDir(), "disks") }
+
+func (q *quotaPart) zonesDir() string { return filepath.Dir(q.m.fs.ZoneDir("x")) }
+
+func (q *quotaPart) validateCreate(_ context.Context, req *api.CreateZoneRequest) error {
+	l := quota.Limits{Bytes: req.Resources.DiskBytes, Inodes: req.Resources.DiskInodes}
+	if err := quota.Validate(l); err != nil {
+		return errdefs.WithField("resources", err)
+	}
+	if l.Bytes == 0 {
+		return nil
+	}
+	return errdefs.WithField("resources", q.checkSize(l))
+}
+
+// checkSize refuses limits the backend of this host cannot hold.
+func (q *quotaPart) checkSize(l quota.Limits) error {
+	capacity, err := quota.Capacity(q.zonesDir())
+	if err != nil {
+		return err
+	}
+	if l.Bytes > capacity {
+		return fmt.Errorf("resources.disk_bytes = %d: above the %d bytes of the filesystem holding zones: %w", l.Bytes, capacity, errdefs.ErrInvalid)
+	}
+	name, err := quota.Detect(q.zonesDir())
+	if err != nil {
+		return err
+	}
+	if name == quota.Image && l.Bytes < quota.MinImageBytes {
+		return fmt.Errorf("resources.disk_bytes = %d: a disk image needs at least %d bytes: %w", l.Bytes, quota.MinImageBytes, errdefs.ErrInvalid)
+	}
+	if name == quota.BtrfsQgroup && l.Inodes > 0 {
+		return fmt.Errorf("resources.disk_inodes: btrfs qgroups cap bytes, not inodes: %w", errdefs.ErrUnsupported)
+	}
+	return nil
+}
+
+func (q *quotaPart) makeZoneDir(_ context.Context, req *api.CreateZoneRequest, dir string, r *revert.Reverter) error {
+	l := quota.Limits{Bytes: req.Resources.DiskBytes, Inodes: req.Resources.DiskInodes}
+	if l.Bytes == 0 {
+		return os.Mkdir(dir, 0o700)
+	}
+	b, err := quota.For(filepath.Dir(dir), q.imagesDir())
+	if err != nil {
+		return err
+	}
+	if err := b.Make(dir, l); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		return fmt.Errorf("disk quota (%s): %w", b.Name(), err)
+	}
+	// The layer is made inside, so undoing the quota undoes the layer:
+	// fsshare's own removal cannot take a mountpoint or a subvolume.
+	r.Add(func() {
+		if err := b.Remove(dir); err != nil {
+			q.m.log.Warn("undo disk quota", "zone", req.Name, "err", err)
+		}
+	})
+	return nil
+}
+
+func (q *quotaPart) create(_ context.Context, rec *store.ZoneRecord, req *api.CreateZoneRequest, _ *revert.Reverter) error {
+	if req.Resources.DiskBytes == 0 || rec.Spec == nil {
+		return nil
+	}
+	name, err := quota.Detect(q.zonesDir())
+	if err != nil {
+		return err
+	}
+	if rec.Spec.Annotations == nil {
+		rec.Spec.Annotations = map[string]string{}
+	}
+	rec.Spec.Annotations[diskQuotaAnnotation] = name
+	if name == quota.Project && rec.IDMapSize == 0 && rec.Spec.Process != nil && rec.Spec.Process.Capabilities != nil {
+		// ext4 lets CAP_SYS_RESOURCE ignore quota limits; a privileged
+		// zone's root has it on the host, so it would write past the
+		// quota. Unprivileged zones hold it only in their namespace.
+		c := rec.Spec.Process.Capabilities
+		for _, set := range []*[]string{&c.Bounding, &c.Effective, &c.Permitted, &c.Inheritable, &c.Ambient} {
+			*set = dropCap(*set, "CAP_SYS_RESOURCE")
+		}
+	}
+	return nil
+}
+
+func dropCap(caps []string, drop string) []string {
+	out := caps[:0:0]
+	for _, c := range caps {
+		if c != drop {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// backend returns the quota backend holding rec's disk cap, nil for a zone
+// without one.
+func (q *quotaPart) backend(rec *store.ZoneRecord) (quota.Backend, error) {
+	name := ""
+	if rec.Spec != nil {
+		name = rec.Spec.Annotations[diskQuotaAnnotation]
+	}
+	if name == "" {
+		return nil, nil
+	}
+	return quota.ByName(name, q.imagesDir())
+}
+
+// prestart mounts the zone's disk image again after a host reboot, before
+// the zone's init looks for its layer.
+func (q *quotaPart) prestart(_ context.Context, rec *store.ZoneRecord, _ *revert.Reverter) error {
+	b, err := q.backend(rec)
+	if err != nil || b == nil {
+		return err
+	}
+	q.backends.Store(rec.Name, b)
+	return b.Attach(q.m.fs.ZoneDir(rec.Name))
+}
+
+// reconcile mounts every zone's disk image at daemon start, so a stopped
+// zone's files are where the daemon writes them (hostname, devices) after
+// a host reboot too.
+func (q *quotaPart) reconcile(_ context.Context, recs []*store.ZoneRecord) error {
+	for _, rec := range recs {
+		if rec.State == api.StateDestroying || rec.State == api.StateCreating {
+			continue
+		}
+		b, err := q.backend(rec)
+		if err == nil && b != nil {
+			q.backends.Store(rec.Name, b)
+			err = b.Attach(q.m.fs.ZoneDir(rec.Name))
+		}
+		if err != nil {
+			q.m.log.Warn("attach disk quota", "zone", rec.Name, "err", err)
+		}
+	}
+	return nil
+}
+
+// destroy removes the zone's directory with its quota: image unmounted and
+// deleted, qgroup or project limit dropped. A zone whose create died half
+// way has no annotation yet; its image, if any, is found by name.
+func (q *quotaPart) destroy(rec *store.ZoneRecord) error {
+	q.backends.Delete(rec.Name)
+	b, err := q.backend(rec)
+	if err != nil {
+		return err
+	}
+	dir := q.m.fs.ZoneDir(rec.Name)
+	if b == nil {
+		img := filepath.Join(q.imagesDir(), rec.Name+".img")
+		if _, err := os.Stat(img); err != nil {
+			return nil
+		}
+		b, _ = quota.ByName(quota.Image, q.imagesDir())
+	}
+	return b.Remove(dir)
+}
+
+func (q *quotaPart) updateResources(rec *store.ZoneRecord, res *api.Resources, patch *api.ResourcesPatch) error {
+	if patch.DiskBytes == nil && patch.DiskInodes == nil {
+		return nil
+	}
+	l := quota.Limits{Bytes: res.DiskBytes, Inodes: res.DiskInodes}
+	if patch.DiskBytes != nil {
+		l.Bytes = *patch.DiskBytes
+	}
+	if patch.DiskInodes != nil {
+		l.Inodes = *patch.DiskInodes
+	}
+	if err := quota.Validate(l); err != nil {
+		return errdefs.WithField("resources", err)
+	}
+	b, err := q.backend(rec)
+	if err != nil {
+		return err
+	}
+	if b == nil {
+		return errdefs.WithField("resources", fmt.Errorf("resources.disk_bytes: the zone was created without a disk quota, and its layer cannot be moved under one while it exists: %w", errdefs.ErrUnsupported))
+	}
+	if l.Bytes > 0 {
+		if err := q.checkSize(l); err != nil {
+			return errdefs.WithField("resources", err)
+		}
+	}
+	live := rec.State == api.StateRunning || q.m.isRunning(rec.Name)
+	if err := b.SetLimits(q.m.fs.ZoneDir(rec.Name), l, live); err != nil {
+		return errdefs.WithField("resources", fmt.Errorf("resources.disk_bytes: %w", err))
+	}
+	res.DiskBytes, res.DiskInodes = l.Bytes, l.Inodes
+	return nil
+}
+
+// DiskUsage is what the zone's own layer takes on disk and its caps, as
+// the quota backend counts them; a zone without a quota gets the bytes of
+// its layer and no backend.
+func (m *Manager) DiskUsage(name string) (*quota.Usage, error) {
+	rec, err := m.store.GetZone(name)
+	if err != nil {
+		return nil, fmt.Errorf("zone %q: %w", name, err)
+	}
+	q := &quotaPart{m: m}
+	b, err := q.backend(rec)
+	if err != nil {
+		return nil, err
+	}
+	if b == nil {
+		n, err := m.fs.ZoneUsage(name)
+		if err != nil {
+			return nil, err
+		}
+		return &quota.Usage{Bytes: n}, nil
+	}
+	u, err := b.Usage(m.fs.ZoneDir(name))
+	if err != nil {
+		return nil, fmt.Errorf("disk usage of zone %q: %w", name, err)
+	}
+	return &u, nil
+}
+
+// fillStats adds disk use against the quota to a zone's stats. Zones
+// without a quota are left out: measuring them means walking their layer,
+// too slow for stats of every zone at once.
+func (q *quotaPart) fillStats(zone string, st *api.ZoneStats) {
+	v, ok := q.backends.Load(zone)
+	if !ok {
+		return
+	}
+	u, err := v.(quota.Backend).Usage(q.m.fs.ZoneDir(zone))
+	if err != nil {
+		q.m.log.Debug("disk usage for stats", "zone", zone, "err", err)
+		return
+	}
+	st.DiskBytes, st.DiskLimitBytes = uint64(u.Bytes), uint64(u.LimitBytes)
+	st.DiskInodes, st.DiskLimitInodes = uint64(u.Inodes), uint64(u.LimitInodes)
+}

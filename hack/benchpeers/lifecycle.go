@@ -222,7 +222,7 @@ func (b *Bench) crunCycler(ctx context.Context, lower string) (cycler, error) {
 // runs from a cgroup of the benchmark's own with lxc.cgroup.relative, so
 // its monitor and container groups land below it.
 func (b *Bench) lxcCycler(ctx context.Context, lower string) (cycler, error) {
-	l, err := b.newLXC(ctx, "lxc-lc", lower)
+	l, err := b.lxc(ctx, "lxc-lc", lower)
 	if err != nil {
 		return cycler{}, err
 	}
@@ -258,6 +258,22 @@ type lxcHost struct {
 	base  string // the base container's name
 }
 
+// lxc returns the lxcHost sub on a copy of lower, making it on first use.
+func (b *Bench) lxc(ctx context.Context, sub, lower string) (*lxcHost, error) {
+	if l := b.lxcHosts[sub]; l != nil {
+		return l, nil
+	}
+	l, err := b.newLXC(ctx, sub, lower)
+	if err != nil {
+		return nil, err
+	}
+	if b.lxcHosts == nil {
+		b.lxcHosts = map[string]*lxcHost{}
+	}
+	b.lxcHosts[sub] = l
+	return l, nil
+}
+
 func (b *Bench) newLXC(ctx context.Context, sub, lower string) (*lxcHost, error) {
 	for _, t := range []string{"lxc-create", "lxc-copy", "lxc-start", "lxc-attach", "lxc-stop", "lxc-destroy"} {
 		if _, err := lookPath(t); err != nil {
@@ -284,6 +300,7 @@ func (b *Bench) newLXC(ctx context.Context, sub, lower string) (*lxcHost, error)
 		"lxc.rootfs.path = dir:" + root,
 		"lxc.net.0.type = empty",
 		"lxc.cgroup.relative = 1",
+		"lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed",
 		"lxc.tty.max = 0",
 		"lxc.pty.max = 64",
 		"lxc.console.path = none",

@@ -52,6 +52,9 @@ type Bench struct {
 	self    string // this binary, for cgexec and the TCP helper
 	res     Results
 	zoned   *zonedDaemon
+	// lxcHosts are the lxc paths made so far, by name, each with a base
+	// container on a copy of one template root.
+	lxcHosts map[string]*lxcHost
 
 	mu    sync.Mutex
 	undos []undo

@@ -2,7 +2,6 @@ package main
 
 import "context"
 
-func (b *Bench) boot(ctx context.Context) error     { return nil }
 func (b *Bench) density(ctx context.Context) error  { return nil }
 func (b *Bench) disk(ctx context.Context) error     { return nil }
 func (b *Bench) apiScale(ctx context.Context) error { return nil }

@@ -42,7 +42,7 @@ func (b *Bench) boot(ctx context.Context) error {
 		return err
 	}
 	booters := []booter{{tool: "zoned", note: "unprivileged zone; polled with zoned exec", boot: b.zonedBoot}}
-	if l, err := b.lxc(ctx, "lxc-boot", root); err != nil {
+	if l, err := b.lxc(ctx, "lxc-debian", root); err != nil {
 		b.res.skip(sc, bootMetric, "lxc", oneLine(err.Error()))
 	} else {
 		booters = append(booters, booter{tool: "lxc", note: "lxc-copy -s -B overlay, lxc-start; polled with lxc-attach; privileged", boot: l.bootRun})

@@ -222,7 +222,7 @@ func (b *Bench) crunCycler(ctx context.Context, lower string) (cycler, error) {
 // runs from a cgroup of the benchmark's own with lxc.cgroup.relative, so
 // its monitor and container groups land below it.
 func (b *Bench) lxcCycler(ctx context.Context, lower string) (cycler, error) {
-	l, err := b.lxc(ctx, "lxc-lc", lower)
+	l, err := b.lxc(ctx, "lxc-busybox", lower)
 	if err != nil {
 		return cycler{}, err
 	}

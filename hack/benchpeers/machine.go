@@ -11,12 +11,12 @@ import (
 
 // Machine describes where the figures were taken.
 type Machine struct {
-	CPU        string `json:"cpu"`
-	Cores      int    `json:"cores"`
+	CPU        string  `json:"cpu"`
+	Cores      int     `json:"cores"`
 	MemoryGiB  float64 `json:"memory_gib"`
-	Kernel     string `json:"kernel"`
-	CgroupMode string `json:"cgroup_mode"`
-	Debian     string `json:"debian"`
+	Kernel     string  `json:"kernel"`
+	CgroupMode string  `json:"cgroup_mode"`
+	Debian     string  `json:"debian"`
 }
 
 func describeMachine() Machine {

@@ -63,6 +63,30 @@ func (r *Results) skip(scenario, metric, tool, why string) {
 	r.Rows = append(r.Rows, Row{Scenario: scenario, Metric: metric, Tool: tool, Note: why})
 }
 
+// order groups the rows by scenario and metric in the order they first
+// appeared, zoned's row first within each metric, so a peer that was
+// skipped during setup does not sit above zoned's figure.
+func (r *Results) order() {
+	first := map[string]int{}
+	for i, row := range r.Rows {
+		for _, k := range []string{row.Scenario, row.Scenario + "\x00" + row.Metric} {
+			if _, ok := first[k]; !ok {
+				first[k] = i
+			}
+		}
+	}
+	sort.SliceStable(r.Rows, func(i, j int) bool {
+		a, b := r.Rows[i], r.Rows[j]
+		if x, y := first[a.Scenario], first[b.Scenario]; x != y {
+			return x < y
+		}
+		if x, y := first[a.Scenario+"\x00"+a.Metric], first[b.Scenario+"\x00"+b.Metric]; x != y {
+			return x < y
+		}
+		return a.Tool == "zoned" && b.Tool != "zoned"
+	})
+}
+
 // ratios fills Ratio on every peer row whose scenario and metric zoned
 // also measured.
 func (r *Results) ratios() {

@@ -48,6 +48,7 @@ create.
 - Date: %s
 - Mode: %s
 - Machine: %s
+- Load average (1 min) at start and end: %.1f and %.1f on %d cores
 
 %s
 ## What each scenario does
@@ -93,17 +94,18 @@ create.
 
 ## Notes
 
-- The figures are only as quiet as the machine: on the shared development
-  VM other engineers' builds and tests run at the same time, so absolute
-  times there are noisy and inflated (runc's cycle measured alone on this
-  VM is about 35 ms); the ratios, taken from interleaved runs, are the
-  more useful figures.
+- The figures are only as quiet as the machine (see the load average
+  above): on the shared 2-core development VM other engineers' builds and
+  tests run at the same time, so absolute times there are noisy and
+  inflated (runc's cycle measured alone on this VM is about 35 ms); the
+  ratios, taken from interleaved runs, are the more useful figures, and a
+  run on a quiet host is the one to quote.
 - zoned's zones are unprivileged (a user namespace with an idmapped root)
   and get a cgroup namespace; the peers run privileged with their
   defaults, which is less work per container.
 - runc and crun have no init and no separate exec in their cycle (the
   container's process is /bin/true), so their cycle does less than the
   others'.
-`, r.Date.Format("2006-01-02 15:04 UTC"), mode, r.Machine, table)
+`, r.Date.Format("2006-01-02 15:04 UTC"), mode, r.Machine, r.Machine.LoadStart, r.Machine.LoadEnd, r.Machine.Cores, table)
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }

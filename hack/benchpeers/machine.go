@@ -17,6 +17,19 @@ type Machine struct {
 	Kernel     string  `json:"kernel"`
 	CgroupMode string  `json:"cgroup_mode"`
 	Debian     string  `json:"debian"`
+	// LoadStart and LoadEnd are the 1-minute load averages when the run
+	// began and ended: on a shared machine they say how quiet it was.
+	LoadStart float64 `json:"load_start"`
+	LoadEnd   float64 `json:"load_end"`
+}
+
+// loadAvg returns the 1-minute load average.
+func loadAvg() float64 {
+	var l float64
+	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Sscan(string(data), &l)
+	}
+	return l
 }
 
 func describeMachine() Machine {
@@ -52,6 +65,8 @@ func describeMachine() Machine {
 		m.Kernel = string(b)
 	}
 	m.CgroupMode = cgroupMode()
+	m.LoadStart = loadAvg()
+	m.LoadStart = loadAvg()
 	if data, err := os.ReadFile("/etc/debian_version"); err == nil {
 		m.Debian = strings.TrimSpace(string(data))
 	}

@@ -232,6 +232,7 @@ func (b *Bench) runAll(ctx context.Context) int {
 		}
 		fmt.Fprintf(os.Stderr, "== %s took %s\n", s.name, time.Since(begin).Round(time.Second))
 	}
+	b.res.Machine.LoadEnd = loadAvg()
 	b.res.order()
 	b.res.ratios()
 	table := b.res.Markdown()

@@ -66,7 +66,6 @@ func describeMachine() Machine {
 	}
 	m.CgroupMode = cgroupMode()
 	m.LoadStart = loadAvg()
-	m.LoadStart = loadAvg()
 	if data, err := os.ReadFile("/etc/debian_version"); err == nil {
 		m.Debian = strings.TrimSpace(string(data))
 	}

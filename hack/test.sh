@@ -22,6 +22,11 @@ FUZZTIME=${FUZZTIME:-10s} hack/fuzz.sh
 
 echo "== benchmark smoke run (figures are reported, not asserted)"
 ZONED_BENCH_ZONES=10 BENCHTIME=1x hack/bench.sh
+# One lifecycle cycle of zoned and runc through the peer benchmark's
+# runner (make bench runs all of it): proves the runner still works.
+hack/build.sh
+CGO_ENABLED=0 go build -o bin/benchpeers ./hack/benchpeers
+bin/benchpeers -smoke -json ""
 
 if [ "${ZONED_SKIP_LANE:-}" = "" ]; then
 	echo "== stock-kernel lane"

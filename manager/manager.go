@@ -143,6 +143,10 @@ func New(cfg Config) (*Manager, error) {
 	m.events.log = m.log.Warn
 	m.parts = []zonePart{}
 	m.ops.publish = m.events.publish
+	if err := m.loadPools(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if err := m.reconcile(context.Background()); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("reconcile: %w", err)

@@ -58,6 +58,9 @@ func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (_ 
 	if err := validateAutostart(&req.AutostartPriority, &req.AutostartDelaySeconds); err != nil {
 		return nil, err
 	}
+	if _, err := m.fs.Pool(req.Pool); err != nil {
+		return nil, errdefs.WithField("pool", err)
+	}
 	for _, p := range m.parts {
 		if err := p.validateCreate(ctx, &req); err != nil {
 			return nil, err
@@ -100,6 +103,7 @@ func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (_ 
 		CreatedAt:             time.Now().UTC(),
 		Privileged:            req.Privileged,
 		Devices:               req.Devices,
+		Pool:                  poolName(req.Pool),
 	}
 	if req.Privileged {
 		err = m.store.CreateZone(rec)
@@ -114,7 +118,7 @@ func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (_ 
 	}
 	r.Add(func() { _ = m.store.DeleteZone(req.Name) })
 
-	if err := m.fs.CreateZoneRoot(req.Name, tmpl.Name); err != nil {
+	if err := m.fs.CreateZoneRootIn(req.Name, tmpl.Name, rec.Pool); err != nil {
 		return nil, fmt.Errorf("create root: %w", err)
 	}
 	r.Add(func() { _ = m.fs.DeleteZoneRoot(req.Name) })
@@ -383,6 +387,7 @@ func (m *Manager) toAPI(rec *store.ZoneRecord, withSpec bool) *api.Zone {
 		// run privileged, and say so.
 		Privileged: rec.IDMapSize == 0,
 		Devices:    rec.Devices,
+		Pool:       poolName(rec.Pool),
 	}
 	if rec.IDMapSize > 0 {
 		z.IDMap = &api.IDMap{HostID: rec.IDMapBase, Size: rec.IDMapSize}

@@ -54,6 +54,10 @@ var routeTable = []route{
 	{method: "POST", pattern: "/v1/host/shutdown", handler: (*Server).hostShutdown, summary: "Stop every running zone because the host goes down", in: api.HostShutdownRequest{}, status: 200, out: api.HostShutdownResult{}},
 	{method: "GET", pattern: "/v1/events", handler: (*Server).events, summary: "Stream events as NDJSON",
 		query: []param{{"type", "string", "comma-separated event types"}, {"zone", "string", "only events about this zone"}}, status: 200, out: api.Event{}, outType: "application/x-ndjson"},
+	{method: "GET", pattern: "/v1/storage/pools", handler: (*Server).listPools, summary: "List storage pools", status: 200, out: []api.Pool{}},
+	{method: "POST", pattern: "/v1/storage/pools", handler: (*Server).createPool, summary: "Make a directory a storage pool", in: api.CreatePoolRequest{}, status: 201, out: api.Pool{}},
+	{method: "DELETE", pattern: "/v1/storage/pools/{name}", handler: (*Server).deletePool, summary: "Forget a storage pool no zone uses", status: 204},
+	{method: "GET", pattern: "/v1/storage/df", handler: (*Server).diskUsage, summary: "Bytes on disk of templates and zones, and the saving against full copies", status: 200, out: api.DiskUsage{}},
 	{method: "GET", pattern: "/metrics", handler: (*Server).metrics, summary: "Prometheus metrics of zones and the daemon", status: 200, out: "", outType: "text/plain"},
 	{method: "GET", pattern: "/v1/openapi.json", handler: (*Server).openAPI, summary: "This document", status: 200, out: map[string]any{}},
 }

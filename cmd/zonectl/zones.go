@@ -232,6 +232,7 @@ func newCreateCmd(a *app) *cobra.Command {
 	var template, hostname string
 	var privileged bool
 	var devices []string
+	var pool string
 	cmd := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create a zone from a template",
@@ -264,6 +265,7 @@ namespace, whose root is the host's root; use it only for guests you trust.`,
 			Name: args[0], Template: template, Hostname: hostname, Resources: res, Autostart: l.autostart,
 			AutostartPriority: l.autostartPriority, AutostartDelaySeconds: delay,
 			Privileged: privileged, Devices: devices,
+			Pool: pool,
 		})
 		if err != nil {
 			return err
@@ -274,6 +276,7 @@ namespace, whose root is the host's root; use it only for guests you trust.`,
 	cmd.Flags().StringVar(&hostname, "hostname", "", "host name inside the zone (default: the zone's name)")
 	cmd.Flags().BoolVar(&privileged, "privileged", false, "no user namespace: root inside is root on the host (shown with a warning)")
 	cmd.Flags().StringSliceVar(&devices, "device", nil, "optional host device to give the zone: tun (/dev/net/tun) or fuse (/dev/fuse); repeatable")
+	cmd.Flags().StringVar(&pool, "pool", "", "storage pool for the zone's root (default: the data dir; see zonectl storage list)")
 	addLimitFlags(cmd, &l)
 	return cmd
 }

@@ -1,0 +1,58 @@
+package api
+
+import "time"
+
+// Pool is a storage pool: where zone roots live and with which backend.
+type Pool struct {
+	Name string `json:"name"`
+	Path string `json:"path"`
+	// Backend is "overlay" (an upper dir per zone over the shared
+	// template) or "btrfs" (a snapshot per zone of a template subvolume).
+	Backend string `json:"backend"`
+	// Default is true for the pool that is the daemon's data dir.
+	Default   bool      `json:"default,omitempty"`
+	Zones     []string  `json:"zones,omitempty"`
+	CreatedAt time.Time `json:"created_at,omitempty"`
+}
+
+// CreatePoolRequest is the body of POST /v1/storage/pools.
+type CreatePoolRequest struct {
+	Name string `json:"name"`
+	Path string `json:"path"`
+	// Backend "" picks it from the filesystem of Path.
+	Backend string `json:"backend,omitempty"`
+}
+
+// DiskUsage is GET /v1/storage/df: what templates and zones cost on disk,
+// counted honestly (extents shared between a btrfs template and its
+// snapshots once; an overlay zone by its upper dir only).
+type DiskUsage struct {
+	Templates []TemplateDiskUsage `json:"templates"`
+	Zones     []ZoneDiskUsage     `json:"zones"`
+	// UsedBytes is what templates and zones take together.
+	UsedBytes int64 `json:"used_bytes"`
+	// FullCopyBytes is what every zone would take as a full copy of its
+	// template plus its own changes.
+	FullCopyBytes int64 `json:"full_copy_bytes"`
+	// SavedBytes is FullCopyBytes - UsedBytes.
+	SavedBytes int64 `json:"saved_bytes"`
+}
+
+// TemplateDiskUsage is one template's cost.
+type TemplateDiskUsage struct {
+	Name string `json:"name"`
+	// Bytes is the template's size in the data dir.
+	Bytes int64 `json:"bytes"`
+	// PoolCopyBytes is what its copies in btrfs pools take beyond what
+	// they share with it, by pool.
+	PoolCopyBytes map[string]int64 `json:"pool_copy_bytes,omitempty"`
+	Zones         int              `json:"zones"`
+}
+
+// ZoneDiskUsage is one zone's own bytes: what it added or changed.
+type ZoneDiskUsage struct {
+	Name     string `json:"name"`
+	Pool     string `json:"pool"`
+	Template string `json:"template"`
+	OwnBytes int64  `json:"own_bytes"`
+}

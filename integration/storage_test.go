@@ -1,0 +1,120 @@
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/zoned-project/zoned/api"
+	"github.com/zoned-project/zoned/internal/testfs"
+)
+
+// TestBtrfsPoolZones: a pool on btrfs gets the btrfs backend, unprivileged
+// and privileged zones run from snapshots of one template subvolume, their
+// writes stay their own and cost only what they wrote, and the pool and
+// its zones survive a daemon restart.
+func TestBtrfsPoolZones(t *testing.T) {
+	requireIDMappedOverlay(t)
+	mnt := testfs.Loop(t, "btrfs", 512)
+	d := startDaemon(t)
+	ctx := ctxT(t)
+
+	// An explicit backend the filesystem cannot serve is refused.
+	_, stderr, code := d.zonectl("", "storage", "create", "bad", "--path", filepath.Join(d.dataDir+"-not-btrfs"), "--backend", "btrfs")
+	if code == 0 || !strings.Contains(stderr, "btrfs filesystem") {
+		t.Fatalf("btrfs pool on ext4: exit %d, stderr %q", code, stderr)
+	}
+	if _, stderr, code := d.zonectl("", "storage", "create", "bad", "--path", filepath.Join(mnt, "x"), "--backend", "zfs"); code == 0 || !strings.Contains(stderr, "unknown") {
+		t.Fatalf("unknown backend: exit %d, stderr %q", code, stderr)
+	}
+	out, stderr, code := d.zonectl("", "storage", "create", "fast", "--path", filepath.Join(mnt, "pool"))
+	if code != 0 || !strings.Contains(out, "btrfs") {
+		t.Fatalf("storage create: exit %d, %q %q", code, out, stderr)
+	}
+
+	for _, z := range []api.CreateZoneRequest{
+		{Name: "bu", Pool: "fast"},
+		{Name: "bp", Pool: "fast", Privileged: true},
+		{Name: "ov"},
+	} {
+		if _, err := d.c.CreateZone(ctx, z); err != nil {
+			t.Fatalf("create %s: %v", z.Name, err)
+		}
+		if _, err := d.c.StartZone(ctx, z.Name); err != nil {
+			t.Fatalf("start %s: %v\n%s", z.Name, err, d.logs())
+		}
+	}
+	if _, err := d.c.CreateZone(ctx, api.CreateZoneRequest{Name: "nopool", Pool: "missing"}); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("zone in a missing pool: %v", err)
+	}
+	// Root inside the unprivileged zone owns the template's files and
+	// writes its own as root; on disk the snapshot keeps the zone's IDs.
+	if got := d.mustExec("bu", "sh", "-c", "echo hi > /root/f && stat -c %u:%g /bin/busybox /root/f"); got != "0:0\n0:0\n" {
+		t.Fatalf("owners inside the btrfs zone: %q", got)
+	}
+	layer := filepath.Join(mnt, "pool", "zones", "bu", "rootfs")
+	if uid, _ := statIDs(t, filepath.Join(layer, "root", "f")); uid != 0 {
+		t.Fatalf("file written in the btrfs zone is host uid %d on disk, want 0 (idmapped mount)", uid)
+	}
+	if _, err := os.Stat(filepath.Join(mnt, "pool", "zones", "bp", "rootfs", "root", "f")); !os.IsNotExist(err) {
+		t.Fatalf("bu's write visible in bp: %v", err)
+	}
+	d.mustExec("bp", "sh", "-c", "rm /bin/ls && mv /etc /etc.old")
+	if r := d.exec("bu", "", "ls", "/etc/hostname"); r.code != 0 {
+		t.Fatalf("bp's delete and rename reached bu: %+v", r)
+	}
+
+	out, _, code = d.zonectl("", "storage", "list")
+	if code != 0 || !strings.Contains(out, "fast") || !strings.Contains(out, "default") {
+		t.Fatalf("storage list: %q", out)
+	}
+	out, _, code = d.zonectl("", "df", "-o", "json")
+	if code != 0 {
+		t.Fatalf("df: exit %d", code)
+	}
+	var du api.DiskUsage
+	if err := json.Unmarshal([]byte(out), &du); err != nil {
+		t.Fatal(err)
+	}
+	pools := map[string]string{}
+	for _, z := range du.Zones {
+		pools[z.Name] = z.Pool
+		if z.OwnBytes > 1<<20 {
+			t.Errorf("zone %s owns %d bytes after writing a few files; want under 1 MiB", z.Name, z.OwnBytes)
+		}
+	}
+	if pools["bu"] != "fast" || pools["ov"] != "default" || du.SavedBytes <= 0 {
+		t.Fatalf("df = %+v", du)
+	}
+
+	// The pool and its zones outlive the daemon.
+	for _, z := range []string{"bu", "bp", "ov"} {
+		if _, err := d.c.StopZone(ctx, z, api.StopRequest{Force: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.stop()
+	d.start()
+	if _, err := d.c.StartZone(ctx, "bu"); err != nil {
+		t.Fatalf("start after restart: %v\n%s", err, d.logs())
+	}
+	if got := d.mustExec("bu", "cat", "/root/f"); got != "hi\n" {
+		t.Fatalf("after restart: %q", got)
+	}
+	if _, _, code := d.zonectl("", "storage", "delete", "fast"); code == 0 {
+		t.Fatal("deleted a pool zones use")
+	}
+	for _, z := range []string{"bu", "bp"} {
+		if err := d.c.DestroyZone(ctx, z, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, stderr, code := d.zonectl("", "storage", "delete", "fast"); code != 0 {
+		t.Fatalf("storage delete: %q %q", out, stderr)
+	}
+	if left, _ := os.ReadDir(filepath.Join(mnt, "pool")); len(left) > 0 {
+		t.Fatalf("pool dir keeps %v after delete", left)
+	}
+}

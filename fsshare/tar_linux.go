@@ -67,20 +67,13 @@ func importArchive(ctx context.Context, root string, r io.Reader, progress Progr
 		}
 	}
 	counted := &countingReader{r: r}
-	br := bufio.NewReaderSize(counted, 1<<20)
-	tr, closeDec, err := decompress(br)
-	if err != nil {
-		return err
-	}
-	defer closeDec()
 	x, err := newExtractor(root)
 	if err != nil {
 		return err
 	}
 	defer x.close()
-	end := &endMarkerReader{r: tr, zero: true}
 	last := -1
-	err = x.extract(ctx, end, func() {
+	err = x.extractStream(ctx, counted, func() {
 		if total > 0 {
 			pc := int(counted.n * 99 / total)
 			if pc > last {
@@ -92,22 +85,43 @@ func importArchive(ctx context.Context, root string, r io.Reader, progress Progr
 	if err != nil {
 		return err
 	}
-	if !end.lastZero {
-		// archive/tar takes a stream that stops at an entry boundary as a
-		// complete archive; a plain tar cut short would pass for a smaller
-		// root.
-		return fmt.Errorf("archive ends without an end-of-archive marker (truncated?): %w", errdefs.ErrInvalid)
-	}
 	if err := x.finish(); err != nil {
 		return err
 	}
-	// The init check resolves /sbin/init inside the root: sbin is a
-	// symlink to usr/sbin in merged-/usr systems.
+	return checkInit(root)
+}
+
+// checkInit checks that a root made from an archive can boot. The check
+// resolves /sbin/init inside the root: sbin is a symlink to usr/sbin in
+// merged-/usr systems.
+func checkInit(root string) error {
 	if _, err := detectInit(root); err != nil {
 		if errors.Is(err, errdefs.ErrInvalid) {
 			return fmt.Errorf("archive has no /sbin/init that can boot: %w", err)
 		}
 		return fmt.Errorf("check /sbin/init: %w", err)
+	}
+	return nil
+}
+
+// extractStream extracts one possibly compressed tar stream (an archive,
+// or one layer of an image) into the extractor's root.
+func (x *extractor) extractStream(ctx context.Context, r io.Reader, tick func()) error {
+	br := bufio.NewReaderSize(r, 1<<20)
+	tr, closeDec, err := decompress(br)
+	if err != nil {
+		return err
+	}
+	defer closeDec()
+	end := &endMarkerReader{r: tr, zero: true}
+	if err := x.extract(ctx, end, tick); err != nil {
+		return err
+	}
+	if !end.lastZero {
+		// archive/tar takes a stream that stops at an entry boundary as a
+		// complete archive; a plain tar cut short would pass for a smaller
+		// root.
+		return fmt.Errorf("archive ends without an end-of-archive marker (truncated?): %w", errdefs.ErrInvalid)
 	}
 	return nil
 }
@@ -182,6 +196,13 @@ type extractor struct {
 	// entries in a row in one directory.
 	parentRel string
 	parentFD  int
+	// whiteouts makes the extractor apply image layers: ".wh.NAME"
+	// deletes NAME of the layers below, ".wh..wh..opq" hides everything
+	// a directory had from them, and an entry replaces a directory of a
+	// lower layer whole. layer holds what the current layer made, which
+	// an opaque marker later in the same layer must keep.
+	whiteouts bool
+	layer     map[string]bool
 }
 
 type dirAttr struct {
@@ -235,7 +256,7 @@ func (x *extractor) extract(ctx context.Context, r io.Reader, tick func()) error
 		}
 		hdr, err := tr.Next()
 		if err == io.EOF {
-			if x.entries == 0 {
+			if x.entries == 0 && !x.whiteouts {
 				return fmt.Errorf("archive has no entries: %w", errdefs.ErrInvalid)
 			}
 			return nil
@@ -280,9 +301,15 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		return nil
 	}
 	dir, base := path.Split(rel)
+	if x.whiteouts && strings.HasPrefix(base, whiteoutPrefix) {
+		return x.whiteout(strings.TrimSuffix(dir, "/"), base)
+	}
 	pfd, err := x.parent(strings.TrimSuffix(dir, "/"))
 	if err != nil {
 		return err
+	}
+	if x.whiteouts {
+		x.layer[rel] = true
 	}
 	mode := uint32(hdr.Mode & 0o7777)
 
@@ -441,6 +468,11 @@ func (x *extractor) removeIfExists(pfd int, base string) error {
 }
 
 func (x *extractor) remove(pfd int, base string) error {
+	if x.whiteouts {
+		// A layer's file replaces a lower layer's directory, contents
+		// and all.
+		return removeAllAt(pfd, base)
+	}
 	err := unix.Unlinkat(pfd, base, 0)
 	if errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EPERM) {
 		err = unix.Unlinkat(pfd, base, unix.AT_REMOVEDIR)

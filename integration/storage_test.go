@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -116,5 +117,66 @@ func TestBtrfsPoolZones(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(filepath.Join(mnt, "pool")); len(left) > 0 {
 		t.Fatalf("pool dir keeps %v after delete", left)
+	}
+}
+
+// ociLayout writes an OCI image layout at dir with one layer: a tar of
+// root made by GNU tar.
+func ociLayout(t *testing.T, root, dir string) {
+	t.Helper()
+	layer := filepath.Join(t.TempDir(), "layer.tar")
+	if out, err := exec.Command("tar", "--numeric-owner", "-C", root, "-cf", layer, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v: %s", err, out)
+	}
+	lb, err := os.ReadFile(layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testfs.OCILayout(t, dir, [][]byte{lb})
+}
+
+// TestTemplatesFromDirAndOCI: templates made from a host directory and
+// from an OCI image boot zones, template list shows their zones, and a
+// template in use cannot be deleted.
+func TestTemplatesFromDirAndOCI(t *testing.T) {
+	d := startDaemon(t)
+	if _, stderr, code := d.zonectl("", "template", "create", "busybox", "--from", "builtin"); code != 0 {
+		t.Fatalf("builtin: %s", stderr)
+	}
+	src := filepath.Join(d.dataDir, "templates", "busybox", "rootfs")
+	layout := t.TempDir()
+	ociLayout(t, src, layout)
+	if _, stderr, code := d.zonectl("", "template", "create", "img", "--from", "oci", layout); code != 0 {
+		t.Fatalf("template from oci: %s", stderr)
+	}
+	if _, stderr, code := d.zonectl("", "template", "create", "copy", "--from", "dir", src); code != 0 {
+		t.Fatalf("template from dir: %s", stderr)
+	}
+	if _, stderr, code := d.zonectl("", "template", "create", "nopath", "--from", "oci"); code == 0 || !strings.Contains(stderr, "PATH") {
+		t.Fatalf("oci without a path: exit %d %s", code, stderr)
+	}
+	ctx := ctxT(t)
+	for _, tp := range []string{"img", "copy"} {
+		z := "z-" + tp
+		if _, err := d.c.CreateZone(ctx, api.CreateZoneRequest{Name: z, Template: tp}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.c.StartZone(ctx, z); err != nil {
+			t.Fatalf("start %s: %v", z, err)
+		}
+		if got := d.mustExec(z, "echo", "up"); got != "up\n" {
+			t.Fatalf("%s: %q", z, got)
+		}
+	}
+	out, _, _ := d.zonectl("", "template", "list")
+	if !strings.Contains(out, "img") || !strings.Contains(out, "oci") {
+		t.Fatalf("template list: %s", out)
+	}
+	tp, err := d.c.GetTemplate(ctx, "img")
+	if err != nil || len(tp.Zones) != 1 || tp.Zones[0] != "z-img" || tp.SizeBytes < 1<<20 {
+		t.Fatalf("template img = %+v, %v", tp, err)
+	}
+	if _, stderr, code := d.zonectl("", "template", "delete", "img"); code == 0 || !strings.Contains(stderr, "z-img") {
+		t.Fatalf("delete of a template in use: exit %d %s", code, stderr)
 	}
 }

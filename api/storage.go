@@ -56,3 +56,19 @@ type ZoneDiskUsage struct {
 	Template string `json:"template"`
 	OwnBytes int64  `json:"own_bytes"`
 }
+
+// Snapshot is a snapshot of a zone's own layer.
+type Snapshot struct {
+	Zone      string    `json:"zone"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+	// Running says the zone was running, frozen for the moment of the
+	// snapshot, when it was taken.
+	Running   bool  `json:"running,omitempty"`
+	SizeBytes int64 `json:"size_bytes"`
+}
+
+// CreateSnapshotRequest is the body of POST /v1/zones/{name}/snapshots.
+type CreateSnapshotRequest struct {
+	Name string `json:"name"`
+}

@@ -38,3 +38,38 @@ func (c *Client) DiskUsage(ctx context.Context) (*api.DiskUsage, error) {
 	}
 	return &out, nil
 }
+
+// CreateSnapshot starts snapshotting a zone's own layer; follow the
+// operation with WaitOperation.
+func (c *Client) CreateSnapshot(ctx context.Context, zone, name string) (*api.Operation, error) {
+	var out api.Operation
+	req := request{method: http.MethodPost, path: "/zones/" + esc(zone) + "/snapshots", in: api.CreateSnapshotRequest{Name: name}}
+	if err := c.do(ctx, req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ListSnapshots returns a zone's snapshots.
+func (c *Client) ListSnapshots(ctx context.Context, zone string) ([]api.Snapshot, error) {
+	var out []api.Snapshot
+	if err := c.do(ctx, request{method: http.MethodGet, path: "/zones/" + esc(zone) + "/snapshots"}, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// RestoreSnapshot starts restoring a stopped zone from a snapshot.
+func (c *Client) RestoreSnapshot(ctx context.Context, zone, name string) (*api.Operation, error) {
+	var out api.Operation
+	req := request{method: http.MethodPost, path: "/zones/" + esc(zone) + "/snapshots/" + esc(name) + "/restore"}
+	if err := c.do(ctx, req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// DeleteSnapshot removes a snapshot.
+func (c *Client) DeleteSnapshot(ctx context.Context, zone, name string) error {
+	return c.do(ctx, request{method: http.MethodDelete, path: "/zones/" + esc(zone) + "/snapshots/" + esc(name)}, nil)
+}

@@ -234,6 +234,9 @@ func (s *Storage) DeleteZoneRoot(zone string) error {
 	}
 	p := s.zonePool(zone)
 	layer := s.layerDir(zone, p)
+	if err := s.deleteSnapshots(zone); err != nil {
+		return fmt.Errorf("delete root of zone %q: snapshots: %w", zone, err)
+	}
 	if err := p.backend.Delete(layer); err != nil {
 		return fmt.Errorf("delete root of zone %q: %w", zone, err)
 	}

@@ -141,7 +141,9 @@ func New(cfg Config) (*Manager, error) {
 		running: map[string]*runtimeZone{},
 	}
 	m.events.log = m.log.Warn
-	m.parts = []zonePart{}
+	m.parts = []zonePart{
+		snapshotPart{m: m},
+	}
 	m.ops.publish = m.events.publish
 	if err := m.loadPools(); err != nil {
 		st.Close()

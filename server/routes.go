@@ -58,6 +58,10 @@ var routeTable = []route{
 	{method: "POST", pattern: "/v1/storage/pools", handler: (*Server).createPool, summary: "Make a directory a storage pool", in: api.CreatePoolRequest{}, status: 201, out: api.Pool{}},
 	{method: "DELETE", pattern: "/v1/storage/pools/{name}", handler: (*Server).deletePool, summary: "Forget a storage pool no zone uses", status: 204},
 	{method: "GET", pattern: "/v1/storage/df", handler: (*Server).diskUsage, summary: "Bytes on disk of templates and zones, and the saving against full copies", status: 200, out: api.DiskUsage{}},
+	{method: "POST", pattern: "/v1/zones/{name}/snapshots", handler: (*Server).createSnapshot, summary: "Snapshot a zone's own layer (an operation; a running zone is frozen for the moment)", in: api.CreateSnapshotRequest{}, status: 202, out: api.Operation{}},
+	{method: "GET", pattern: "/v1/zones/{name}/snapshots", handler: (*Server).listSnapshots, summary: "List a zone's snapshots", status: 200, out: []api.Snapshot{}},
+	{method: "POST", pattern: "/v1/zones/{name}/snapshots/{snap}/restore", handler: (*Server).restoreSnapshot, summary: "Restore a stopped zone's layer from a snapshot (an operation)", status: 202, out: api.Operation{}},
+	{method: "DELETE", pattern: "/v1/zones/{name}/snapshots/{snap}", handler: (*Server).deleteSnapshot, summary: "Delete a snapshot", status: 204},
 	{method: "GET", pattern: "/metrics", handler: (*Server).metrics, summary: "Prometheus metrics of zones and the daemon", status: 200, out: "", outType: "text/plain"},
 	{method: "GET", pattern: "/v1/openapi.json", handler: (*Server).openAPI, summary: "This document", status: 200, out: map[string]any{}},
 }

@@ -48,3 +48,46 @@ func (s *Server) diskUsage(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, 200, du)
 }
+
+func (s *Server) createSnapshot(w http.ResponseWriter, r *http.Request) {
+	var req api.CreateSnapshotRequest
+	if err := decode(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	op, err := s.m.CreateSnapshot(r.Context(), r.PathValue("name"), req)
+	writeOperation(w, op, err)
+}
+
+// writeOperation answers a call that started an operation: 202 with the
+// operation and where to follow it.
+func writeOperation(w http.ResponseWriter, op *api.Operation, err error) {
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/operations/"+op.ID)
+	writeJSON(w, http.StatusAccepted, op)
+}
+
+func (s *Server) listSnapshots(w http.ResponseWriter, r *http.Request) {
+	snaps, err := s.m.ListSnapshots(r.Context(), r.PathValue("name"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, 200, snaps)
+}
+
+func (s *Server) restoreSnapshot(w http.ResponseWriter, r *http.Request) {
+	op, err := s.m.RestoreSnapshot(r.Context(), r.PathValue("name"), r.PathValue("snap"))
+	writeOperation(w, op, err)
+}
+
+func (s *Server) deleteSnapshot(w http.ResponseWriter, r *http.Request) {
+	if err := s.m.DeleteSnapshot(r.Context(), r.PathValue("name"), r.PathValue("snap")); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

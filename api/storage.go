@@ -72,3 +72,11 @@ type Snapshot struct {
 type CreateSnapshotRequest struct {
 	Name string `json:"name"`
 }
+
+// CloneZoneRequest is the body of POST /v1/zones/{name}/clone.
+type CloneZoneRequest struct {
+	// Name is the new zone's.
+	Name string `json:"name"`
+	// Hostname defaults to Name.
+	Hostname string `json:"hostname,omitempty"`
+}

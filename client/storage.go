@@ -73,3 +73,12 @@ func (c *Client) RestoreSnapshot(ctx context.Context, zone, name string) (*api.O
 func (c *Client) DeleteSnapshot(ctx context.Context, zone, name string) error {
 	return c.do(ctx, request{method: http.MethodDelete, path: "/zones/" + esc(zone) + "/snapshots/" + esc(name)}, nil)
 }
+
+// CloneZone makes a new stopped zone from a copy of zone src.
+func (c *Client) CloneZone(ctx context.Context, src string, req api.CloneZoneRequest) (*api.Zone, error) {
+	var out api.Zone
+	if err := c.do(ctx, request{method: http.MethodPost, path: "/zones/" + esc(src) + "/clone", in: req}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

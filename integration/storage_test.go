@@ -257,3 +257,72 @@ func poolName(p string) string {
 	}
 	return p
 }
+
+// TestCloneZone: a clone shares the template, gets the source's files
+// with their owners and modes as the zone sees them, and has an identity
+// of its own (UUID, host name, machine-id, host ID range), on both
+// backends; the source keeps running and is untouched by the clone.
+func TestCloneZone(t *testing.T) {
+	requireIDMappedOverlay(t)
+	mnt := testfs.Loop(t, "btrfs", 512)
+	d := startDaemon(t)
+	ctx := ctxT(t)
+	if _, err := d.c.CreatePool(ctx, api.CreatePoolRequest{Name: "b", Path: filepath.Join(mnt, "pool")}); err != nil {
+		t.Fatal(err)
+	}
+	const look = "cat /root/data; stat -c '%u:%g %a' /root/data /root/suid; ls /bin | md5sum"
+	for _, pool := range []string{"", "b"} {
+		src, dst := "src-"+poolName(pool), "dst-"+poolName(pool)
+		if _, err := d.c.CreateZone(ctx, api.CreateZoneRequest{Name: src, Pool: pool}); err != nil {
+			t.Fatal(err)
+		}
+		s, err := d.c.StartZone(ctx, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.mustExec(src, "sh", "-c", "echo mine > /root/data && chown 1000:1001 /root/data && echo x > /root/suid && chmod 4755 /root/suid && rm /bin/ls")
+		want := d.mustExec(src, "sh", "-c", look)
+		out, stderr, code := d.zonectl("", "clone", src, dst, "-o", "json")
+		if code != 0 {
+			t.Fatalf("clone: %s %s", out, stderr)
+		}
+		var z api.Zone
+		if err := json.Unmarshal([]byte(out), &z); err != nil {
+			t.Fatal(err)
+		}
+		if z.UUID == s.UUID || z.Template != s.Template || z.Pool != s.Pool || z.IDMap == nil || z.IDMap.HostID == s.IDMap.HostID {
+			t.Fatalf("clone %+v of %+v", z, s)
+		}
+		if _, err := d.c.StartZone(ctx, dst); err != nil {
+			t.Fatalf("start clone: %v\n%s", err, d.logs())
+		}
+		if got := d.mustExec(dst, "sh", "-c", look); got != want {
+			t.Fatalf("clone sees\n%s\nsource has\n%s", got, want)
+		}
+		if h := d.mustExec(dst, "hostname"); h != dst+"\n" {
+			t.Fatalf("clone hostname %q", h)
+		}
+		m1, m2 := d.mustExec(src, "cat", "/etc/machine-id"), d.mustExec(dst, "cat", "/etc/machine-id")
+		if m1 == m2 || len(m2) != 33 {
+			t.Fatalf("machine-ids %q and %q", m1, m2)
+		}
+		d.mustExec(dst, "sh", "-c", "echo theirs > /root/data")
+		if got := d.mustExec(src, "cat", "/root/data"); got != "mine\n" {
+			t.Fatalf("clone's write reached the source: %q", got)
+		}
+	}
+	if _, err := d.c.CloneZone(ctx, "missing", api.CloneZoneRequest{Name: "x"}); err == nil {
+		t.Fatal("cloned a missing zone")
+	}
+	if _, err := d.c.CloneZone(ctx, "src-b", api.CloneZoneRequest{Name: "dst-b"}); err == nil {
+		t.Fatal("clone over an existing zone")
+	}
+	for _, z := range []string{"src-default", "dst-default", "src-b", "dst-b"} {
+		if err := d.c.DestroyZone(ctx, z, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.c.DeletePool(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+}

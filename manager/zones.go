@@ -32,7 +32,13 @@ const initKindAnnotation = "org.zoned.init"
 // CreateZone creates a stopped zone: store record (creating), its own
 // layer over the template, identity files, then state stopped. A failure
 // at any step undoes the earlier ones.
-func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (_ *api.Zone, err error) {
+func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (*api.Zone, error) {
+	return m.createZone(ctx, req, nil)
+}
+
+// createZone is CreateZone; fill, when set, fills the zone's fresh layer
+// (a clone's copy, an import) before the zone gets its identity.
+func (m *Manager) createZone(ctx context.Context, req api.CreateZoneRequest, fill func(rec *store.ZoneRecord) error) (_ *api.Zone, err error) {
 	if err := validate.Name("zone", req.Name); err != nil {
 		return nil, errdefs.WithField("name", err)
 	}
@@ -124,6 +130,11 @@ func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (_ 
 	r.Add(func() { _ = m.fs.DeleteZoneRoot(req.Name) })
 	if !req.Privileged {
 		if err := m.fs.MapZoneIDs(req.Name, rec.IDMapBase); err != nil {
+			return nil, err
+		}
+	}
+	if fill != nil {
+		if err := fill(rec); err != nil {
 			return nil, err
 		}
 	}

@@ -91,3 +91,17 @@ func (s *Server) deleteSnapshot(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
+
+func (s *Server) cloneZone(w http.ResponseWriter, r *http.Request) {
+	var req api.CloneZoneRequest
+	if err := decode(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	z, err := s.m.CloneZone(r.Context(), r.PathValue("name"), req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, z)
+}

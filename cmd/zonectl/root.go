@@ -114,7 +114,7 @@ It talks to the daemon over its Unix socket (--socket, or $ZONED_SOCKET).`,
 		newTemplateCmd(a),
 		newInfoCmd(a), newVersionCmd(a),
 		newEventsCmd(a),
-		newStorageCmd(a), newDfCmd(a), newSnapshotCmd(a),
+		newStorageCmd(a), newDfCmd(a), newSnapshotCmd(a), newCloneCmd(a),
 	)
 	return root
 }

@@ -80,3 +80,22 @@ type CloneZoneRequest struct {
 	// Hostname defaults to Name.
 	Hostname string `json:"hostname,omitempty"`
 }
+
+// ExportZoneRequest is the body of POST /v1/zones/{name}/export.
+type ExportZoneRequest struct {
+	// Path is the archive to write, on the daemon's host; it must not
+	// exist.
+	Path string `json:"path"`
+	// Full writes the whole root, not only the zone's own layer, so the
+	// archive imports where the template is missing.
+	Full bool `json:"full,omitempty"`
+}
+
+// ImportZoneRequest is the body of POST /v1/zones/import.
+type ImportZoneRequest struct {
+	// Path is the archive to read, on the daemon's host.
+	Path string `json:"path"`
+	// Name is the new zone's; "" keeps the exported zone's name.
+	Name string `json:"name,omitempty"`
+	Pool string `json:"pool,omitempty"`
+}

@@ -82,3 +82,22 @@ func (c *Client) CloneZone(ctx context.Context, src string, req api.CloneZoneReq
 	}
 	return &out, nil
 }
+
+// ExportZone starts writing a zone to an archive on the daemon's host.
+func (c *Client) ExportZone(ctx context.Context, zone string, req api.ExportZoneRequest) (*api.Operation, error) {
+	var out api.Operation
+	if err := c.do(ctx, request{method: http.MethodPost, path: "/zones/" + esc(zone) + "/export", in: req}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ImportZone starts making a zone from an export archive on the daemon's
+// host.
+func (c *Client) ImportZone(ctx context.Context, req api.ImportZoneRequest) (*api.Operation, error) {
+	var out api.Operation
+	if err := c.do(ctx, request{method: http.MethodPost, path: "/zones/import", in: req}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -1,12 +1,16 @@
 package integration
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/zoned-project/zoned/api"
 	"github.com/zoned-project/zoned/internal/testfs"
@@ -186,13 +190,8 @@ func TestTemplatesFromDirAndOCI(t *testing.T) {
 // backends, restore refuses a running zone, and snapshots outlive a
 // daemon restart and go with their zone.
 func TestSnapshotRoundTrip(t *testing.T) {
-	requireIDMappedOverlay(t)
-	mnt := testfs.Loop(t, "btrfs", 512)
-	d := startDaemon(t)
+	d, _ := btrfsPool(t)
 	ctx := ctxT(t)
-	if _, err := d.c.CreatePool(ctx, api.CreatePoolRequest{Name: "b", Path: filepath.Join(mnt, "pool")}); err != nil {
-		t.Fatal(err)
-	}
 	const sums = "find /etc /root -type f | sort | xargs md5sum; ls -ln /bin | md5sum"
 	for _, pool := range []string{"", "b"} {
 		z := "snap-" + poolName(pool)
@@ -263,13 +262,8 @@ func poolName(p string) string {
 // of its own (UUID, host name, machine-id, host ID range), on both
 // backends; the source keeps running and is untouched by the clone.
 func TestCloneZone(t *testing.T) {
-	requireIDMappedOverlay(t)
-	mnt := testfs.Loop(t, "btrfs", 512)
-	d := startDaemon(t)
+	d, _ := btrfsPool(t)
 	ctx := ctxT(t)
-	if _, err := d.c.CreatePool(ctx, api.CreatePoolRequest{Name: "b", Path: filepath.Join(mnt, "pool")}); err != nil {
-		t.Fatal(err)
-	}
 	const look = "cat /root/data; stat -c '%u:%g %a' /root/data /root/suid; ls /bin | md5sum"
 	for _, pool := range []string{"", "b"} {
 		src, dst := "src-"+poolName(pool), "dst-"+poolName(pool)
@@ -318,6 +312,153 @@ func TestCloneZone(t *testing.T) {
 		t.Fatal("clone over an existing zone")
 	}
 	for _, z := range []string{"src-default", "dst-default", "src-b", "dst-b"} {
+		if err := d.c.DestroyZone(ctx, z, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.c.DeletePool(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// btrfsPool starts a daemon with a btrfs pool "b" on a fresh loop file.
+func btrfsPool(t *testing.T) (*daemon, string) {
+	t.Helper()
+	requireIDMappedOverlay(t)
+	mnt := testfs.Loop(t, "btrfs", 512)
+	d := startDaemon(t)
+	if _, err := d.c.CreatePool(ctxT(t), api.CreatePoolRequest{Name: "b", Path: filepath.Join(mnt, "pool")}); err != nil {
+		t.Fatal(err)
+	}
+	return d, mnt
+}
+
+// treeState lists every file of a zone's root (but the identity files a
+// new zone gets) with owner, mode, type, and for files link count and
+// contents' md5 (btrfs counts no links on directories).
+const treeState = `cd / && find . -xdev \( -path ./proc -o -path ./sys -o -path ./dev -o -path ./etc/hostname -o -path ./etc/machine-id \) -prune -o -print | sort | while read f; do
+  s=$(stat -c '%u:%g %a %F' "$f"); m=; [ -f "$f" ] && [ ! -L "$f" ] && m="$(stat -c %h "$f") $(md5sum < "$f")"; echo "$f $s $m"; done`
+
+func getXattr(t *testing.T, p, name string) string {
+	t.Helper()
+	b := make([]byte, 256)
+	n, err := syscall.Getxattr(p, name, b)
+	if err != nil {
+		return "<" + err.Error() + ">"
+	}
+	return string(b[:n])
+}
+
+// TestExportImportRoundTrip: a zone exported (its layer, and whole) and
+// imported into the other backend's pool has every file with the same
+// contents, mode, owner, link count and xattrs; truncated and altered
+// archives are refused and leave no zone, template or staging behind.
+func TestExportImportRoundTrip(t *testing.T) {
+	d, mnt := btrfsPool(t)
+	ctx := ctxT(t)
+	if _, err := d.c.CreateZone(ctx, api.CreateZoneRequest{Name: "src"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.c.StartZone(ctx, "src"); err != nil {
+		t.Fatal(err)
+	}
+	d.mustExec("src", "sh", "-c", `echo mine > /root/f && chown 1000:1001 /root/f && chmod 4750 /root/f && ln /root/f /root/h &&
+ln -s /etc/passwd /root/l && rm /bin/ls && rm -rf /usr/sbin && mkdir /usr/sbin && echo x > /usr/sbin/mine && mkdir -m 1700 /root/d`)
+	if err := syscall.Setxattr(filepath.Join(d.dataDir, "zones", "src", "upper", "root", "f"), "user.zoned", []byte("kept"), 0); err != nil {
+		t.Fatal(err)
+	}
+	want := d.mustExec("src", "sh", "-c", treeState)
+	if !strings.Contains(want, "./root/f 1000:1001 4750 regular file 2 ") || strings.Contains(want, "./bin/ls ") || strings.Contains(want, "./usr/sbin/init") {
+		t.Fatalf("source tree not as set up:\n%s", want)
+	}
+	out := t.TempDir()
+	layerArc, fullArc := filepath.Join(out, "src.zoned"), filepath.Join(out, "src-full.zoned")
+	// A running zone exports its layer (frozen meanwhile).
+	if o, stderr, code := d.zonectl("", "export", "src", layerArc); code != 0 {
+		t.Fatalf("export: %s %s", o, stderr)
+	}
+	if _, stderr, code := d.zonectl("", "export", "src", fullArc, "--full"); code == 0 || !strings.Contains(stderr, "stopped") {
+		t.Fatalf("full export of a running overlay zone: %d %s", code, stderr)
+	}
+	if _, err := d.c.StopZone(ctx, "src", api.StopRequest{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if o, stderr, code := d.zonectl("", "export", "src", fullArc, "--full"); code != 0 {
+		t.Fatalf("full export: %s %s", o, stderr)
+	}
+	if _, stderr, code := d.zonectl("", "export", "src", fullArc); code == 0 || !strings.Contains(stderr, "exists") {
+		t.Fatalf("export over an existing file: %d %s", code, stderr)
+	}
+
+	check := func(zone, layerFile string) {
+		t.Helper()
+		if _, err := d.c.StartZone(ctx, zone); err != nil {
+			t.Fatalf("start %s: %v\n%s", zone, err, d.logs())
+		}
+		if got := d.mustExec(zone, "sh", "-c", treeState); got != want {
+			t.Fatalf("%s differs from the source:\n%s\nwant\n%s", zone, got, want)
+		}
+		if x := getXattr(t, layerFile, "user.zoned"); x != "kept" {
+			t.Fatalf("%s: xattr %q", zone, x)
+		}
+	}
+	// The layer into the btrfs pool: applied onto a snapshot of the
+	// template, whiteouts and opaque directories included.
+	if o, stderr, code := d.zonectl("", "import", layerArc, "--name", "dst-layer", "--pool", "b"); code != 0 {
+		t.Fatalf("import: %s %s", o, stderr)
+	}
+	check("dst-layer", filepath.Join(mnt, "pool", "zones", "dst-layer", "rootfs", "root", "f"))
+	// The whole root into the overlay pool, as a template of its own.
+	if o, stderr, code := d.zonectl("", "import", fullArc, "--name", "dst-full"); code != 0 {
+		t.Fatalf("import full: %s %s", o, stderr)
+	}
+	check("dst-full", filepath.Join(d.dataDir, "templates", "dst-full-root", "rootfs", "root", "f"))
+
+	// Bad archives leave nothing.
+	data, err := os.ReadFile(fullArc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := map[string][]byte{"truncated": data[:len(data)*2/3], "altered": append([]byte(nil), data...), "not-an-archive": []byte("hello")}
+	bad["altered"][len(data)/2] ^= 0x40
+	// Altered inside a sound zstd frame: only the manifest can tell.
+	for _, arc := range []string{layerArc, fullArc} {
+		raw, err := os.ReadFile(arc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec, _ := zstd.NewReader(nil)
+		plain, err := dec.DecodeAll(raw, nil)
+		dec.Close()
+		if err != nil || !bytes.Contains(plain, []byte("mine\n")) {
+			t.Fatalf("decode %s: %v", arc, err)
+		}
+		enc, _ := zstd.NewWriter(nil)
+		bad["content-"+filepath.Base(arc)] = enc.EncodeAll(bytes.Replace(plain, []byte("mine\n"), []byte("mime\n"), 1), nil)
+		enc.Close()
+	}
+	for name, b := range bad {
+		p := filepath.Join(out, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, stderr, code := d.zonectl("", "import", p, "--name", "bad")
+		if code == 0 {
+			t.Fatalf("%s archive imported", name)
+		}
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		t.Logf("%s: %s", name, lines[len(lines)-1])
+		if _, err := d.c.GetZone(ctx, "bad"); err == nil {
+			t.Fatalf("%s archive left zone bad", name)
+		}
+		if _, err := os.Stat(filepath.Join(d.dataDir, "zones", "bad")); !os.IsNotExist(err) {
+			t.Fatalf("%s archive left the zone's directory", name)
+		}
+		if tp, _ := d.c.ListTemplates(ctx); len(tp) != 2 {
+			t.Fatalf("%s archive left templates: %+v", name, tp)
+		}
+	}
+	for _, z := range []string{"src", "dst-layer", "dst-full"} {
 		if err := d.c.DestroyZone(ctx, z, true); err != nil {
 			t.Fatal(err)
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/zoned-project/zoned/api"
-	"github.com/zoned-project/zoned/cgroups"
 	"github.com/zoned-project/zoned/errdefs"
 	"github.com/zoned-project/zoned/internal/validate"
 	"github.com/zoned-project/zoned/store"
@@ -62,19 +61,5 @@ func (m *Manager) copyLayerFrom(src, dst string) error {
 	default:
 		return fmt.Errorf("source zone %q is %s: %w", src, rec.State, errdefs.ErrConflict)
 	}
-	if rec.State == api.StateRunning {
-		cg, err := cgroups.Load(m.cgroupPath(src))
-		if err != nil {
-			return fmt.Errorf("load cgroup of %q: %w", src, err)
-		}
-		if err := cg.Freeze(); err != nil {
-			return fmt.Errorf("freeze %q: %w", src, err)
-		}
-		defer func() {
-			if err := cg.Thaw(); err != nil {
-				m.log.Error("thaw after clone", "zone", src, "err", err)
-			}
-		}()
-	}
-	return m.fs.CloneZoneLayer(src, dst)
+	return m.frozenIf(rec.State == api.StateRunning, src, func() error { return m.fs.CloneZoneLayer(src, dst) })
 }

@@ -37,25 +37,10 @@ func (m *Manager) CreateSnapshot(ctx context.Context, zone string, req api.Creat
 }
 
 // snapshotLocked takes snapshot snap of a zone whose lock is held.
-func (m *Manager) snapshotLocked(rec *store.ZoneRecord, snap string, progress func(int, string)) (err error) {
+func (m *Manager) snapshotLocked(rec *store.ZoneRecord, snap string, progress func(int, string)) error {
 	running := rec.State == api.StateRunning
-	if running {
-		cg, err := cgroups.Load(m.cgroupPath(rec.Name))
-		if err != nil {
-			return fmt.Errorf("load cgroup: %w", err)
-		}
-		progress(10, "freezing the zone")
-		if err := cg.Freeze(); err != nil {
-			return fmt.Errorf("freeze: %w", err)
-		}
-		defer func() {
-			if terr := cg.Thaw(); terr != nil {
-				err = errors.Join(err, fmt.Errorf("thaw: %w", terr))
-			}
-		}()
-	}
 	progress(20, "copying the zone's layer")
-	if err := m.fs.CreateSnapshot(rec.Name, snap); err != nil {
+	if err := m.frozenIf(running, rec.Name, func() error { return m.fs.CreateSnapshot(rec.Name, snap) }); err != nil {
 		return err
 	}
 	size, _ := m.fs.SnapshotSize(rec.Name, snap)
@@ -66,6 +51,27 @@ func (m *Manager) snapshotLocked(rec *store.ZoneRecord, snap string, progress fu
 	}
 	m.log.Info("snapshot created", "zone", rec.Name, "snapshot", snap, "running", running, "bytes", size)
 	return nil
+}
+
+// frozenIf runs fn with the zone's cgroup frozen when freeze is set (the
+// zone runs), so what fn reads of the zone's files is consistent.
+func (m *Manager) frozenIf(freeze bool, zone string, fn func() error) (err error) {
+	if !freeze {
+		return fn()
+	}
+	cg, err := cgroups.Load(m.cgroupPath(zone))
+	if err != nil {
+		return fmt.Errorf("load cgroup of %q: %w", zone, err)
+	}
+	if err := cg.Freeze(); err != nil {
+		return fmt.Errorf("freeze %q: %w", zone, err)
+	}
+	defer func() {
+		if terr := cg.Thaw(); terr != nil {
+			err = errors.Join(err, fmt.Errorf("thaw %q: %w", zone, terr))
+		}
+	}()
+	return fn()
 }
 
 // ListSnapshots returns the zone's snapshots.

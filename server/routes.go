@@ -63,6 +63,8 @@ var routeTable = []route{
 	{method: "POST", pattern: "/v1/zones/{name}/snapshots/{snap}/restore", handler: (*Server).restoreSnapshot, summary: "Restore a stopped zone's layer from a snapshot (an operation)", status: 202, out: api.Operation{}},
 	{method: "DELETE", pattern: "/v1/zones/{name}/snapshots/{snap}", handler: (*Server).deleteSnapshot, summary: "Delete a snapshot", status: 204},
 	{method: "POST", pattern: "/v1/zones/{name}/clone", handler: (*Server).cloneZone, summary: "Make a new stopped zone from a copy of this one's layer, with a new identity", in: api.CloneZoneRequest{}, status: 201, out: api.Zone{}},
+	{method: "POST", pattern: "/v1/zones/{name}/export", handler: (*Server).exportZone, summary: "Write a zone to an archive on the daemon's host (an operation)", in: api.ExportZoneRequest{}, status: 202, out: api.Operation{}},
+	{method: "POST", pattern: "/v1/zones/import", handler: (*Server).importZone, summary: "Make a zone from an export archive on the daemon's host (an operation)", in: api.ImportZoneRequest{}, status: 202, out: api.Operation{}},
 	{method: "GET", pattern: "/metrics", handler: (*Server).metrics, summary: "Prometheus metrics of zones and the daemon", status: 200, out: "", outType: "text/plain"},
 	{method: "GET", pattern: "/v1/openapi.json", handler: (*Server).openAPI, summary: "This document", status: 200, out: map[string]any{}},
 }

@@ -105,3 +105,23 @@ func (s *Server) cloneZone(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusCreated, z)
 }
+
+func (s *Server) exportZone(w http.ResponseWriter, r *http.Request) {
+	var req api.ExportZoneRequest
+	if err := decode(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	op, err := s.m.ExportZone(r.Context(), r.PathValue("name"), req)
+	writeOperation(w, op, err)
+}
+
+func (s *Server) importZone(w http.ResponseWriter, r *http.Request) {
+	var req api.ImportZoneRequest
+	if err := decode(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	op, err := s.m.ImportZone(r.Context(), req)
+	writeOperation(w, op, err)
+}

@@ -115,6 +115,7 @@ It talks to the daemon over its Unix socket (--socket, or $ZONED_SOCKET).`,
 		newInfoCmd(a), newVersionCmd(a),
 		newEventsCmd(a),
 		newStorageCmd(a), newDfCmd(a), newSnapshotCmd(a), newCloneCmd(a),
+		newExportCmd(a), newImportCmd(a),
 	)
 	return root
 }

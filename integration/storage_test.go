@@ -467,3 +467,38 @@ ln -s /etc/passwd /root/l && rm /bin/ls && rm -rf /usr/sbin && mkdir /usr/sbin &
 		t.Fatal(err)
 	}
 }
+
+// TestImportDiskFull: an import into a pool whose filesystem fills up
+// fails with a clear error and leaves no zone and nothing in the pool.
+func TestImportDiskFull(t *testing.T) {
+	requireIDMappedOverlay(t)
+	small := testfs.Loop(t, "ext4", 16)
+	d := startDaemon(t)
+	ctx := ctxT(t)
+	if _, err := d.c.CreatePool(ctx, api.CreatePoolRequest{Name: "small", Path: filepath.Join(small, "pool")}); err != nil {
+		t.Fatal(err)
+	}
+	d.createStarted("big", api.Resources{})
+	// Random bytes: zstd cannot shrink them below the pool's size.
+	d.mustExec("big", "sh", "-c", "dd if=/dev/urandom of=/root/big bs=1M count=24 2>/dev/null")
+	arc := filepath.Join(t.TempDir(), "big.zoned")
+	if _, stderr, code := d.zonectl("", "export", "big", arc); code != 0 {
+		t.Fatal(stderr)
+	}
+	_, stderr, code := d.zonectl("", "import", arc, "--name", "big2", "--pool", "small")
+	if code == 0 || !strings.Contains(stderr, "no space left") {
+		t.Fatalf("import into a full pool: exit %d, %s", code, stderr)
+	}
+	if _, err := d.c.GetZone(ctx, "big2"); err == nil {
+		t.Fatal("zone left after a failed import")
+	}
+	if left, _ := os.ReadDir(filepath.Join(small, "pool", "zones")); len(left) > 0 {
+		t.Fatalf("pool keeps %v", left)
+	}
+	if err := d.c.DestroyZone(ctx, "big", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.c.DeletePool(ctx, "small"); err != nil {
+		t.Fatal(err)
+	}
+}

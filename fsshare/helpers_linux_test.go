@@ -9,7 +9,7 @@ import (
 	"github.com/zoned-project/zoned/internal/testfs"
 )
 
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (chown, mknod, overlay mounts)")
@@ -53,7 +53,7 @@ func stagingLeft(t *testing.T, s *Storage) []string {
 }
 
 // newBtrfs mounts a fresh btrfs of sizeMiB (see testfs.Loop).
-func newBtrfs(t *testing.T, sizeMiB int64) string {
+func newBtrfs(t testing.TB, sizeMiB int64) string {
 	t.Helper()
 	requireRoot(t)
 	return testfs.Loop(t, "btrfs", sizeMiB)

@@ -181,6 +181,17 @@ func TestBtrfsPool(t *testing.T) {
 	if _, err := os.Stat(tsub); !os.IsNotExist(err) {
 		t.Fatalf("DeleteTemplate left the pool's copy: %v", err)
 	}
+	// A template copy a crash interrupted is removed by Cleanup.
+	stale := filepath.Join(mnt, "pool", "subvolumes", "templates", stagingPrefix+"bb-x")
+	if err := btrfsSubvolCreate(stale); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("Cleanup left %s: %v", stale, err)
+	}
 	if err := s.RemovePool("b"); err != nil {
 		t.Fatal(err)
 	}

@@ -84,6 +84,9 @@ type Manager struct {
 	// builtinMu makes concurrent first creates build the built-in
 	// template once.
 	builtinMu sync.Mutex
+	// rootProbes remembers pool/template pairs whose idmapped root was
+	// built once (see probeRootOnce).
+	rootProbes sync.Map
 
 	wg sync.WaitGroup // exit watchers, so Close can wait for them
 

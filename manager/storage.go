@@ -170,3 +170,20 @@ func poolName(p string) string {
 	}
 	return p
 }
+
+// probeRootOnce runs probe, the check that this host can build an
+// unprivileged zone's idmapped root, once per pool and template: whether
+// it can depends on the kernel and the filesystems of the pool and the
+// template, not on the zone, and the probe (a process holding a user
+// namespace, a mount built and dropped) is most of a create's time.
+func (m *Manager) probeRootOnce(pool, template string, probe func() error) error {
+	key := poolName(pool) + "\x00" + template
+	if _, ok := m.rootProbes.Load(key); ok {
+		return nil
+	}
+	if err := probe(); err != nil {
+		return err
+	}
+	m.rootProbes.Store(key, true)
+	return nil
+}

@@ -175,7 +175,9 @@ func (m *Manager) createZone(ctx context.Context, req api.CreateZoneRequest, fil
 		// Refuse now, not at every start, a zone this host cannot run
 		// unprivileged (no idmapped mounts for the template, or an old
 		// overlayfs): the operator may choose a privileged zone instead.
-		if err := namespaces.ProbeIDMappedRoot(spec, m.fs.RootMount(req.Name, tmpl.Name), ""); err != nil {
+		if err := m.probeRootOnce(rec.Pool, tmpl.Name, func() error {
+			return namespaces.ProbeIDMappedRoot(spec, m.fs.RootMount(req.Name, tmpl.Name), "")
+		}); err != nil {
 			return nil, errdefs.WithField("privileged", fmt.Errorf("this host cannot run unprivileged zones: %w (create a privileged zone to run without a user namespace)", err))
 		}
 	}

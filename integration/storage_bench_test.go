@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -100,5 +101,101 @@ func syncFS(b *testing.B, dir string) {
 	defer f.Close()
 	if err := unix.Syncfs(int(f.Fd())); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// dropTemplateCache evicts a template's files from the page cache
+// (fadvise DONTNEED on its own files only), so zones that read them are
+// charged for the pages they bring in rather than the daemon that wrote
+// them.
+func dropTemplateCache(b *testing.B, root string) {
+	b.Helper()
+	err := filepath.WalkDir(root, func(p string, de os.DirEntry, err error) error {
+		if err != nil || !de.Type().IsRegular() {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkIdleMemorySharing starts N idle busybox zones (default 50,
+// ZONED_BENCH_ZONES) sharing one template, then N zones each on a full
+// copy of it, and reports the memory their cgroups are charged (page cache
+// and anonymous): shared template files are cached once for all zones.
+func BenchmarkIdleMemorySharing(b *testing.B) {
+	requireRoot(b)
+	n := 50
+	if v, err := strconv.Atoi(os.Getenv("ZONED_BENCH_ZONES")); err == nil && v > 0 {
+		n = v
+	}
+	d := startDaemon(b)
+	ctx := benchCtx(b)
+	if _, stderr, code := d.zonectl("", "template", "create", "busybox", "--from", "builtin"); code != 0 {
+		b.Fatal(stderr)
+	}
+	src := filepath.Join(d.dataDir, "templates", "busybox", "rootfs")
+	templates := make([]string, n)
+	for i := range templates {
+		templates[i] = "busybox"
+	}
+	copies := make([]string, n)
+	for i := range copies {
+		copies[i] = fmt.Sprintf("copy%d", i)
+		if _, stderr, code := d.zonectl("", "template", "create", copies[i], "--from", "dir", src); code != 0 {
+			b.Fatal(stderr)
+		}
+	}
+	measure := func(prefix string, tmpls []string) (usage, anon uint64) {
+		for _, t := range tmpls {
+			dropTemplateCache(b, filepath.Join(d.dataDir, "templates", t, "rootfs"))
+		}
+		names := make([]string, n)
+		for i := range names {
+			names[i] = fmt.Sprintf("%s%d", prefix, i)
+			if _, err := d.c.CreateZone(ctx, api.CreateZoneRequest{Name: names[i], Template: tmpls[i]}); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := d.c.StartZone(ctx, names[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		// Idle: booted (their rc scripts done) and answering.
+		for _, name := range names {
+			if r := d.exec(name, "", "true"); r.code != 0 {
+				b.Fatalf("zone %s: %+v", name, r)
+			}
+		}
+		for _, name := range names {
+			u, a := d.zoneMemory(b, name)
+			usage += u
+			anon += a
+		}
+		for _, name := range names {
+			if err := d.c.DestroyZone(ctx, name, true); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return usage, anon
+	}
+	su, sa := measure("sh", templates)
+	cu, ca := measure("cp", copies)
+	mib := func(v uint64) float64 { return float64(v) / (1 << 20) }
+	report(b, "\n%d idle busybox zones, memory charged to their cgroups\n\n| zones on | total | page cache | anonymous | per zone |\n|---|---:|---:|---:|---:|\n"+
+		"| one shared template | %.1f MiB | %.1f MiB | %.1f MiB | %.2f MiB |\n| a full copy each | %.1f MiB | %.1f MiB | %.1f MiB | %.2f MiB |\n",
+		n, mib(su), mib(su-sa), mib(sa), mib(su)/float64(n), mib(cu), mib(cu-ca), mib(ca), mib(cu)/float64(n))
+	b.ReportMetric(mib(su)/float64(n), "shared-MiB/zone")
+	b.ReportMetric(mib(cu)/float64(n), "copies-MiB/zone")
+	for _, c := range copies {
+		if err := d.c.DeleteTemplate(ctx, c); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -196,6 +197,49 @@ func TestBtrfsPool(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := s.RemovePool("bo"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBtrfsPoolDiskFull: a zone whose pool is too full for the template's
+// copy fails with a clear error and leaves nothing in the pool or the
+// data dir.
+func TestBtrfsPoolDiskFull(t *testing.T) {
+	requireOverlay(t)
+	mnt := newBtrfs(t, 128)
+	s := newTestStorage(t)
+	if err := s.BuildBuiltin(context.Background(), "bb"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddPool("b", filepath.Join(mnt, "pool"), ""); err != nil {
+		t.Fatal(err)
+	}
+	// Fill the filesystem's data space.
+	f, err := os.Create(filepath.Join(mnt, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var off int64
+	for _, step := range []int64{16 << 20, 1 << 20, 64 << 10, 4 << 10} {
+		for unix.Fallocate(int(f.Fd()), 0, off, step) == nil {
+			off += step
+		}
+	}
+	f.Close()
+	err = s.CreateZoneRootIn("z", "bb", "b")
+	if !errors.Is(err, errdefs.ErrUnavailable) || !strings.Contains(err.Error(), "No space left") {
+		t.Fatalf("zone in a full pool: %v, want a no-space error", err)
+	}
+	t.Log(err)
+	if _, err := os.Stat(s.ZoneDir("z")); !os.IsNotExist(err) {
+		t.Fatal("zone dir left")
+	}
+	for _, d := range []string{filepath.Join(mnt, "pool", "zones"), filepath.Join(mnt, "pool", "subvolumes", "templates")} {
+		if left, _ := os.ReadDir(d); len(left) > 0 {
+			t.Fatalf("%s keeps %v", d, left)
+		}
+	}
+	if err := s.RemovePool("b"); err != nil {
 		t.Fatal(err)
 	}
 }

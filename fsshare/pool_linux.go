@@ -247,11 +247,20 @@ func (s *Storage) zonePool(zone string) *pool {
 		name = strings.TrimSpace(string(b))
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if p, ok := s.pools[name]; ok {
-		return p
+	p, ok := s.pools[name]
+	if !ok {
+		p = s.pools[DefaultPool]
 	}
-	return s.pools[DefaultPool]
+	s.mu.Unlock()
+	// A data dir on btrfs serves new zones with snapshots, but zones made
+	// there before pools existed are overlay layers: their upper dir
+	// says so.
+	if p.name == DefaultPool && p.backend.Name() == BackendBtrfs {
+		if _, err := os.Lstat(filepath.Join(s.ZoneDir(zone), "upper")); err == nil {
+			return &pool{name: p.name, path: p.path, backend: overlayBackend{}}
+		}
+	}
+	return p
 }
 
 // layerDir is where the zone's layer lives in pool p.

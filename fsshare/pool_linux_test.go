@@ -243,3 +243,49 @@ func TestBtrfsPoolDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestBtrfsDataDir: a data dir on btrfs makes the default pool btrfs, and
+// a zone made there as an overlay layer before pools existed keeps its
+// overlay root.
+func TestBtrfsDataDir(t *testing.T) {
+	requireOverlay(t)
+	mnt := newBtrfs(t, 256)
+	s, err := New(filepath.Join(mnt, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Backend() != BackendBtrfs {
+		t.Fatalf("default backend on btrfs = %s", s.Backend())
+	}
+	if err := s.BuildBuiltin(context.Background(), "bb"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateZoneRoot("new", "bb"); err != nil {
+		t.Fatal(err)
+	}
+	if m := s.RootMount("new", "bb"); m.Type != "bind" || !isSubvolume(s.ZoneLayerDir("new")) {
+		t.Fatalf("new zone on a btrfs data dir: %+v", m)
+	}
+	// An overlay zone of an older zoned.
+	old := s.ZoneDir("old")
+	if err := os.Mkdir(old, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := (overlayBackend{}).Create(old, s.TemplateRoot("bb")); err != nil {
+		t.Fatal(err)
+	}
+	if m := s.RootMount("old", "bb"); m.Type != "overlay" || s.ZoneLayerDir("old") != filepath.Join(old, "upper") {
+		t.Fatalf("old overlay zone: %+v", m)
+	}
+	for _, z := range []string{"new", "old"} {
+		if err := s.DeleteZoneRoot(z); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteTemplate("bb"); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(filepath.Join(mnt, "data", "subvolumes", "templates")); len(left) > 0 {
+		t.Fatalf("template copies left: %v", left)
+	}
+}

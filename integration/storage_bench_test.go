@@ -20,7 +20,7 @@ import (
 // API on each backend, each pool on a filesystem of its own so its used
 // bytes are the zones' alone, and reports the median create time and the
 // disk the zones take before they write anything. ZONED_BENCH_TEMPLATE=
-// debootstrap uses a minimal Debian bookworm template (the debootstrap
+// debootstrap uses a minimal Debian bookworm template with systemd (the debootstrap
 // cache makes it quick after the first run); the default is busybox.
 func BenchmarkCreateZones100(b *testing.B) {
 	requireRoot(b)
@@ -35,7 +35,7 @@ func BenchmarkCreateZones100(b *testing.B) {
 	tmpl := "busybox"
 	if os.Getenv("ZONED_BENCH_TEMPLATE") == "debootstrap" {
 		tmpl = "debian"
-		op, err := d.c.CreateTemplate(ctx, api.CreateTemplateRequest{Name: tmpl, From: "debootstrap", Suite: "bookworm"})
+		op, err := d.c.CreateTemplate(ctx, api.CreateTemplateRequest{Name: tmpl, From: "debootstrap", Suite: "bookworm", Include: []string{"systemd-sysv"}})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -223,11 +223,14 @@ type Template struct {
 // CreateTemplateRequest is the body of POST /v1/templates.
 type CreateTemplateRequest struct {
 	Name string `json:"name"`
-	// From is "debootstrap" or "builtin".
+	// From is "debootstrap", "builtin", "dir" or "oci".
 	From    string   `json:"from"`
 	Suite   string   `json:"suite,omitempty"`
 	Include []string `json:"include,omitempty"`
 	Mirror  string   `json:"mirror,omitempty"`
+	// Path is the host directory (from "dir") or OCI image layout or
+	// docker save archive (from "oci") the daemon reads.
+	Path string `json:"path,omitempty"`
 }
 
 // OperationStatus is where an operation stands.

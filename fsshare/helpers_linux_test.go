@@ -5,9 +5,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/zoned-project/zoned/internal/testfs"
 )
 
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (chown, mknod, overlay mounts)")
@@ -48,4 +50,11 @@ func stagingLeft(t *testing.T, s *Storage) []string {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// newBtrfs mounts a fresh btrfs of sizeMiB (see testfs.Loop).
+func newBtrfs(t testing.TB, sizeMiB int64) string {
+	t.Helper()
+	requireRoot(t)
+	return testfs.Loop(t, "btrfs", sizeMiB)
 }

@@ -45,9 +45,13 @@ func (s *Storage) MapZoneIDs(zone string, base uint32) error {
 	}
 	chown := map[string][2]int{
 		dir:                        {b, b},
-		s.backend.WritableDir(dir): {b + int(st.Uid), b + int(st.Gid)},
-		filepath.Join(dir, "work"): {b, b},
 		filepath.Join(dir, "root"): {b, b},
+	}
+	// A btrfs snapshot keeps the template's IDs and is idmapped whole.
+	if p := s.zonePool(zone); p.backend.ShiftsOwners() {
+		layer := s.layerDir(zone, p)
+		chown[p.backend.WritableDir(layer)] = [2]int{b + int(st.Uid), b + int(st.Gid)}
+		chown[filepath.Join(layer, "work")] = [2]int{b, b}
 	}
 	for p, ids := range chown {
 		if err := os.Lchown(p, ids[0], ids[1]); err != nil && !os.IsNotExist(err) {
@@ -60,6 +64,9 @@ func (s *Storage) MapZoneIDs(zone string, base uint32) error {
 // zoneIDShift is the first host ID of an unprivileged zone, 0 for a
 // privileged one.
 func (s *Storage) zoneIDShift(zone string) int {
+	if !s.zonePool(zone).backend.ShiftsOwners() {
+		return 0
+	}
 	data, err := os.ReadFile(filepath.Join(s.ZoneDir(zone), idmapFileName))
 	if err != nil {
 		return 0

@@ -16,9 +16,14 @@ type overlayBackend struct{}
 
 func (overlayBackend) Name() string { return "overlay" }
 
-func (overlayBackend) WritableDir(zoneDir string) string { return filepath.Join(zoneDir, "upper") }
+func (overlayBackend) WritableDir(layerDir string) string { return filepath.Join(layerDir, "upper") }
 
-func (overlayBackend) Create(zoneDir, templateRoot string) error {
+func (overlayBackend) ShiftsOwners() bool { return true }
+
+// Delete has nothing to do: upper and work are plain directories.
+func (overlayBackend) Delete(string) error { return nil }
+
+func (overlayBackend) Create(layerDir, templateRoot string) error {
 	var st unix.Stat_t
 	if err := unix.Stat(templateRoot, &st); err != nil {
 		return fmt.Errorf("stat template root: %w", err)
@@ -26,7 +31,7 @@ func (overlayBackend) Create(zoneDir, templateRoot string) error {
 	// The merged root directory takes its mode and owner from the upper
 	// dir, so the upper dir must look like the template's root, not like
 	// a private directory of the daemon.
-	upper := filepath.Join(zoneDir, "upper")
+	upper := filepath.Join(layerDir, "upper")
 	if err := os.Mkdir(upper, 0o700); err != nil {
 		return err
 	}
@@ -37,21 +42,18 @@ func (overlayBackend) Create(zoneDir, templateRoot string) error {
 		return err
 	}
 	// The work dir is the kernel's scratch space; nobody else needs it.
-	if err := os.Mkdir(filepath.Join(zoneDir, "work"), 0o700); err != nil {
-		return err
-	}
-	return os.Mkdir(filepath.Join(zoneDir, "root"), 0o755)
+	return os.Mkdir(filepath.Join(layerDir, "work"), 0o700)
 }
 
-func (overlayBackend) RootMount(zoneDir, templateRoot string) specs.Mount {
+func (overlayBackend) RootMount(layerDir, rootPath, templateRoot string) specs.Mount {
 	return specs.Mount{
-		Destination: filepath.Join(zoneDir, "root"),
+		Destination: rootPath,
 		Type:        "overlay",
 		Source:      "overlay",
 		Options: []string{
 			"lowerdir=" + templateRoot,
-			"upperdir=" + filepath.Join(zoneDir, "upper"),
-			"workdir=" + filepath.Join(zoneDir, "work"),
+			"upperdir=" + filepath.Join(layerDir, "upper"),
+			"workdir=" + filepath.Join(layerDir, "work"),
 			// index=on ties the upper dir to the lower dir's exact file
 			// handles and refuses a lower that is also used by other
 			// overlays with index on; the kernel default is a build option,
@@ -66,6 +68,6 @@ func (overlayBackend) RootMount(zoneDir, templateRoot string) specs.Mount {
 	}
 }
 
-func (overlayBackend) Usage(zoneDir string) (int64, error) {
-	return diskUsage(filepath.Join(zoneDir, "upper"))
+func (overlayBackend) Usage(layerDir string) (int64, error) {
+	return diskUsage(filepath.Join(layerDir, "upper"))
 }

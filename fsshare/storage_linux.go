@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -22,24 +23,33 @@ import (
 const DefaultDataDir = "/var/lib/zoned"
 
 // layerBackend is the seam between Storage and the way a zone gets its own
-// writable copy of a template. Today there is one backend, overlayfs (a
-// per-zone upper directory over the shared template); a btrfs backend
-// (template subvolume, per-zone snapshot, qgroup usage) slots in here without
-// changing Storage's API. Every method gets the zone's directory
-// (zones/NAME), which the backend owns below it.
+// writable copy of a template: overlayfs (a per-zone upper directory over
+// the shared template) or btrfs (a per-zone snapshot of the template's
+// subvolume). Every method gets the zone's layer directory (POOL/zones/NAME,
+// which is zones/NAME of the data dir in the default pool), which the
+// backend owns below it.
 type layerBackend interface {
-	// Name is the backend's short name ("overlay").
+	// Name is the backend's short name ("overlay", "btrfs").
 	Name() string
-	// Create makes the zone's layer over templateRoot in zoneDir, which
+	// Create makes the zone's layer over templateRoot in layerDir, which
 	// exists and is empty.
-	Create(zoneDir, templateRoot string) error
-	// RootMount is the mount that makes zoneDir/root the zone's root.
-	RootMount(zoneDir, templateRoot string) specs.Mount
+	Create(layerDir, templateRoot string) error
+	// RootMount is the mount that makes rootPath the zone's root.
+	RootMount(layerDir, rootPath, templateRoot string) specs.Mount
 	// WritableDir is the directory holding the zone's own files while the
 	// zone is stopped (the overlay upper dir, a btrfs snapshot).
-	WritableDir(zoneDir string) string
+	WritableDir(layerDir string) string
 	// Usage is the bytes the zone's own layer takes on disk.
-	Usage(zoneDir string) (int64, error)
+	Usage(layerDir string) (int64, error)
+	// Delete removes what Create made below layerDir (a subvolume cannot
+	// be removed as a plain directory once it is read-only); the caller
+	// removes layerDir itself.
+	Delete(layerDir string) error
+	// ShiftsOwners tells whether an unprivileged zone's own files are
+	// stored with host IDs (overlay: the upper dir is written by the zone
+	// directly) or with the zone's IDs (btrfs: the whole snapshot is
+	// presented through an idmapped mount).
+	ShiftsOwners() bool
 }
 
 // Storage lays out templates and zone roots under one data directory:
@@ -55,7 +65,11 @@ type layerBackend interface {
 // leaks no mount on the host.
 type Storage struct {
 	dataDir string
+	// backend serves the default pool, the data dir itself.
 	backend layerBackend
+
+	mu    sync.Mutex
+	pools map[string]*pool // by name, the default pool included
 }
 
 // New prepares dataDir for use and returns a Storage over it.
@@ -94,13 +108,20 @@ func New(dataDir string) (*Storage, error) {
 			return nil, fmt.Errorf("chmod %s: %w", d.path, err)
 		}
 	}
-	return &Storage{dataDir: abs, backend: overlayBackend{}}, nil
+	b, err := detectBackend(abs)
+	if err != nil {
+		return nil, fmt.Errorf("data dir %q: %w", abs, err)
+	}
+	s := &Storage{dataDir: abs, backend: b}
+	s.pools = map[string]*pool{DefaultPool: {name: DefaultPool, path: abs, backend: b}}
+	return s, nil
 }
 
 // DataDir is the directory Storage works in.
 func (s *Storage) DataDir() string { return s.dataDir }
 
-// Backend names the backend that makes zone layers ("overlay").
+// Backend names the backend that makes zone layers in the default pool
+// ("overlay" or "btrfs").
 func (s *Storage) Backend() string { return s.backend.Name() }
 
 func (s *Storage) templatesDir() string { return filepath.Join(s.dataDir, "templates") }
@@ -115,22 +136,34 @@ func (s *Storage) ZoneRootPath(zone string) string { return filepath.Join(s.Zone
 
 // RootMount is the mount that makes ZoneRootPath the zone's root filesystem.
 func (s *Storage) RootMount(zone, template string) specs.Mount {
-	return s.backend.RootMount(s.ZoneDir(zone), s.TemplateRoot(template))
+	p := s.zonePool(zone)
+	return p.backend.RootMount(s.layerDir(zone, p), s.ZoneRootPath(zone), s.poolTemplateRoot(p, template))
 }
 
-// CreateZoneRoot makes the zone's own layer over template. A failure
-// removes whatever it made.
+// ZoneLayerDir is the directory that holds the zone's own writes: the
+// overlay upper dir, or the zone's btrfs subvolume. Disk quotas attach
+// to it.
+func (s *Storage) ZoneLayerDir(zone string) string {
+	p := s.zonePool(zone)
+	return p.backend.WritableDir(s.layerDir(zone, p))
+}
+
+// CreateZoneRoot makes the zone's own layer over template in the default
+// pool. A failure removes whatever it made.
 func (s *Storage) CreateZoneRoot(zone, template string) error {
-	return s.CreateZoneRootIn(zone, template, nil)
+	return s.CreateZoneRootIn(zone, template, DefaultPool, nil)
 }
 
-// CreateZoneRootIn is CreateZoneRoot with mkdir making the zone's directory
-// (zones/NAME) in place of a plain 0700 mkdir: a disk quota makes it a
-// btrfs subvolume, a project-quota directory or the mountpoint of the
-// zone's disk image, so that the layer made inside is under the quota from
-// its first byte. mkdir must report an existing directory as fs.ErrExist;
-// undoing what it did beyond the directory is the caller's.
-func (s *Storage) CreateZoneRootIn(zone, template string, mkdir func(dir string) error) (err error) {
+// CreateZoneRootIn makes the zone's own layer over template in pool
+// ("" is the default pool). A failure removes whatever it made.
+//
+// mkdir, when not nil, makes the zone's directory (zones/NAME) in place of
+// a plain 0700 mkdir: a disk quota makes it a btrfs subvolume, a
+// project-quota directory or the mountpoint of the zone's disk image, so
+// that a layer made inside is under the quota from its first byte. mkdir
+// must report an existing directory as fs.ErrExist; undoing what it did
+// beyond the directory is the caller's.
+func (s *Storage) CreateZoneRootIn(zone, template, poolName string, mkdir func(dir string) error) (err error) {
 	if err := validate.Name("zone", zone); err != nil {
 		return err
 	}
@@ -139,6 +172,10 @@ func (s *Storage) CreateZoneRootIn(zone, template string, mkdir func(dir string)
 	}
 	if !s.TemplateExists(template) {
 		return fmt.Errorf("create root of zone %q: template %q: %w", zone, template, errdefs.ErrNotFound)
+	}
+	p, err := s.pool(poolName)
+	if err != nil {
+		return fmt.Errorf("create root of zone %q: %w", zone, err)
 	}
 	dir := s.ZoneDir(zone)
 	// Mkdir, not MkdirAll: it is what tells us another zone has the name.
@@ -151,16 +188,37 @@ func (s *Storage) CreateZoneRootIn(zone, template string, mkdir func(dir string)
 		}
 		return fmt.Errorf("create root of zone %q: %w", zone, err)
 	}
+	layer := s.layerDir(zone, p)
 	defer func() {
 		if err != nil {
+			_ = p.backend.Delete(layer)
+			os.RemoveAll(layer)
 			os.RemoveAll(dir)
 		}
 	}()
 	if err := os.WriteFile(filepath.Join(dir, templateLinkName), []byte(template+"\n"), 0o600); err != nil {
 		return fmt.Errorf("create root of zone %q: %w", zone, err)
 	}
-	if err := s.backend.Create(dir, s.TemplateRoot(template)); err != nil {
+	if p.name != DefaultPool {
+		if err := os.WriteFile(filepath.Join(dir, poolFileName), []byte(p.name+"\n"), 0o600); err != nil {
+			return fmt.Errorf("create root of zone %q: %w", zone, err)
+		}
+		if err := os.Mkdir(layer, 0o700); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("create root of zone %q: %s exists: %w", zone, layer, errdefs.ErrAlreadyExists)
+			}
+			return fmt.Errorf("create root of zone %q: %w", zone, err)
+		}
+	}
+	if err := os.Mkdir(s.ZoneRootPath(zone), 0o755); err != nil {
 		return fmt.Errorf("create root of zone %q: %w", zone, err)
+	}
+	troot, err := s.ensurePoolTemplate(p, template)
+	if err != nil {
+		return fmt.Errorf("create root of zone %q: %w", zone, err)
+	}
+	if err := p.backend.Create(layer, troot); err != nil {
+		return fmt.Errorf("create root of zone %q in pool %q: %w", zone, p.name, err)
 	}
 	return nil
 }
@@ -181,6 +239,22 @@ func (s *Storage) DeleteZoneRoot(zone string) error {
 	if len(mounts) > 0 {
 		return fmt.Errorf("delete root of zone %q: %s is mounted: %w", zone, mounts[0], errdefs.ErrConflict)
 	}
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	p := s.zonePool(zone)
+	layer := s.layerDir(zone, p)
+	if err := s.deleteSnapshots(zone); err != nil {
+		return fmt.Errorf("delete root of zone %q: snapshots: %w", zone, err)
+	}
+	if err := p.backend.Delete(layer); err != nil {
+		return fmt.Errorf("delete root of zone %q: %w", zone, err)
+	}
+	if layer != dir {
+		if err := os.RemoveAll(layer); err != nil {
+			return fmt.Errorf("delete root of zone %q: %w", zone, err)
+		}
+	}
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("delete root of zone %q: %w", zone, err)
 	}
@@ -193,7 +267,11 @@ func (s *Storage) ZoneUsage(zone string) (int64, error) {
 	if err := validate.Name("zone", zone); err != nil {
 		return 0, err
 	}
-	n, err := s.backend.Usage(s.ZoneDir(zone))
+	if _, err := os.Lstat(s.ZoneDir(zone)); err != nil {
+		return 0, fmt.Errorf("usage of zone %q: %w", zone, errdefs.ErrNotFound)
+	}
+	p := s.zonePool(zone)
+	n, err := p.backend.Usage(s.layerDir(zone, p))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return 0, fmt.Errorf("usage of zone %q: %w", zone, errdefs.ErrNotFound)
@@ -221,7 +299,7 @@ func (s *Storage) WriteZoneFile(zone, p string, data []byte, mode os.FileMode) e
 	if rel == "" {
 		return fmt.Errorf("write %q into zone %q: not a file path: %w", p, zone, errdefs.ErrInvalid)
 	}
-	wdir := s.backend.WritableDir(s.ZoneDir(zone))
+	wdir := s.ZoneLayerDir(zone)
 	rootFD, err := unix.Open(wdir, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) {

@@ -67,20 +67,13 @@ func importArchive(ctx context.Context, root string, r io.Reader, progress Progr
 		}
 	}
 	counted := &countingReader{r: r}
-	br := bufio.NewReaderSize(counted, 1<<20)
-	tr, closeDec, err := decompress(br)
-	if err != nil {
-		return err
-	}
-	defer closeDec()
 	x, err := newExtractor(root)
 	if err != nil {
 		return err
 	}
 	defer x.close()
-	end := &endMarkerReader{r: tr, zero: true}
 	last := -1
-	err = x.extract(ctx, end, func() {
+	err = x.extractStream(ctx, counted, func() {
 		if total > 0 {
 			pc := int(counted.n * 99 / total)
 			if pc > last {
@@ -92,22 +85,43 @@ func importArchive(ctx context.Context, root string, r io.Reader, progress Progr
 	if err != nil {
 		return err
 	}
-	if !end.lastZero {
-		// archive/tar takes a stream that stops at an entry boundary as a
-		// complete archive; a plain tar cut short would pass for a smaller
-		// root.
-		return fmt.Errorf("archive ends without an end-of-archive marker (truncated?): %w", errdefs.ErrInvalid)
-	}
 	if err := x.finish(); err != nil {
 		return err
 	}
-	// The init check resolves /sbin/init inside the root: sbin is a
-	// symlink to usr/sbin in merged-/usr systems.
+	return checkInit(root)
+}
+
+// checkInit checks that a root made from an archive can boot. The check
+// resolves /sbin/init inside the root: sbin is a symlink to usr/sbin in
+// merged-/usr systems.
+func checkInit(root string) error {
 	if _, err := detectInit(root); err != nil {
 		if errors.Is(err, errdefs.ErrInvalid) {
 			return fmt.Errorf("archive has no /sbin/init that can boot: %w", err)
 		}
 		return fmt.Errorf("check /sbin/init: %w", err)
+	}
+	return nil
+}
+
+// extractStream extracts one possibly compressed tar stream (an archive,
+// or one layer of an image) into the extractor's root.
+func (x *extractor) extractStream(ctx context.Context, r io.Reader, tick func()) error {
+	br := bufio.NewReaderSize(r, 1<<20)
+	tr, closeDec, err := decompress(br)
+	if err != nil {
+		return err
+	}
+	defer closeDec()
+	end := &endMarkerReader{r: tr, zero: true}
+	if err := x.extract(ctx, end, tick); err != nil {
+		return err
+	}
+	if !end.lastZero {
+		// archive/tar takes a stream that stops at an entry boundary as a
+		// complete archive; a plain tar cut short would pass for a smaller
+		// root.
+		return fmt.Errorf("archive ends without an end-of-archive marker (truncated?): %w", errdefs.ErrInvalid)
 	}
 	return nil
 }
@@ -182,6 +196,16 @@ type extractor struct {
 	// entries in a row in one directory.
 	parentRel string
 	parentFD  int
+	// whiteouts makes the extractor apply image layers: ".wh.NAME"
+	// deletes NAME of the layers below, ".wh..wh..opq" hides everything
+	// a directory had from them, and an entry replaces a directory of a
+	// lower layer whole. layer holds what the current layer made, which
+	// an opaque marker later in the same layer must keep.
+	whiteouts bool
+	layer     map[string]bool
+	// overlayWhiteouts writes .wh. entries as overlay whiteouts, for
+	// extracting a zone's layer into an overlay upper dir.
+	overlayWhiteouts bool
 }
 
 type dirAttr struct {
@@ -235,7 +259,7 @@ func (x *extractor) extract(ctx context.Context, r io.Reader, tick func()) error
 		}
 		hdr, err := tr.Next()
 		if err == io.EOF {
-			if x.entries == 0 {
+			if x.entries == 0 && !x.whiteouts {
 				return fmt.Errorf("archive has no entries: %w", errdefs.ErrInvalid)
 			}
 			return nil
@@ -280,9 +304,18 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		return nil
 	}
 	dir, base := path.Split(rel)
+	if x.whiteouts && strings.HasPrefix(base, whiteoutPrefix) {
+		return x.whiteout(strings.TrimSuffix(dir, "/"), base)
+	}
+	if x.overlayWhiteouts && strings.HasPrefix(base, whiteoutPrefix) {
+		return x.overlayWhiteout(strings.TrimSuffix(dir, "/"), base)
+	}
 	pfd, err := x.parent(strings.TrimSuffix(dir, "/"))
 	if err != nil {
 		return err
+	}
+	if x.whiteouts {
+		x.layer[rel] = true
 	}
 	mode := uint32(hdr.Mode & 0o7777)
 
@@ -441,6 +474,11 @@ func (x *extractor) removeIfExists(pfd int, base string) error {
 }
 
 func (x *extractor) remove(pfd int, base string) error {
+	if x.whiteouts {
+		// A layer's file replaces a lower layer's directory, contents
+		// and all.
+		return removeAllAt(pfd, base)
+	}
 	err := unix.Unlinkat(pfd, base, 0)
 	if errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EPERM) {
 		err = unix.Unlinkat(pfd, base, unix.AT_REMOVEDIR)
@@ -483,9 +521,39 @@ func (x *extractor) finish() error {
 // left out, as extract would refuse them.
 func writeTar(ctx context.Context, root string, w io.Writer) error {
 	tw := tar.NewWriter(w)
+	if err := walkTar(ctx, root, tw, walkOpts{}); err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+// walkOpts change what walkTar writes.
+type walkOpts struct {
+	// prefix is put before every name ("layer/").
+	prefix string
+	// shift is subtracted from owners at or above it: an unprivileged
+	// zone's host IDs become the zone's own.
+	shift int
+	// overlay marks root as an overlay upper dir: its whiteouts (0/0
+	// character devices) and opaque directories are written as the OCI
+	// layer format's .wh. entries, and overlay's own xattrs are dropped.
+	overlay bool
+	// data, when set, gets every regular file's contents as they are
+	// written (for checksums).
+	data func(hdr *tar.Header) io.Writer
+}
+
+// walkTar writes the tree below root into tw with opts.
+func walkTar(ctx context.Context, root string, tw *tar.Writer, opts walkOpts) error {
 	type inode struct{ dev, ino uint64 }
 	links := map[inode]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	unshift := func(id uint32) int {
+		if opts.shift > 0 && int(id) >= opts.shift {
+			return int(id) - opts.shift
+		}
+		return int(id)
+	}
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -504,8 +572,15 @@ func writeTar(ctx context.Context, root string, w io.Writer) error {
 		if err != nil {
 			return err
 		}
+		name := opts.prefix + filepath.ToSlash(rel)
 		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFCHR, unix.S_IFBLK, unix.S_IFSOCK:
+		case unix.S_IFCHR:
+			if opts.overlay && st.Rdev == 0 {
+				dir, base := path.Split(name)
+				return tw.WriteHeader(&tar.Header{Name: dir + whiteoutPrefix + base, Typeflag: tar.TypeReg, Mode: 0o600, Format: tar.FormatPAX})
+			}
+			return nil
+		case unix.S_IFBLK, unix.S_IFSOCK:
 			return nil
 		}
 		target := ""
@@ -519,11 +594,11 @@ func writeTar(ctx context.Context, root string, w io.Writer) error {
 			return err
 		}
 		hdr.Format = tar.FormatPAX
-		hdr.Name = filepath.ToSlash(rel)
+		hdr.Name = name
 		if d.IsDir() {
 			hdr.Name += "/"
 		}
-		hdr.Uid, hdr.Gid = int(st.Uid), int(st.Gid)
+		hdr.Uid, hdr.Gid = unshift(st.Uid), unshift(st.Gid)
 		hdr.Uname, hdr.Gname = "", ""
 		hdr.Mode = int64(st.Mode & 0o7777)
 		hdr.AccessTime, hdr.ChangeTime = time0, time0
@@ -535,20 +610,38 @@ func writeTar(ctx context.Context, root string, w io.Writer) error {
 				links[k] = hdr.Name
 			}
 		}
+		opaque := false
 		if hdr.Typeflag != tar.TypeSymlink && hdr.Typeflag != tar.TypeLink {
 			if err := addXattrs(p, hdr); err != nil {
 				return err
 			}
+			if opts.overlay {
+				opaque = hdr.PAXRecords["SCHILY.xattr.trusted.overlay.opaque"] == "y"
+				for k := range hdr.PAXRecords {
+					if strings.HasPrefix(k, "SCHILY.xattr.trusted.overlay.") {
+						delete(hdr.PAXRecords, k)
+					}
+				}
+			}
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
+		}
+		if opaque {
+			if err := tw.WriteHeader(&tar.Header{Name: hdr.Name + whiteoutOpaque, Typeflag: tar.TypeReg, Mode: 0o600, Format: tar.FormatPAX}); err != nil {
+				return err
+			}
 		}
 		if hdr.Typeflag == tar.TypeReg {
 			f, err := os.Open(p)
 			if err != nil {
 				return err
 			}
-			_, err = io.Copy(tw, f)
+			var w io.Writer = tw
+			if opts.data != nil {
+				w = io.MultiWriter(tw, opts.data(hdr))
+			}
+			_, err = io.Copy(w, f)
 			f.Close()
 			if err != nil {
 				return err
@@ -556,10 +649,6 @@ func writeTar(ctx context.Context, root string, w io.Writer) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	return tw.Close()
 }
 
 var time0 = time.Time{}

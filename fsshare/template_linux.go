@@ -126,6 +126,11 @@ func (s *Storage) DeleteTemplate(name string) error {
 	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("delete template %q: %w", name, errdefs.ErrNotFound)
 	}
+	// The pools' copies go first: a template whose copy failed to go can
+	// be deleted again, a copy without a template would be found by no one.
+	if err := s.deletePoolTemplates(name); err != nil {
+		return fmt.Errorf("delete template %q: %w", name, err)
+	}
 	tmp, err := os.MkdirTemp(s.templatesDir(), stagingPrefix+"delete-"+name+"-")
 	if err != nil {
 		return fmt.Errorf("delete template %q: %w", name, err)
@@ -182,6 +187,9 @@ func (s *Storage) Cleanup() error {
 		if err := os.RemoveAll(st.dir); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := s.cleanupPools(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("clean up templates: %w", err)

@@ -84,6 +84,9 @@ type Manager struct {
 	// builtinMu makes concurrent first creates build the built-in
 	// template once.
 	builtinMu sync.Mutex
+	// rootProbes remembers pool/template pairs whose idmapped root was
+	// built once (see probeRootOnce).
+	rootProbes sync.Map
 
 	wg sync.WaitGroup // exit watchers, so Close can wait for them
 
@@ -150,9 +153,14 @@ func New(cfg Config) (*Manager, error) {
 		newNetPart(m),
 		newViewPart(m),
 		labelsPart{},
+		snapshotPart{m: m},
 	}
 	m.ops.publish = m.events.publish
 	m.ops.onRestart["template-create"] = m.restartTemplateBuild
+	if err := m.loadPools(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if err := m.reconcile(context.Background()); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("reconcile: %w", err)

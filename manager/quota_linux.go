@@ -11,6 +11,7 @@ import (
 
 	"github.com/zoned-project/zoned/api"
 	"github.com/zoned-project/zoned/errdefs"
+	"github.com/zoned-project/zoned/fsshare"
 	"github.com/zoned-project/zoned/internal/revert"
 	"github.com/zoned-project/zoned/quota"
 	"github.com/zoned-project/zoned/store"
@@ -40,6 +41,10 @@ func (q *quotaPart) imagesDir() string { return filepath.Join(q.m.fs.DataDir(), 
 
 func (q *quotaPart) zonesDir() string { return filepath.Dir(q.m.fs.ZoneDir("x")) }
 
+// quotaOnLayerAnnotation marks a zone whose quota is on its layer (its
+// snapshot subvolume in a btrfs pool) rather than on zones/NAME.
+const quotaOnLayerAnnotation = "org.zoned.disk-quota-on-layer"
+
 func (q *quotaPart) validateCreate(_ context.Context, req *api.CreateZoneRequest) error {
 	l := quota.Limits{Bytes: req.Resources.DiskBytes, Inodes: req.Resources.DiskInodes}
 	if err := quota.Validate(l); err != nil {
@@ -48,7 +53,37 @@ func (q *quotaPart) validateCreate(_ context.Context, req *api.CreateZoneRequest
 	if l.Bytes == 0 {
 		return nil
 	}
+	pool, err := q.m.fs.Pool(req.Pool)
+	if err != nil {
+		return nil // the pool's own check names the unknown pool
+	}
+	switch {
+	case pool.Backend == fsshare.BackendBtrfs:
+		if l.Inodes > 0 {
+			return errdefs.WithField("resources", fmt.Errorf("resources.disk_inodes: btrfs qgroups cap bytes, not inodes: %w", errdefs.ErrUnsupported))
+		}
+		return nil
+	case pool.Name != fsshare.DefaultPool:
+		// The quota backends take a directory that the layer is made in;
+		// an overlay pool elsewhere keeps the layer outside zones/NAME.
+		return errdefs.WithField("resources", fmt.Errorf("resources.disk_bytes: disk quotas in overlay pool %q are not supported yet; use the default pool or a btrfs pool: %w", pool.Name, errdefs.ErrUnsupported))
+	}
 	return errdefs.WithField("resources", q.checkSize(l))
+}
+
+// onBtrfsPool says whether a zone created by req is a snapshot in a btrfs
+// pool, whose own subvolume carries the quota.
+func (q *quotaPart) onBtrfsPool(req *api.CreateZoneRequest) bool {
+	pool, err := q.m.fs.Pool(req.Pool)
+	return err == nil && pool.Backend == fsshare.BackendBtrfs
+}
+
+// dir is the directory the zone's quota is on.
+func (q *quotaPart) dir(rec *store.ZoneRecord) string {
+	if rec.Spec != nil && rec.Spec.Annotations[quotaOnLayerAnnotation] != "" {
+		return q.m.fs.ZoneLayerDir(rec.Name)
+	}
+	return q.m.fs.ZoneDir(rec.Name)
 }
 
 // checkSize refuses limits the backend of this host cannot hold.
@@ -75,7 +110,8 @@ func (q *quotaPart) checkSize(l quota.Limits) error {
 
 func (q *quotaPart) makeZoneDir(_ context.Context, req *api.CreateZoneRequest, dir string, r *revert.Reverter) error {
 	l := quota.Limits{Bytes: req.Resources.DiskBytes, Inodes: req.Resources.DiskInodes}
-	if l.Bytes == 0 {
+	if l.Bytes == 0 || q.onBtrfsPool(req) {
+		// A btrfs pool's zone is a snapshot made inside; create caps it.
 		return os.Mkdir(dir, 0o700)
 	}
 	b, err := quota.For(filepath.Dir(dir), q.imagesDir())
@@ -102,12 +138,21 @@ func (q *quotaPart) create(_ context.Context, rec *store.ZoneRecord, req *api.Cr
 	if req.Resources.DiskBytes == 0 || rec.Spec == nil {
 		return nil
 	}
+	if rec.Spec.Annotations == nil {
+		rec.Spec.Annotations = map[string]string{}
+	}
+	if q.onBtrfsPool(req) {
+		l := quota.Limits{Bytes: req.Resources.DiskBytes}
+		if err := quota.LimitSubvolume(q.m.fs.ZoneLayerDir(rec.Name), l); err != nil {
+			return fmt.Errorf("disk quota (%s): %w", quota.BtrfsQgroup, err)
+		}
+		rec.Spec.Annotations[diskQuotaAnnotation] = quota.BtrfsQgroup
+		rec.Spec.Annotations[quotaOnLayerAnnotation] = "true"
+		return nil
+	}
 	name, err := quota.Detect(q.zonesDir())
 	if err != nil {
 		return err
-	}
-	if rec.Spec.Annotations == nil {
-		rec.Spec.Annotations = map[string]string{}
 	}
 	rec.Spec.Annotations[diskQuotaAnnotation] = name
 	if name == quota.Project && rec.IDMapSize == 0 && rec.Spec.Process != nil && rec.Spec.Process.Capabilities != nil {
@@ -152,8 +197,8 @@ func (q *quotaPart) prestart(_ context.Context, rec *store.ZoneRecord, _ *revert
 	if err != nil || b == nil {
 		return err
 	}
-	q.backends.Store(rec.Name, b)
-	return b.Attach(q.m.fs.ZoneDir(rec.Name))
+	q.backends.Store(rec.Name, quotaRef{b, q.dir(rec)})
+	return b.Attach(q.dir(rec))
 }
 
 // reconcile mounts every zone's disk image at daemon start, so a stopped
@@ -166,8 +211,8 @@ func (q *quotaPart) reconcile(_ context.Context, recs []*store.ZoneRecord) error
 		}
 		b, err := q.backend(rec)
 		if err == nil && b != nil {
-			q.backends.Store(rec.Name, b)
-			err = b.Attach(q.m.fs.ZoneDir(rec.Name))
+			q.backends.Store(rec.Name, quotaRef{b, q.dir(rec)})
+			err = b.Attach(q.dir(rec))
 		}
 		if err != nil {
 			q.m.log.Warn("attach disk quota", "zone", rec.Name, "err", err)
@@ -184,6 +229,10 @@ func (q *quotaPart) destroy(rec *store.ZoneRecord) error {
 	b, err := q.backend(rec)
 	if err != nil {
 		return err
+	}
+	if rec.Spec != nil && rec.Spec.Annotations[quotaOnLayerAnnotation] != "" {
+		// The snapshot is the storage's to delete; its qgroup goes with it.
+		return nil
 	}
 	dir := q.m.fs.ZoneDir(rec.Name)
 	if b == nil {
@@ -223,17 +272,17 @@ func (q *quotaPart) updateResources(rec *store.ZoneRecord, res *api.Resources, p
 		}
 	}
 	live := rec.State == api.StateRunning || q.m.isRunning(rec.Name)
-	if err := b.SetLimits(q.m.fs.ZoneDir(rec.Name), l, live); err != nil {
+	if err := b.SetLimits(q.dir(rec), l, live); err != nil {
 		return errdefs.WithField("resources", fmt.Errorf("resources.disk_bytes: %w", err))
 	}
 	res.DiskBytes, res.DiskInodes = l.Bytes, l.Inodes
 	return nil
 }
 
-// DiskUsage is what the zone's own layer takes on disk and its caps, as
+// ZoneDiskUsage is what the zone's own layer takes on disk and its caps, as
 // the quota backend counts them; a zone without a quota gets the bytes of
 // its layer and no backend.
-func (m *Manager) DiskUsage(name string) (*quota.Usage, error) {
+func (m *Manager) ZoneDiskUsage(name string) (*quota.Usage, error) {
 	rec, err := m.store.GetZone(name)
 	if err != nil {
 		return nil, fmt.Errorf("zone %q: %w", name, err)
@@ -250,11 +299,17 @@ func (m *Manager) DiskUsage(name string) (*quota.Usage, error) {
 		}
 		return &quota.Usage{Bytes: n}, nil
 	}
-	u, err := b.Usage(m.fs.ZoneDir(name))
+	u, err := b.Usage(q.dir(rec))
 	if err != nil {
 		return nil, fmt.Errorf("disk usage of zone %q: %w", name, err)
 	}
 	return &u, nil
+}
+
+// quotaRef is a zone's quota backend and the directory it caps.
+type quotaRef struct {
+	b   quota.Backend
+	dir string
 }
 
 // fillStats adds disk use against the quota to a zone's stats. Zones
@@ -265,7 +320,8 @@ func (q *quotaPart) fillStats(zone string, st *api.ZoneStats) {
 	if !ok {
 		return
 	}
-	u, err := v.(quota.Backend).Usage(q.m.fs.ZoneDir(zone))
+	ref := v.(quotaRef)
+	u, err := ref.b.Usage(ref.dir)
 	if err != nil {
 		q.m.log.Debug("disk usage for stats", "zone", zone, "err", err)
 		return

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -162,8 +164,21 @@ func (m *Manager) CreateTemplate(ctx context.Context, req api.CreateTemplateRequ
 		build = func(ctx context.Context, progress func(int, string)) error {
 			return m.fs.Debootstrap(ctx, req.Name, opts, fsshare.ProgressFunc(progress))
 		}
+	case "dir", "oci":
+		if !filepath.IsAbs(req.Path) {
+			return nil, errdefs.WithField("path", fmt.Errorf("%s template needs an absolute path on the daemon's host, got %q: %w", req.From, req.Path, errdefs.ErrInvalid))
+		}
+		if _, err := os.Stat(req.Path); err != nil {
+			return nil, errdefs.WithField("path", fmt.Errorf("%s: %w", req.Path, errdefs.ErrInvalid))
+		}
+		build = func(ctx context.Context, progress func(int, string)) error {
+			if req.From == "dir" {
+				return m.fs.ImportDir(ctx, req.Name, req.Path, fsshare.ProgressFunc(progress))
+			}
+			return m.fs.ImportOCI(ctx, req.Name, req.Path, fsshare.ProgressFunc(progress))
+		}
 	default:
-		return nil, errdefs.WithField("from", fmt.Errorf("template source %q is unknown; use debootstrap or builtin (import a tar with PUT): %w", req.From, errdefs.ErrInvalid))
+		return nil, errdefs.WithField("from", fmt.Errorf("template source %q is unknown; use debootstrap, builtin, dir or oci (import a tar with PUT): %w", req.From, errdefs.ErrInvalid))
 	}
 	// Refuse a taken name now rather than in the operation.
 	if _, err := m.store.GetTemplate(req.Name); err == nil {

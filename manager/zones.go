@@ -32,7 +32,13 @@ const initKindAnnotation = "org.zoned.init"
 // CreateZone creates a stopped zone: store record (creating), its own
 // layer over the template, identity files, then state stopped. A failure
 // at any step undoes the earlier ones.
-func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (_ *api.Zone, err error) {
+func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (*api.Zone, error) {
+	return m.createZone(ctx, req, nil)
+}
+
+// createZone is CreateZone; fill, when set, fills the zone's fresh layer
+// (a clone's copy, an import) before the zone gets its identity.
+func (m *Manager) createZone(ctx context.Context, req api.CreateZoneRequest, fill func(rec *store.ZoneRecord) error) (_ *api.Zone, err error) {
 	if err := validate.Name("zone", req.Name); err != nil {
 		return nil, errdefs.WithField("name", err)
 	}
@@ -57,6 +63,9 @@ func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (_ 
 	}
 	if err := validateAutostart(&req.AutostartPriority, &req.AutostartDelaySeconds); err != nil {
 		return nil, err
+	}
+	if _, err := m.fs.Pool(req.Pool); err != nil {
+		return nil, errdefs.WithField("pool", err)
 	}
 	for _, p := range m.parts {
 		if err := p.validateCreate(ctx, &req); err != nil {
@@ -100,6 +109,7 @@ func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (_ 
 		CreatedAt:             time.Now().UTC(),
 		Privileged:            req.Privileged,
 		Devices:               req.Devices,
+		Pool:                  poolName(req.Pool),
 	}
 	if req.Privileged {
 		err = m.store.CreateZone(rec)
@@ -114,12 +124,17 @@ func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (_ 
 	}
 	r.Add(func() { _ = m.store.DeleteZone(req.Name) })
 
-	if err := m.fs.CreateZoneRootIn(req.Name, tmpl.Name, m.zoneDirFunc(ctx, &req, r)); err != nil {
+	if err := m.fs.CreateZoneRootIn(req.Name, tmpl.Name, rec.Pool, m.zoneDirFunc(ctx, &req, r)); err != nil {
 		return nil, fmt.Errorf("create root: %w", err)
 	}
 	r.Add(func() { _ = m.fs.DeleteZoneRoot(req.Name) })
 	if !req.Privileged {
 		if err := m.fs.MapZoneIDs(req.Name, rec.IDMapBase); err != nil {
+			return nil, err
+		}
+	}
+	if fill != nil {
+		if err := fill(rec); err != nil {
 			return nil, err
 		}
 	}
@@ -163,7 +178,9 @@ func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (_ 
 		// Refuse now, not at every start, a zone this host cannot run
 		// unprivileged (no idmapped mounts for the template, or an old
 		// overlayfs): the operator may choose a privileged zone instead.
-		if err := namespaces.ProbeIDMappedRoot(spec, m.fs.RootMount(req.Name, tmpl.Name), ""); err != nil {
+		if err := m.probeRootOnce(rec.Pool, tmpl.Name, func() error {
+			return namespaces.ProbeIDMappedRoot(spec, m.fs.RootMount(req.Name, tmpl.Name), "")
+		}); err != nil {
 			return nil, errdefs.WithField("privileged", fmt.Errorf("this host cannot run unprivileged zones: %w (create a privileged zone to run without a user namespace)", err))
 		}
 	}
@@ -401,6 +418,7 @@ func (m *Manager) toAPI(rec *store.ZoneRecord, withSpec bool) *api.Zone {
 		Devices:    rec.Devices,
 		NICs:       rec.NICs, DNS: rec.DNS,
 		Labels: rec.Labels,
+		Pool:   poolName(rec.Pool),
 	}
 	if rec.IDMapSize > 0 {
 		z.IDMap = &api.IDMap{HostID: rec.IDMapBase, Size: rec.IDMapSize}

@@ -59,6 +59,17 @@ func (b btrfsBackend) Make(dir string, l Limits) (err error) {
 	return b.SetLimits(dir, l, false)
 }
 
+// LimitSubvolume caps an existing subvolume, such as a zone's snapshot of
+// its template in a btrfs pool, turning qgroups on for its filesystem
+// first if they are off. A snapshot is capped on its exclusive bytes, so
+// the extents it shares with the template are not counted.
+func LimitSubvolume(dir string, l Limits) error {
+	if err := enableQuota(dir); err != nil {
+		return err
+	}
+	return btrfsBackend{}.SetLimits(dir, l, false)
+}
+
 // enableQuota turns qgroups on for the filesystem of dir if they are off.
 func enableQuota(dir string) error {
 	if _, err := btrfs("qgroup", "show", dir); err == nil {

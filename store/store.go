@@ -131,7 +131,7 @@ func (s *Store) migrate() error {
 		if have > want {
 			return fmt.Errorf("schema version %d is newer than this zoned understands (%d); refusing to touch it", have, want)
 		}
-		for _, name := range [][]byte{bucketZones, bucketTemplates, bucketNetworks, bucketPortForwards, bucketOperations} {
+		for _, name := range [][]byte{bucketZones, bucketTemplates, bucketNetworks, bucketPortForwards, bucketOperations, bucketPools, bucketSnapshots} {
 			if _, err := root.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}

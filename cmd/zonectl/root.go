@@ -114,6 +114,8 @@ It talks to the daemon over its Unix socket (--socket, or $ZONED_SOCKET).`,
 		newTemplateCmd(a),
 		newInfoCmd(a), newVersionCmd(a),
 		newEventsCmd(a), newStatsCmd(a), newOperationCmd(a),
+		newStorageCmd(a), newDfCmd(a), newSnapshotCmd(a), newCloneCmd(a),
+		newExportCmd(a), newImportCmd(a),
 	)
 	root.AddCommand(newNetworkCmds(a)...)
 	return root

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -214,18 +215,24 @@ func (s sizedProgress) Len() int {
 func newTemplateCreateCmd(a *app) *cobra.Command {
 	var req api.CreateTemplateRequest
 	cmd := &cobra.Command{
-		Use:   "create NAME",
-		Short: "Build a template (debootstrap)",
+		Use:   "create NAME [--from debootstrap|builtin] | NAME --from dir|oci PATH",
+		Short: "Build a template (debootstrap, a directory, an OCI image)",
 		Long: `Build a template in the daemon, typically a Debian root with debootstrap
 (about half a minute and 200 MB for a minimal bookworm). Progress shows on
 stderr; zonectl exits non-zero if the build fails. Interrupting zonectl only
-stops the waiting: the build goes on in zoned.`,
+stops the waiting: the build goes on in zoned.
+
+--from dir PATH copies a directory of the host; --from oci PATH applies the
+layers of an OCI image layout directory or a "docker save" archive. PATH is
+read by the daemon, on its host.`,
 		Example: `  zonectl template create debian12 --from debootstrap --suite bookworm
+  zonectl template create mine --from dir /srv/rootfs
+  zonectl template create alpine --from oci alpine.tar
   zonectl template create debian12-systemd --suite bookworm --include systemd-sysv,dbus --mirror http://deb.debian.org/debian`,
-		Args: needArgs("NAME"),
+		Args: cobra.RangeArgs(1, 2),
 	}
 	out := addOutputFlag(cmd)
-	cmd.Flags().StringVar(&req.From, "from", "debootstrap", "how to build it: debootstrap or builtin")
+	cmd.Flags().StringVar(&req.From, "from", "debootstrap", "how to build it: debootstrap, builtin, dir PATH or oci PATH")
 	cmd.Flags().StringVar(&req.Suite, "suite", "bookworm", "distribution suite for debootstrap")
 	cmd.Flags().StringSliceVar(&req.Include, "include", nil, "extra packages, comma separated")
 	cmd.Flags().StringVar(&req.Mirror, "mirror", "", "package mirror URL (default: the daemon's)")
@@ -234,7 +241,19 @@ stops the waiting: the build goes on in zoned.`,
 			return err
 		}
 		req.Name = args[0]
-		if req.From == "builtin" && !cmd.Flags().Changed("suite") {
+		switch {
+		case (req.From == "dir" || req.From == "oci") && len(args) != 2:
+			return usagef("--from %s needs a PATH after the name", req.From)
+		case req.From != "dir" && req.From != "oci" && len(args) != 1:
+			return usagef("%q takes a PATH only with --from dir or oci", cmd.CommandPath())
+		case len(args) == 2:
+			p, err := filepath.Abs(args[1])
+			if err != nil {
+				return err
+			}
+			req.Path = p
+		}
+		if (req.From != "debootstrap" || req.Path != "") && !cmd.Flags().Changed("suite") {
 			req.Suite = "" // a suite means nothing to a builtin template
 		}
 		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)

@@ -266,6 +266,7 @@ func newCreateCmd(a *app) *cobra.Command {
 	var template, hostname string
 	var privileged bool
 	var devices, labelArgs []string
+	var pool string
 	cmd := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create a zone from a template",
@@ -304,6 +305,7 @@ namespace, whose root is the host's root; use it only for guests you trust.`,
 			Name: args[0], Template: template, Hostname: hostname, Resources: res, Autostart: l.autostart,
 			AutostartPriority: l.autostartPriority, AutostartDelaySeconds: delay,
 			Privileged: privileged, Devices: devices, Labels: labels,
+			Pool: pool,
 		}
 		if err := nicOpts(&req); err != nil {
 			return err
@@ -319,6 +321,7 @@ namespace, whose root is the host's root; use it only for guests you trust.`,
 	cmd.Flags().BoolVar(&privileged, "privileged", false, "no user namespace: root inside is root on the host (shown with a warning)")
 	cmd.Flags().StringSliceVar(&devices, "device", nil, "optional host device to give the zone: tun (/dev/net/tun) or fuse (/dev/fuse); repeatable")
 	cmd.Flags().StringArrayVarP(&labelArgs, "label", "l", nil, "label the zone KEY=VALUE (a customer, a plan); repeatable")
+	cmd.Flags().StringVar(&pool, "pool", "", "storage pool for the zone's root (default: the data dir; see zonectl storage list)")
 	addLimitFlags(cmd, &l)
 	return cmd
 }

@@ -1,0 +1,101 @@
+package api
+
+import "time"
+
+// Pool is a storage pool: where zone roots live and with which backend.
+type Pool struct {
+	Name string `json:"name"`
+	Path string `json:"path"`
+	// Backend is "overlay" (an upper dir per zone over the shared
+	// template) or "btrfs" (a snapshot per zone of a template subvolume).
+	Backend string `json:"backend"`
+	// Default is true for the pool that is the daemon's data dir.
+	Default   bool      `json:"default,omitempty"`
+	Zones     []string  `json:"zones,omitempty"`
+	CreatedAt time.Time `json:"created_at,omitempty"`
+}
+
+// CreatePoolRequest is the body of POST /v1/storage/pools.
+type CreatePoolRequest struct {
+	Name string `json:"name"`
+	Path string `json:"path"`
+	// Backend "" picks it from the filesystem of Path.
+	Backend string `json:"backend,omitempty"`
+}
+
+// DiskUsage is GET /v1/storage/df: what templates and zones cost on disk,
+// counted honestly (extents shared between a btrfs template and its
+// snapshots once; an overlay zone by its upper dir only).
+type DiskUsage struct {
+	Templates []TemplateDiskUsage `json:"templates"`
+	Zones     []ZoneDiskUsage     `json:"zones"`
+	// UsedBytes is what templates and zones take together.
+	UsedBytes int64 `json:"used_bytes"`
+	// FullCopyBytes is what every zone would take as a full copy of its
+	// template plus its own changes.
+	FullCopyBytes int64 `json:"full_copy_bytes"`
+	// SavedBytes is FullCopyBytes - UsedBytes.
+	SavedBytes int64 `json:"saved_bytes"`
+}
+
+// TemplateDiskUsage is one template's cost.
+type TemplateDiskUsage struct {
+	Name string `json:"name"`
+	// Bytes is the template's size in the data dir.
+	Bytes int64 `json:"bytes"`
+	// PoolCopyBytes is what its copies in btrfs pools take beyond what
+	// they share with it, by pool.
+	PoolCopyBytes map[string]int64 `json:"pool_copy_bytes,omitempty"`
+	Zones         int              `json:"zones"`
+}
+
+// ZoneDiskUsage is one zone's own bytes: what it added or changed.
+type ZoneDiskUsage struct {
+	Name     string `json:"name"`
+	Pool     string `json:"pool"`
+	Template string `json:"template"`
+	OwnBytes int64  `json:"own_bytes"`
+}
+
+// Snapshot is a snapshot of a zone's own layer.
+type Snapshot struct {
+	Zone      string    `json:"zone"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+	// Running says the zone was running, frozen for the moment of the
+	// snapshot, when it was taken.
+	Running   bool  `json:"running,omitempty"`
+	SizeBytes int64 `json:"size_bytes"`
+}
+
+// CreateSnapshotRequest is the body of POST /v1/zones/{name}/snapshots.
+type CreateSnapshotRequest struct {
+	Name string `json:"name"`
+}
+
+// CloneZoneRequest is the body of POST /v1/zones/{name}/clone.
+type CloneZoneRequest struct {
+	// Name is the new zone's.
+	Name string `json:"name"`
+	// Hostname defaults to Name.
+	Hostname string `json:"hostname,omitempty"`
+}
+
+// ExportZoneRequest is the body of POST /v1/zones/{name}/export.
+type ExportZoneRequest struct {
+	// Path is the archive to write, on the daemon's host; it must not
+	// exist.
+	Path string `json:"path"`
+	// Full writes the whole root, not only the zone's own layer, so the
+	// archive imports where the template is missing.
+	Full bool `json:"full,omitempty"`
+}
+
+// ImportZoneRequest is the body of POST /v1/zones/import.
+type ImportZoneRequest struct {
+	// Path is the archive to read, on the daemon's host.
+	Path string `json:"path"`
+	// Name is the new zone's; "" keeps the exported zone's name.
+	Name string `json:"name,omitempty"`
+	Pool string `json:"pool,omitempty"`
+}

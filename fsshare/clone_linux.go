@@ -1,0 +1,108 @@
+package fsshare
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/zoned-project/zoned/errdefs"
+	"github.com/zoned-project/zoned/internal/validate"
+)
+
+// CloneZoneLayer replaces the fresh layer of zone dst (made by
+// CreateZoneRootIn and MapZoneIDs, nothing written yet) with a copy of
+// zone src's own layer. Both must be in pools of the same backend: a
+// btrfs clone is a snapshot of src's subvolume, an overlay clone a copy
+// of its upper dir (reflinked where the filesystem can) whose owners are
+// moved from src's host ID range to dst's. The caller keeps src from
+// changing meanwhile.
+func (s *Storage) CloneZoneLayer(src, dst string) error {
+	for _, z := range []string{src, dst} {
+		if err := validate.Name("zone", z); err != nil {
+			return err
+		}
+	}
+	sp, dp := s.zonePool(src), s.zonePool(dst)
+	if sp.backend.Name() != dp.backend.Name() {
+		return fmt.Errorf("clone %s (pool %s, %s) into pool %s (%s): a clone stays on its backend; export and import to move between backends: %w",
+			src, sp.name, sp.backend.Name(), dp.name, dp.backend.Name(), errdefs.ErrUnsupported)
+	}
+	from := sp.backend.WritableDir(s.layerDir(src, sp))
+	to := dp.backend.WritableDir(s.layerDir(dst, dp))
+	if _, err := os.Stat(from); err != nil {
+		return fmt.Errorf("clone %s: its layer: %w", src, errdefs.ErrNotFound)
+	}
+	if dp.backend.Name() == BackendBtrfs {
+		if err := btrfsSubvolDelete(to); err != nil {
+			return fmt.Errorf("clone %s to %s: %w", src, dst, err)
+		}
+		if err := btrfsSnapshot(from, to, false); err != nil {
+			return fmt.Errorf("clone %s to %s: %w", src, dst, err)
+		}
+		return nil
+	}
+	if err := copyTree(from, to); err != nil {
+		return fmt.Errorf("clone %s to %s: %w", src, dst, err)
+	}
+	if err := shiftOwners(to, s.zoneIDShift(src), s.zoneIDShift(dst)); err != nil {
+		return fmt.Errorf("clone %s to %s: move owners to the new zone's IDs: %w", src, dst, err)
+	}
+	return nil
+}
+
+// shiftOwners moves every owner below root from one zone's host ID range
+// (IDs from..from+n) to another's (to..): an ID i becomes i-from+to. IDs
+// below from (a privileged zone's, or 0 when from is 0) are taken as
+// zone-relative. chown clears set-id bits and file capabilities, so both
+// are put back.
+func shiftOwners(root string, from, to int) error {
+	if from == to {
+		return nil
+	}
+	move := func(id uint32) int {
+		if int(id) >= from {
+			return int(id) - from + to
+		}
+		return int(id) + to
+	}
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return err
+		}
+		var caps []byte
+		if st.Mode&unix.S_IFMT == unix.S_IFREG {
+			if n, err := unix.Lgetxattr(p, "security.capability", nil); err == nil && n > 0 {
+				caps = make([]byte, n)
+				if n, err = unix.Lgetxattr(p, "security.capability", caps); err != nil {
+					return err
+				}
+				caps = caps[:n]
+			}
+		}
+		if err := unix.Lchown(p, move(st.Uid), move(st.Gid)); err != nil {
+			return err
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			return nil
+		}
+		if st.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
+			if err := unix.Chmod(p, st.Mode&0o7777); err != nil {
+				return err
+			}
+		}
+		if caps != nil {
+			if err := unix.Lsetxattr(p, "security.capability", caps, 0); err != nil && !errors.Is(err, unix.EINVAL) {
+				return err
+			}
+		}
+		return nil
+	})
+}

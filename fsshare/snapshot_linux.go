@@ -1,0 +1,265 @@
+package fsshare
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/zoned-project/zoned/errdefs"
+	"github.com/zoned-project/zoned/internal/validate"
+)
+
+// Snapshots of a zone's own layer live beside it in the pool:
+//
+//	LAYER/snapshots/SNAP/            overlay: SNAP/upper, a copy of the upper dir (reflinked where the filesystem can)
+//	LAYER/snapshots/SNAP             btrfs: a read-only snapshot of LAYER/rootfs
+//	LAYER/snapshots/.staging-SNAP-*  a snapshot being made; renamed into place when complete
+//
+// A snapshot holds only the zone's own layer: the template it sits on
+// cannot change while the zone uses it.
+
+func (s *Storage) snapshotsDir(zone string) (string, *pool) {
+	p := s.zonePool(zone)
+	return filepath.Join(s.layerDir(zone, p), "snapshots"), p
+}
+
+func checkSnapshotNames(zone, snap string) error {
+	if err := validate.Name("zone", zone); err != nil {
+		return err
+	}
+	return validate.Name("snapshot", snap)
+}
+
+// CreateSnapshot copies the zone's own layer as snapshot snap. The caller
+// makes sure nothing writes to the layer meanwhile (a stopped zone, or a
+// frozen one). A failure leaves no snapshot.
+func (s *Storage) CreateSnapshot(zone, snap string) error {
+	if err := checkSnapshotNames(zone, snap); err != nil {
+		return err
+	}
+	dir, p := s.snapshotsDir(zone)
+	layer := s.layerDir(zone, p)
+	if _, err := os.Stat(p.backend.WritableDir(layer)); err != nil {
+		return fmt.Errorf("snapshot %s@%s: %w", zone, snap, errdefs.ErrNotFound)
+	}
+	dst := filepath.Join(dir, snap)
+	if _, err := os.Lstat(dst); err == nil {
+		return fmt.Errorf("snapshot %s@%s: %w", zone, snap, errdefs.ErrAlreadyExists)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("snapshot %s@%s: %w", zone, snap, err)
+	}
+	tmp := filepath.Join(dir, stagingPrefix+snap+"-"+randomSuffix())
+	if err := copyLayer(p.backend, p.backend.WritableDir(layer), tmp, true); err != nil {
+		_ = removeSnapshotDir(tmp)
+		return fmt.Errorf("snapshot %s@%s: %w", zone, snap, err)
+	}
+	if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, dst, unix.RENAME_NOREPLACE); err != nil {
+		_ = removeSnapshotDir(tmp)
+		if errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("snapshot %s@%s: %w", zone, snap, errdefs.ErrAlreadyExists)
+		}
+		return fmt.Errorf("snapshot %s@%s: %w", zone, snap, err)
+	}
+	return nil
+}
+
+// copyLayer copies a zone's writable dir src to dst (which must not
+// exist): a btrfs snapshot (read-only when asked), or for overlay a
+// directory dst/upper with a copy of the upper dir.
+func copyLayer(b layerBackend, src, dst string, readonly bool) error {
+	if b.Name() == BackendBtrfs {
+		return btrfsSnapshot(src, dst, readonly)
+	}
+	if err := os.Mkdir(dst, 0o700); err != nil {
+		return err
+	}
+	up := filepath.Join(dst, "upper")
+	if err := os.Mkdir(up, 0o700); err != nil {
+		return err
+	}
+	if err := copyTree(src, up); err != nil {
+		return err
+	}
+	return syncDir(dst)
+}
+
+// syncDir flushes the filesystem holding dir: a snapshot reported made
+// must survive a crash.
+func syncDir(dir string) error {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.Syncfs(fd)
+}
+
+// snapshotUpper is where a snapshot's files are.
+func snapshotUpper(b layerBackend, snapDir string) string {
+	if b.Name() == BackendBtrfs {
+		return snapDir
+	}
+	return filepath.Join(snapDir, "upper")
+}
+
+// removeSnapshotDir removes a snapshot of either backend.
+func removeSnapshotDir(p string) error {
+	if isSubvolume(p) {
+		return btrfsSubvolDelete(p)
+	}
+	return os.RemoveAll(p)
+}
+
+// ListSnapshots names the zone's snapshots, sorted.
+func (s *Storage) ListSnapshots(zone string) ([]string, error) {
+	if err := validate.Name("zone", zone); err != nil {
+		return nil, err
+	}
+	dir, _ := s.snapshotsDir(zone)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), stagingPrefix) {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+// SnapshotSize is the bytes snapshot snap takes on disk that nothing else
+// shares.
+func (s *Storage) SnapshotSize(zone, snap string) (int64, error) {
+	if err := checkSnapshotNames(zone, snap); err != nil {
+		return 0, err
+	}
+	dir, p := s.snapshotsDir(zone)
+	sd := filepath.Join(dir, snap)
+	if p.backend.Name() == BackendBtrfs {
+		return btrfsExclusiveBytes(sd)
+	}
+	return diskUsage(sd)
+}
+
+// RestoreSnapshot makes the zone's own layer what it was in snapshot snap.
+// The zone must be stopped (its root unmounted). The current layer is
+// replaced only once the copy is complete.
+func (s *Storage) RestoreSnapshot(zone, snap string) error {
+	if err := checkSnapshotNames(zone, snap); err != nil {
+		return err
+	}
+	dir, p := s.snapshotsDir(zone)
+	sd := filepath.Join(dir, snap)
+	if _, err := os.Lstat(sd); err != nil {
+		return fmt.Errorf("restore %s@%s: %w", zone, snap, errdefs.ErrNotFound)
+	}
+	if m, err := mountsUnder(s.ZoneDir(zone)); err != nil || len(m) > 0 {
+		return fmt.Errorf("restore %s@%s: the zone's root is mounted (%v): stop it first: %w", zone, snap, m, errdefs.ErrConflict)
+	}
+	layer := s.layerDir(zone, p)
+	cur := p.backend.WritableDir(layer)
+	tmp := filepath.Join(dir, stagingPrefix+"restore-"+snap+"-"+randomSuffix())
+	if err := copyLayer(p.backend, snapshotUpper(p.backend, sd), tmp, false); err != nil {
+		_ = removeSnapshotDir(tmp)
+		return fmt.Errorf("restore %s@%s: %w", zone, snap, err)
+	}
+	fresh := snapshotUpper(p.backend, tmp)
+	old := filepath.Join(dir, stagingPrefix+"old-"+randomSuffix())
+	if err := unix.Rename(cur, old); err != nil {
+		_ = removeSnapshotDir(tmp)
+		return fmt.Errorf("restore %s@%s: %w", zone, snap, err)
+	}
+	if err := unix.Rename(fresh, cur); err != nil {
+		// Put the layer back as it was.
+		_ = unix.Rename(old, cur)
+		_ = removeSnapshotDir(tmp)
+		return fmt.Errorf("restore %s@%s: %w", zone, snap, err)
+	}
+	// overlay's work dir may hold what the old upper dir left; it must
+	// be empty for the next mount.
+	if p.backend.Name() == BackendOverlay {
+		work := filepath.Join(layer, "work")
+		entries, _ := os.ReadDir(work)
+		for _, e := range entries {
+			_ = os.RemoveAll(filepath.Join(work, e.Name()))
+		}
+	}
+	_ = removeSnapshotDir(old)
+	_ = removeSnapshotDir(tmp)
+	return nil
+}
+
+// DeleteSnapshot removes snapshot snap of the zone.
+func (s *Storage) DeleteSnapshot(zone, snap string) error {
+	if err := checkSnapshotNames(zone, snap); err != nil {
+		return err
+	}
+	dir, _ := s.snapshotsDir(zone)
+	sd := filepath.Join(dir, snap)
+	if _, err := os.Lstat(sd); err != nil {
+		return fmt.Errorf("delete snapshot %s@%s: %w", zone, snap, errdefs.ErrNotFound)
+	}
+	if err := removeSnapshotDir(sd); err != nil {
+		return fmt.Errorf("delete snapshot %s@%s: %w", zone, snap, err)
+	}
+	return nil
+}
+
+// deleteSnapshots removes every snapshot of the zone, staging ones too.
+func (s *Storage) deleteSnapshots(zone string) error {
+	dir, _ := s.snapshotsDir(zone)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := removeSnapshotDir(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return os.Remove(dir)
+}
+
+// CleanupSnapshots removes what interrupted snapshots and restores of the
+// zone left.
+func (s *Storage) CleanupSnapshots(zone string) error {
+	dir, p := s.snapshotsDir(zone)
+	entries, _ := os.ReadDir(dir)
+	// A restore that stopped between its two renames left the zone's
+	// layer as .staging-old-*: put it back before anything is removed.
+	cur := p.backend.WritableDir(s.layerDir(zone, p))
+	if _, err := os.Lstat(cur); errors.Is(err, fs.ErrNotExist) {
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), stagingPrefix+"old-") {
+				if err := unix.Rename(filepath.Join(dir, e.Name()), cur); err != nil {
+					return fmt.Errorf("put back the layer of zone %q: %w", zone, err)
+				}
+				entries, _ = os.ReadDir(dir)
+				break
+			}
+		}
+	}
+	var errs []error
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), stagingPrefix) {
+			if err := removeSnapshotDir(filepath.Join(dir, e.Name())); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,202 @@
+package manager
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/zoned-project/zoned/api"
+	"github.com/zoned-project/zoned/errdefs"
+	"github.com/zoned-project/zoned/fsshare"
+	"github.com/zoned-project/zoned/internal/validate"
+	"github.com/zoned-project/zoned/store"
+)
+
+// exportConfig is the zone's configuration in an export archive: what a
+// create request needs to make the zone again. NICs are left out: they
+// belong to the host the zone ran on.
+type exportConfig struct {
+	Name                  string            `json:"name"`
+	Template              string            `json:"template"`
+	Hostname              string            `json:"hostname"`
+	Resources             api.Resources     `json:"resources"`
+	Privileged            bool              `json:"privileged,omitempty"`
+	Devices               []string          `json:"devices,omitempty"`
+	Autostart             bool              `json:"autostart,omitempty"`
+	AutostartPriority     int               `json:"autostart_priority,omitempty"`
+	AutostartDelaySeconds int               `json:"autostart_delay_seconds,omitempty"`
+	Labels                map[string]string `json:"labels,omitempty"`
+}
+
+// ExportZone starts writing the zone to an archive on the daemon's host
+// and returns the operation. A running zone is frozen while its layer is
+// read; a full export of an overlay zone needs it stopped.
+func (m *Manager) ExportZone(ctx context.Context, name string, req api.ExportZoneRequest) (*api.Operation, error) {
+	if err := validate.Name("zone", name); err != nil {
+		return nil, err
+	}
+	if !filepath.IsAbs(req.Path) {
+		return nil, errdefs.WithField("path", fmt.Errorf("export path %q must be absolute: %w", req.Path, errdefs.ErrInvalid))
+	}
+	if _, err := os.Lstat(req.Path); err == nil {
+		return nil, errdefs.WithField("path", fmt.Errorf("%s exists: %w", req.Path, errdefs.ErrAlreadyExists))
+	}
+	if fi, err := os.Stat(filepath.Dir(req.Path)); err != nil || !fi.IsDir() {
+		return nil, errdefs.WithField("path", fmt.Errorf("directory of %s: %w", req.Path, errdefs.ErrInvalid))
+	}
+	if _, err := m.store.GetZone(name); err != nil {
+		return nil, fmt.Errorf("export zone %q: %w", name, err)
+	}
+	return m.ops.start("zone-export", name, func(progress func(int, string)) error {
+		return m.withZone("export", name, func(rec *store.ZoneRecord) error {
+			return m.exportLocked(rec, req, progress)
+		})
+	}), nil
+}
+
+func (m *Manager) exportLocked(rec *store.ZoneRecord, req api.ExportZoneRequest, progress func(int, string)) error {
+	switch rec.State {
+	case api.StateRunning:
+		if p, _ := m.fs.Pool(rec.Pool); req.Full && p.Backend == fsshare.BackendOverlay {
+			return fmt.Errorf("a full export of an overlay zone needs it stopped: %w", errdefs.ErrConflict)
+		}
+	case api.StateStopped:
+	default:
+		return fmt.Errorf("zone is %s: %w", rec.State, errdefs.ErrConflict)
+	}
+	cfg, err := json.Marshal(exportConfig{
+		Name: rec.Name, Template: rec.Template, Hostname: rec.Hostname, Resources: rec.Resources,
+		Privileged: rec.IDMapSize == 0, Devices: rec.Devices, Autostart: rec.Autostart,
+		AutostartPriority: rec.AutostartPriority, AutostartDelaySeconds: rec.AutostartDelaySeconds, Labels: rec.Labels,
+	})
+	if err != nil {
+		return err
+	}
+	// Written beside the target and linked into place when complete: a
+	// failed export leaves no file that looks like an archive.
+	f, err := os.CreateTemp(filepath.Dir(req.Path), ".zoned-export-*")
+	if err != nil {
+		return errdefs.WithField("path", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	progress(10, "writing "+req.Path)
+	h := sha256.New()
+	cw := &countWriter{w: io.MultiWriter(f, h)}
+	var kind string
+	err = m.frozenIf(rec.State == api.StateRunning, rec.Name, func() (err error) {
+		kind, err = m.fs.ExportZone(context.Background(), rec.Name, rec.Template, req.Full, cfg, cw)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := os.Link(f.Name(), req.Path); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return errdefs.WithField("path", fmt.Errorf("%s exists: %w", req.Path, errdefs.ErrAlreadyExists))
+		}
+		return err
+	}
+	progress(100, fmt.Sprintf("exported %s (%s, %d bytes, sha256 %s)", req.Path, kind, cw.n, hex.EncodeToString(h.Sum(nil))))
+	m.log.Info("zone exported", "zone", rec.Name, "path", req.Path, "kind", kind, "bytes", cw.n)
+	return nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// ImportZone starts making a zone from an export archive on the daemon's
+// host and returns the operation. A layer archive needs its template here;
+// a full one brings its root, which becomes the template NAME-root. A bad
+// or truncated archive leaves no zone and no template.
+func (m *Manager) ImportZone(ctx context.Context, req api.ImportZoneRequest) (*api.Operation, error) {
+	if !filepath.IsAbs(req.Path) {
+		return nil, errdefs.WithField("path", fmt.Errorf("import path %q must be absolute: %w", req.Path, errdefs.ErrInvalid))
+	}
+	f, err := os.Open(req.Path)
+	if err != nil {
+		return nil, errdefs.WithField("path", fmt.Errorf("%s: %w", req.Path, errdefs.ErrInvalid))
+	}
+	er, err := fsshare.OpenExport(f)
+	if err != nil {
+		f.Close()
+		return nil, errdefs.WithField("path", err)
+	}
+	var cfg exportConfig
+	if err := json.Unmarshal(er.Config, &cfg); err != nil {
+		er.Close()
+		f.Close()
+		return nil, errdefs.WithField("path", fmt.Errorf("zone configuration in %s: %v: %w", req.Path, err, errdefs.ErrInvalid))
+	}
+	if req.Name == "" {
+		req.Name = cfg.Name
+	}
+	if err := validate.Name("zone", req.Name); err != nil {
+		er.Close()
+		f.Close()
+		return nil, errdefs.WithField("name", err)
+	}
+	if _, err := m.store.GetZone(req.Name); err == nil {
+		er.Close()
+		f.Close()
+		return nil, errdefs.WithField("name", fmt.Errorf("zone %q: %w", req.Name, errdefs.ErrAlreadyExists))
+	}
+	create := api.CreateZoneRequest{
+		Name: req.Name, Template: cfg.Template, Resources: cfg.Resources, Privileged: cfg.Privileged,
+		Devices: cfg.Devices, Autostart: cfg.Autostart, AutostartPriority: cfg.AutostartPriority,
+		AutostartDelaySeconds: cfg.AutostartDelaySeconds, Labels: cfg.Labels, Pool: req.Pool,
+	}
+	if req.Name == cfg.Name {
+		create.Hostname = cfg.Hostname
+	}
+	return m.ops.start("zone-import", req.Name, func(progress func(int, string)) error {
+		defer f.Close()
+		defer er.Close()
+		err := m.importZone(create, er, progress)
+		if err != nil {
+			return fmt.Errorf("import zone %q from %s: %w", req.Name, req.Path, err)
+		}
+		return nil
+	}), nil
+}
+
+func (m *Manager) importZone(create api.CreateZoneRequest, er *fsshare.ExportReader, progress func(int, string)) error {
+	ctx := context.Background()
+	if er.Kind == fsshare.ExportRootfs {
+		create.Template = create.Name + "-root"
+		progress(5, "making template "+create.Template)
+		err := m.buildTemplate(ctx, &store.TemplateRecord{Name: create.Template, Source: "import"}, func() error {
+			return m.fs.ImportRootTemplate(ctx, create.Template, er, fsshare.ProgressFunc(progress))
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := m.createZone(ctx, create, nil); err != nil {
+			_ = m.DeleteTemplate(ctx, create.Template)
+			return err
+		}
+		return nil
+	}
+	progress(5, "making zone "+create.Name)
+	_, err := m.createZone(ctx, create, func(rec *store.ZoneRecord) error {
+		return m.fs.ImportZoneLayer(ctx, rec.Name, er, fsshare.ProgressFunc(progress))
+	})
+	return err
+}

@@ -81,7 +81,13 @@ func (d *daemon) createEscapeZoneAs(t *testing.T, name string, res api.Resources
 	if _, err := d.c.CreateZone(ctx, api.CreateZoneRequest{Name: name, Template: "busybox", Resources: res, Privileged: privileged}); err != nil {
 		t.Fatalf("create %s: %v", name, err)
 	}
-	dir := filepath.Join(d.dataDir, "zones", name, "upper", "usr", "local", "bin")
+	// The zone's own layer: an overlay upper dir, or in a btrfs pool the
+	// zone's snapshot of the template.
+	layer := filepath.Join(d.dataDir, "zones", name, "upper")
+	if _, err := os.Stat(filepath.Join(d.dataDir, "zones", name, "rootfs")); err == nil {
+		layer = filepath.Join(d.dataDir, "zones", name, "rootfs")
+	}
+	dir := filepath.Join(layer, "usr", "local", "bin")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

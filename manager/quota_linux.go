@@ -62,6 +62,13 @@ func (q *quotaPart) validateCreate(_ context.Context, req *api.CreateZoneRequest
 		if l.Inodes > 0 {
 			return errdefs.WithField("resources", fmt.Errorf("resources.disk_inodes: btrfs qgroups cap bytes, not inodes: %w", errdefs.ErrUnsupported))
 		}
+		capacity, err := quota.Capacity(pool.Path)
+		if err != nil {
+			return err
+		}
+		if l.Bytes > capacity {
+			return errdefs.WithField("resources", fmt.Errorf("resources.disk_bytes = %d: above the %d bytes of pool %q: %w", l.Bytes, capacity, pool.Name, errdefs.ErrInvalid))
+		}
 		return nil
 	case pool.Name != fsshare.DefaultPool:
 		// The quota backends take a directory that the layer is made in;
@@ -230,9 +237,10 @@ func (q *quotaPart) destroy(rec *store.ZoneRecord) error {
 	if err != nil {
 		return err
 	}
-	if rec.Spec != nil && rec.Spec.Annotations[quotaOnLayerAnnotation] != "" {
-		// The snapshot is the storage's to delete; its qgroup goes with it.
-		return nil
+	if layer := q.m.fs.ZoneLayerDir(rec.Name); quota.IsSubvolume(layer) {
+		// A zone in a btrfs pool: its snapshot goes now with its qgroup,
+		// which the kernel would otherwise keep as stale, quota or not.
+		return quota.RemoveSubvolume(layer)
 	}
 	dir := q.m.fs.ZoneDir(rec.Name)
 	if b == nil {

@@ -49,6 +49,18 @@ var seccompDenied = map[string]string{
 // else when the kernel "lacks" it, but fail hard on EPERM.
 var seccompNoSys = []string{"keyctl", "add_key", "request_key"}
 
+// seccompDeniedIoctls are ioctl requests a zone may not make, whatever it
+// opens them on. On a btrfs pool a zone's root is a snapshot whose qgroup
+// carries its disk quota; a subvolume or snapshot made inside it gets a
+// qgroup of its own, outside that quota, so making one is refused (and
+// any user may make one on btrfs, so capabilities do not stop it).
+var seccompDeniedIoctls = map[string]uint64{
+	"BTRFS_IOC_SNAP_CREATE":      0x50009401,
+	"BTRFS_IOC_SUBVOL_CREATE":    0x5000940e,
+	"BTRFS_IOC_SNAP_CREATE_V2":   0x50009417,
+	"BTRFS_IOC_SUBVOL_CREATE_V2": 0x50009418,
+}
+
 // seccompArch names the running architecture as OCI/libseccomp do. A
 // filter lists only the native ABI: a syscall made through any other ABI
 // the kernel offers (i386's int 0x80 and the x32 ABI on x86_64, AArch32
@@ -81,6 +93,17 @@ func DefaultSeccomp() *specs.LinuxSeccomp {
 			{Names: denied, Action: specs.ActErrno, ErrnoRet: &eperm},
 			{Names: append([]string(nil), seccompNoSys...), Action: specs.ActErrno, ErrnoRet: &enosys},
 		},
+	}
+	var reqs []string
+	for name := range seccompDeniedIoctls {
+		reqs = append(reqs, name)
+	}
+	sort.Strings(reqs)
+	for _, name := range reqs {
+		sc.Syscalls = append(sc.Syscalls, specs.LinuxSyscall{
+			Names: []string{"ioctl"}, Action: specs.ActErrno, ErrnoRet: &eperm,
+			Args: []specs.LinuxSeccompArg{{Index: 1, Value: seccompDeniedIoctls[name], Op: specs.OpEqualTo}},
+		})
 	}
 	if a, ok := seccompArch[runtime.GOARCH]; ok {
 		sc.Architectures = []specs.Arch{a}

@@ -24,6 +24,7 @@ import (
 const (
 	seccompDataNr   = 0
 	seccompDataArch = 4
+	seccompDataArgs = 16 // six 64-bit arguments, little-endian on our arches
 )
 
 // x32SyscallBit marks syscalls made through the x32 ABI on x86_64: they
@@ -42,6 +43,7 @@ var auditArch = map[specs.Arch]uint32{
 // syscalls, not numbers; a name not here is refused rather than ignored,
 // so a typo cannot silently weaken a filter.
 var syscallNumbers = map[string]uint32{
+	"ioctl":             unix.SYS_IOCTL,
 	"kexec_load":        unix.SYS_KEXEC_LOAD,
 	"kexec_file_load":   unix.SYS_KEXEC_FILE_LOAD,
 	"open_by_handle_at": unix.SYS_OPEN_BY_HANDLE_AT,
@@ -152,12 +154,14 @@ func seccompFilter(sc *specs.LinuxSeccomp) ([]bpf.Instruction, error) {
 	}
 	seen := map[string]bool{}
 	for i, rule := range sc.Syscalls {
-		if len(rule.Args) > 0 {
-			return nil, fmt.Errorf("seccomp: rule %d (%v): argument conditions are not supported", i, rule.Names)
-		}
 		ret, err := seccompReturn(rule.Action, rule.ErrnoRet)
 		if err != nil {
 			return nil, fmt.Errorf("seccomp: rule %d (%v): %w", i, rule.Names, err)
+		}
+		for _, a := range rule.Args {
+			if a.Op != specs.OpEqualTo || a.Index > 5 {
+				return nil, fmt.Errorf("seccomp: rule %d (%v): only equality on arguments 0..5 is supported", i, rule.Names)
+			}
 		}
 		for _, name := range rule.Names {
 			nr, ok := syscallNumbers[name]
@@ -167,11 +171,17 @@ func seccompFilter(sc *specs.LinuxSeccomp) ([]bpf.Instruction, error) {
 			if seen[name] {
 				continue
 			}
-			seen[name] = true
-			prog = append(prog,
-				bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipFalse: 1},
-				bpf.RetConstant{Val: ret},
-			)
+			if len(rule.Args) == 0 {
+				// Only an unconditional rule settles the syscall: a
+				// later one cannot apply after it.
+				seen[name] = true
+				prog = append(prog,
+					bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipFalse: 1},
+					bpf.RetConstant{Val: ret},
+				)
+				continue
+			}
+			prog = append(prog, argRule(nr, rule.Args, ret)...)
 		}
 	}
 	prog = append(prog, bpf.RetConstant{Val: def})
@@ -179,6 +189,31 @@ func seccompFilter(sc *specs.LinuxSeccomp) ([]bpf.Instruction, error) {
 		return nil, fmt.Errorf("seccomp: filter of %d instructions exceeds the kernel's %d", len(prog), unix.BPF_MAXINSNS)
 	}
 	return prog, nil
+}
+
+// argRule is the filter for a syscall rule with argument conditions, all
+// of which must hold. The argument loads overwrite the accumulator, so a
+// rule that does not match reloads the syscall number for the next:
+//
+//	jeq nr ? next : past the block       (A is still nr there)
+//	ld lo(arg); jeq lo ? next : reload   (for each argument:
+//	ld hi(arg); jeq hi ? next : reload    both 32-bit halves)
+//	ret action
+//	reload: ld nr
+func argRule(nr uint32, args []specs.LinuxSeccompArg, ret uint32) []bpf.Instruction {
+	k := uint8(len(args))
+	prog := []bpf.Instruction{bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipFalse: 4*k + 2}}
+	for j, a := range args {
+		off := uint32(seccompDataArgs + 8*a.Index)
+		left := 4 * (k - uint8(j))
+		prog = append(prog,
+			bpf.LoadAbsolute{Off: off, Size: 4},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(a.Value), SkipFalse: left - 1},
+			bpf.LoadAbsolute{Off: off + 4, Size: 4},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(a.Value >> 32), SkipFalse: left - 3},
+		)
+	}
+	return append(prog, bpf.RetConstant{Val: ret}, bpf.LoadAbsolute{Off: seccompDataNr, Size: 4})
 }
 
 // CheckSeccomp reports whether sc can be turned into a filter, so a bad

@@ -3,6 +3,7 @@ package quota
 import (
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -68,6 +69,26 @@ func LimitSubvolume(dir string, l Limits) error {
 		return err
 	}
 	return btrfsBackend{}.SetLimits(dir, l, false)
+}
+
+// RemoveSubvolume deletes the subvolume dir and then its qgroup, which
+// the kernel may keep as stale after the subvolume is gone.
+// Without qgroups on the filesystem there is no qgroup to wait for.
+func RemoveSubvolume(dir string) error {
+	if _, err := btrfs("qgroup", "show", dir); err != nil {
+		_, err = btrfs("subvolume", "delete", dir)
+		return err
+	}
+	return btrfsBackend{}.Remove(dir)
+}
+
+// IsSubvolume says whether dir is the root of a btrfs subvolume (inode 256
+// on a btrfs filesystem).
+func IsSubvolume(dir string) bool {
+	var st unix.Stat_t
+	var fs unix.Statfs_t
+	return unix.Stat(dir, &st) == nil && st.Ino == 256 &&
+		unix.Statfs(dir, &fs) == nil && fs.Type == unix.BTRFS_SUPER_MAGIC
 }
 
 // enableQuota turns qgroups on for the filesystem of dir if they are off.

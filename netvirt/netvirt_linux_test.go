@@ -2,6 +2,8 @@ package netvirt
 
 import (
 	"fmt"
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv6"
 	"net"
 	"net/netip"
 	"os"
@@ -133,6 +135,30 @@ func TestBridgeVethNftAndRate(t *testing.T) {
 	sendUDPFrom(t, pid, 67, "10.77.0.2", "10.77.0.1:68")
 	if after, _ = SpoofDrops(nic.HostIf); after <= before {
 		t.Errorf("DHCP server reply not dropped: %d -> %d", before, after)
+	}
+
+	// A router advertisement, and a neighbour advertisement for an
+	// address the port does not own: both dropped and counted. A real
+	// one for the port's own address still passes the bridge.
+	for _, c := range []struct {
+		what  string
+		typ   ipv6.ICMPType
+		body  icmp.MessageBody
+		drops bool
+	}{
+		{"router advertisement", ipv6.ICMPTypeRouterAdvertisement, &icmp.RawBody{Data: make([]byte, 12)}, true},
+		{"neighbour advertisement for another zone's address", ipv6.ICMPTypeNeighborAdvertisement, &icmp.RawBody{Data: naBody("fd77::99")}, true},
+		{"neighbour advertisement for its own address", ipv6.ICMPTypeNeighborAdvertisement, &icmp.RawBody{Data: naBody("fd77::2")}, false},
+	} {
+		before, _ = SpoofDrops(nic.HostIf)
+		sendICMPv6From(t, pid, "eth0", c.typ, c.body)
+		after, _ = SpoofDrops(nic.HostIf)
+		if c.drops && after <= before {
+			t.Errorf("%s from a zone not dropped: %d -> %d", c.what, before, after)
+		}
+		if !c.drops && after != before {
+			t.Errorf("%s from a zone dropped: %d -> %d", c.what, before, after)
+		}
 	}
 
 	if err := SetRate(nic.HostIf, IFBName("z1", "eth0"), 10e6); err != nil {
@@ -294,6 +320,69 @@ func sendUDPFrom(t *testing.T, pid, sport int, src, dst string) {
 	for i := 0; i < 3; i++ {
 		if _, err := c.Write([]byte("dhcp-offer")); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// naBody is a neighbour advertisement's body after the ICMPv6 header:
+// flags (solicited, override) and the target address.
+func naBody(target string) []byte {
+	b := make([]byte, 20)
+	b[0] = 0x60
+	a := netip.MustParseAddr(target).As16()
+	copy(b[4:], a[:])
+	return b
+}
+
+// sendICMPv6From sends an ICMPv6 message from inside the zone's network
+// namespace to all nodes on its link, from its link-local address, as a
+// router or a neighbour would.
+func sendICMPv6From(t *testing.T, pid int, ifname string, typ ipv6.ICMPType, body icmp.MessageBody) {
+	t.Helper()
+	// Duplicate address detection must be over, or the kernel has no
+	// link-local source to send from.
+	waitDAD := func() bool {
+		out, _ := exec.Command("nsenter", "--net=/proc/"+fmt.Sprint(pid)+"/ns/net", "ip", "-6", "addr", "show", "dev", ifname, "tentative").CombinedOutput()
+		return strings.TrimSpace(string(out)) == ""
+	}
+	for i := 0; i < 300 && !waitDAD(); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	zns, err := netns.GetFromPid(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zns.Close()
+	if err := netns.Set(zns); err != nil {
+		t.Fatal(err)
+	}
+	c, err := icmp.ListenPacket("ip6:ipv6-icmp", "::")
+	if serr := netns.Set(orig); serr != nil {
+		panic(serr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Neighbour discovery demands a hop limit of 255.
+	if err := c.IPv6PacketConn().SetMulticastHopLimit(255); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := (&icmp.Message{Type: typ, Body: body}).Marshal(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := &net.IPAddr{IP: net.ParseIP("ff02::1"), Zone: ifname}
+	for i := 0; i < 3; i++ {
+		if _, err := c.WriteTo(msg, dst); err != nil {
+			t.Fatalf("send %v: %v", typ, err)
 		}
 	}
 }

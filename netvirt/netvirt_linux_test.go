@@ -287,10 +287,9 @@ func TestVLANs(t *testing.T) {
 	}
 }
 
-// sendUDPFrom sends a datagram from port sport of the zone whose init is
-// pid, on a thread that enters the zone's network namespace for the
-// socket's making only.
-func sendUDPFrom(t *testing.T, pid, sport int, src, dst string) {
+// inZoneNetns runs fn on a thread in the network namespace of the zone
+// whose init is pid: a socket made there stays there.
+func inZoneNetns(t *testing.T, pid int, fn func()) {
 	t.Helper()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -307,12 +306,24 @@ func sendUDPFrom(t *testing.T, pid, sport int, src, dst string) {
 	if err := netns.Set(zns); err != nil {
 		t.Fatal(err)
 	}
+	defer func() {
+		if err := netns.Set(orig); err != nil {
+			panic(err)
+		}
+	}()
+	fn()
+}
+
+// sendUDPFrom sends a datagram from port sport of the zone whose init is
+// pid, on a thread that enters the zone's network namespace for the
+// socket's making only.
+func sendUDPFrom(t *testing.T, pid, sport int, src, dst string) {
+	t.Helper()
 	laddr := &net.UDPAddr{IP: net.ParseIP(src), Port: sport}
 	raddr, _ := net.ResolveUDPAddr("udp4", dst)
-	c, err := net.DialUDP("udp4", laddr, raddr)
-	if serr := netns.Set(orig); serr != nil {
-		panic(serr)
-	}
+	var c *net.UDPConn
+	var err error
+	inZoneNetns(t, pid, func() { c, err = net.DialUDP("udp4", laddr, raddr) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,25 +359,9 @@ func sendICMPv6From(t *testing.T, pid int, ifname string, typ ipv6.ICMPType, bod
 	for i := 0; i < 300 && !waitDAD(); i++ {
 		time.Sleep(20 * time.Millisecond)
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	zns, err := netns.GetFromPid(pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zns.Close()
-	if err := netns.Set(zns); err != nil {
-		t.Fatal(err)
-	}
-	c, err := icmp.ListenPacket("ip6:ipv6-icmp", "::")
-	if serr := netns.Set(orig); serr != nil {
-		panic(serr)
-	}
+	var c *icmp.PacketConn
+	var err error
+	inZoneNetns(t, pid, func() { c, err = icmp.ListenPacket("ip6:ipv6-icmp", "::") })
 	if err != nil {
 		t.Fatal(err)
 	}

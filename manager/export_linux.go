@@ -200,3 +200,18 @@ func (m *Manager) importZone(create api.CreateZoneRequest, er *fsshare.ExportRea
 	})
 	return err
 }
+
+// restartImport settles an import the daemon died in: a zone past
+// creating was imported; one still creating (and the template a full
+// import was building) is removed by reconcile, which runs after
+// operations are settled.
+func (m *Manager) restartImport(_ context.Context, op *api.Operation) (string, error) {
+	rec, err := m.store.GetZone(op.Target)
+	if err == nil && rec.State != api.StateCreating {
+		return api.OutcomeCompleted, nil
+	}
+	if err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		return "", err
+	}
+	return api.OutcomeRolledBack, nil
+}

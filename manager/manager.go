@@ -157,6 +157,8 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m.ops.publish = m.events.publish
 	m.ops.onRestart["template-create"] = m.restartTemplateBuild
+	m.ops.onRestart["snapshot-create"] = m.restartSnapshot
+	m.ops.onRestart["zone-import"] = m.restartImport
 	if err := m.loadPools(); err != nil {
 		st.Close()
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/zoned-project/zoned/api"
@@ -164,6 +165,15 @@ func (p snapshotPart) destroy(rec *store.ZoneRecord) error {
 
 func (p snapshotPart) reconcile(ctx context.Context, recs []*store.ZoneRecord) error {
 	for _, rec := range recs {
+		if rec.State == api.StateRunning {
+			// A daemon that died while a snapshot or export held the
+			// zone frozen would leave it frozen for good.
+			if cg, err := cgroups.Load(p.m.cgroupPath(rec.Name)); err == nil {
+				if err := cg.Thaw(); err != nil {
+					p.m.log.Warn("thaw zone after restart", "zone", rec.Name, "err", err)
+				}
+			}
+		}
 		if err := p.m.fs.CleanupSnapshots(rec.Name); err != nil {
 			p.m.log.Warn("clean up snapshots", "zone", rec.Name, "err", err)
 		}
@@ -195,4 +205,15 @@ func (p snapshotPart) reconcile(ctx context.Context, recs []*store.ZoneRecord) e
 		}
 	}
 	return nil
+}
+
+// restartSnapshot settles a snapshot the daemon died making: recorded
+// means it was made; anything else is removed by the snapshot part's
+// reconcile, which runs after operations are settled.
+func (m *Manager) restartSnapshot(_ context.Context, op *api.Operation) (string, error) {
+	zone, snap, _ := strings.Cut(op.Target, "@")
+	if _, err := m.store.GetSnapshot(zone, snap); err == nil {
+		return api.OutcomeCompleted, nil
+	}
+	return api.OutcomeRolledBack, nil
 }

@@ -183,6 +183,11 @@ func New(cfg Config) (*Manager, error) {
 // daemon and the next one adopts them.
 func (m *Manager) Close() error {
 	m.stopAutostart()
+	for _, p := range m.parts {
+		if c, ok := p.(interface{ close() }); ok {
+			c.close()
+		}
+	}
 	m.ops.close()
 	m.events.close()
 	m.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -19,9 +20,10 @@ import (
 // viewPart gives each running zone its /proc view (package procview): the
 // view server runs as a process of its own, in a cgroup of its own, so
 // zones keep their view while the daemon restarts or is upgraded; the
-// daemon starts it when a zone starts and none runs, and stops it when the
-// last zone stops. Without FUSE a zone starts with the host's /proc files,
-// a warning in the log and in `zonectl show`.
+// daemon starts it when a zone starts and none runs, and stops it a little
+// after the last zone stops (viewLinger) or when it ends with none
+// running. Without FUSE a zone starts with the host's /proc files, a
+// warning in the log and in `zonectl show`.
 type viewPart struct {
 	basePart
 	m *Manager
@@ -32,7 +34,15 @@ type viewPart struct {
 	// srv keeps one zone's start from telling the server about it while
 	// another zone's stop finds no zone left and stops the server.
 	srv sync.Mutex
+	// idle stops the server when no zone has started for viewLinger
+	// after the last one stopped; held under srv.
+	idle *time.Timer
 }
+
+// viewLinger is how long the view server outlives the last zone: starting
+// it costs a zone's start tens of milliseconds, and a host that stops its
+// last zone often starts one again soon (a restart, a reinstall).
+const viewLinger = 10 * time.Second
 
 func newViewPart(m *Manager) *viewPart { return &viewPart{m: m, degraded: map[string]string{}} }
 
@@ -85,6 +95,10 @@ func (v *viewPart) warnings(zone string) []string {
 // for want of their sources).
 func (v *viewPart) prestart(_ context.Context, rec *store.ZoneRecord, r *revert.Reverter) error {
 	v.srv.Lock()
+	if v.idle != nil {
+		v.idle.Stop()
+		v.idle = nil
+	}
 	err := v.ensure()
 	if err == nil {
 		err = procview.SetZone(v.state(), rec.Name, procview.Config{Cgroup: v.m.cgroupPath(rec.Name)})
@@ -147,10 +161,31 @@ func (v *viewPart) forget(zone string) {
 	v.srv.Lock()
 	defer v.srv.Unlock()
 	left, err := procview.RemoveZone(v.state(), zone)
-	if err != nil || left > 0 {
+	if err != nil || left > 0 || v.idle != nil {
 		return
 	}
-	v.stopServer()
+	v.idle = time.AfterFunc(viewLinger, func() {
+		v.srv.Lock()
+		defer v.srv.Unlock()
+		v.idle = nil
+		if procview.Zones(v.state()) == 0 {
+			v.stopServer()
+		}
+	})
+}
+
+// close stops a lingering server when the daemon ends with no zone
+// running: nothing of zoned stays without zones.
+func (v *viewPart) close() {
+	v.srv.Lock()
+	defer v.srv.Unlock()
+	if v.idle != nil {
+		v.idle.Stop()
+		v.idle = nil
+	}
+	if procview.Zones(v.state()) == 0 {
+		v.stopServer()
+	}
 }
 
 func (v *viewPart) stopServer() {

@@ -37,8 +37,13 @@ func RemoveZone(state, zone string) (int, error) {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return 0, err
 	}
+	return Zones(state), nil
+}
+
+// Zones is how many zones the view serves.
+func Zones(state string) int {
 	left, _ := filepath.Glob(filepath.Join(zonesDir(state), "*.json"))
-	return len(left), nil
+	return len(left)
 }
 
 // Start runs `exe viewfs -state STATE` unless a server is serving, detached

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/zoned-project/zoned/api"
 	"github.com/zoned-project/zoned/errdefs"
@@ -86,6 +88,16 @@ func (m *Manager) exportLocked(rec *store.ZoneRecord, req api.ExportZoneRequest,
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
+	// A daemon killed from here on leaves the partial file: the note
+	// names it for restartExport.
+	note := m.exportNote(rec.Name)
+	if err := os.MkdirAll(filepath.Dir(note), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(note, []byte(f.Name()), 0o600); err != nil {
+		return err
+	}
+	defer os.Remove(note)
 	progress(10, "writing "+req.Path)
 	h := sha256.New()
 	cw := &countWriter{w: io.MultiWriter(f, h)}
@@ -212,6 +224,43 @@ func (m *Manager) restartImport(_ context.Context, op *api.Operation) (string, e
 	}
 	if err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 		return "", err
+	}
+	return api.OutcomeRolledBack, nil
+}
+
+// exportNote is where a running export of zone notes its partial file.
+func (m *Manager) exportNote(zone string) string {
+	return filepath.Join(m.cfg.DataDir, "exports", zone+".partial")
+}
+
+// restartExport settles an export the daemon died in: the partial file
+// its note names is removed, so nothing that looks like an archive (or
+// takes the space of one) stays behind.
+func (m *Manager) restartExport(_ context.Context, op *api.Operation) (string, error) {
+	note := m.exportNote(op.Target)
+	b, err := os.ReadFile(note)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Nothing was written yet, or the archive was complete and
+		// linked into place.
+		if op.Progress >= 100 {
+			return api.OutcomeCompleted, nil
+		}
+		return api.OutcomeRolledBack, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if p := string(b); strings.HasPrefix(filepath.Base(p), ".zoned-export-") {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("remove partial export %s: %w", p, err)
+		}
+	}
+	if err := os.Remove(note); err != nil {
+		return "", err
+	}
+	if op.Progress >= 100 {
+		// Linked into place already: the partial name was a second link.
+		return api.OutcomeCompleted, nil
 	}
 	return api.OutcomeRolledBack, nil
 }

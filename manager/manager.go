@@ -159,6 +159,7 @@ func New(cfg Config) (*Manager, error) {
 	m.ops.onRestart["template-create"] = m.restartTemplateBuild
 	m.ops.onRestart["snapshot-create"] = m.restartSnapshot
 	m.ops.onRestart["zone-import"] = m.restartImport
+	m.ops.onRestart["zone-export"] = m.restartExport
 	if err := m.loadPools(); err != nil {
 		st.Close()
 		return nil, err

@@ -1,7 +1,6 @@
 package cgroups
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -55,25 +55,17 @@ func DeviceOf(path string) (Device, error) {
 
 // mountSource returns the source of the mount whose device is maj:mnr.
 func mountSource(maj, mnr int64) (string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	infos, err := mountinfo.GetMounts(func(m *mountinfo.Info) (skip, stop bool) {
+		hit := int64(m.Major) == maj && int64(m.Minor) == mnr
+		return !hit, hit
+	})
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
-	want := fmt.Sprintf("%d:%d", maj, mnr)
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 3 || fields[2] != want {
-			continue
-		}
-		for i, fld := range fields {
-			if fld == "-" && i+2 < len(fields) {
-				return fields[i+2], nil
-			}
-		}
+	if len(infos) == 0 {
+		return "", fmt.Errorf("no mount has device %d:%d: %w", maj, mnr, errdefs.ErrNotFound)
 	}
-	return "", fmt.Errorf("no mount has device %s: %w", want, errdefs.ErrNotFound)
+	return infos[0].Source, nil
 }
 
 func parseDevice(s string) (Device, error) {

@@ -1,7 +1,6 @@
 package quota
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 
 	"github.com/zoned-project/zoned/errdefs"
@@ -221,48 +221,15 @@ func (b imageBackend) Remove(dir string) error {
 }
 
 // mountSource returns the source of the mount whose mountpoint is dir in
-// this mount namespace, "" when none is.
+// this mount namespace, "" when none is. The last mount on dir wins.
 func mountSource(dir string) (string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
+	infos, err := mountinfo.GetMounts(func(m *mountinfo.Info) (skip, stop bool) {
+		return m.Mountpoint != dir, false
+	})
+	if err != nil || len(infos) == 0 {
 		return "", err
 	}
-	defer f.Close()
-	src := ""
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - TYPE SOURCE SUPER
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 10 || unescapeMount(fields[4]) != dir {
-			continue
-		}
-		for i, f := range fields {
-			if f == "-" && i+2 < len(fields) {
-				src = fields[i+2] // the last mount on dir wins
-			}
-		}
-	}
-	return src, sc.Err()
-}
-
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	return infos[len(infos)-1].Source, nil
 }
 
 // attachLoop binds img to a free loop device with autoclear and returns the

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zoned-project/zoned/errdefs"
+	"github.com/zoned-project/zoned/quota"
 )
 
 // btrfsBackend gives each zone a writable snapshot of its pool's read-only
@@ -148,12 +149,24 @@ func btrfsSnapshot(src, dst string, readonly bool) error {
 	return nil
 }
 
-// btrfsSubvolDelete deletes the subvolume at p, read-only or not.
+// btrfsSubvolDelete deletes the subvolume at p, read-only or not, and
+// its qgroup where qgroups are on (a zone's disk quota turns them on): the
+// kernel would otherwise keep it as a stale one.
 func btrfsSubvolDelete(p string) error {
+	q, err := quota.SubvolumeQgroup(p)
+	if err != nil {
+		return fmt.Errorf("delete btrfs subvolume %s: %w", p, err)
+	}
 	if err := volArgsIoctl(p, btrfsIocSnapDestroy); err != nil {
 		if errors.Is(err, unix.ENOTEMPTY) {
 			return fmt.Errorf("delete btrfs subvolume %s: it holds other subvolumes (made inside the zone); delete those first: %w", p, errdefs.ErrConflict)
 		}
+		return fmt.Errorf("delete btrfs subvolume %s: %w", p, err)
+	}
+	if q == "" {
+		return nil
+	}
+	if err := quota.DropQgroup(filepath.Dir(p), q); err != nil {
 		return fmt.Errorf("delete btrfs subvolume %s: %w", p, err)
 	}
 	return nil

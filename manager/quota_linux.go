@@ -237,10 +237,10 @@ func (q *quotaPart) destroy(rec *store.ZoneRecord) error {
 	if err != nil {
 		return err
 	}
-	if layer := q.m.fs.ZoneLayerDir(rec.Name); quota.IsSubvolume(layer) {
-		// A zone in a btrfs pool: its snapshot goes now with its qgroup,
-		// which the kernel would otherwise keep as stale, quota or not.
-		return quota.RemoveSubvolume(layer)
+	if rec.Spec != nil && rec.Spec.Annotations[quotaOnLayerAnnotation] != "" {
+		// The quota is the qgroup of the zone's snapshot, which the
+		// storage deletes with its qgroup.
+		return nil
 	}
 	dir := q.m.fs.ZoneDir(rec.Name)
 	if b == nil {

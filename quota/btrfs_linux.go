@@ -3,7 +3,6 @@ package quota
 import (
 	"errors"
 	"fmt"
-	"golang.org/x/sys/unix"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -71,24 +70,15 @@ func LimitSubvolume(dir string, l Limits) error {
 	return btrfsBackend{}.SetLimits(dir, l, false)
 }
 
-// RemoveSubvolume deletes the subvolume dir and then its qgroup, which
-// the kernel may keep as stale after the subvolume is gone.
-// Without qgroups on the filesystem there is no qgroup to wait for.
-func RemoveSubvolume(dir string) error {
+// SubvolumeQgroup returns the qgroup of subvolume dir while qgroups are
+// on for its filesystem, "" while they are off. Whoever deletes a
+// subvolume asks first, and drops the qgroup after (DropQgroup).
+func SubvolumeQgroup(dir string) (string, error) {
 	if _, err := btrfs("qgroup", "show", dir); err != nil {
-		_, err = btrfs("subvolume", "delete", dir)
-		return err
+		return "", nil
 	}
-	return btrfsBackend{}.Remove(dir)
-}
-
-// IsSubvolume says whether dir is the root of a btrfs subvolume (inode 256
-// on a btrfs filesystem).
-func IsSubvolume(dir string) bool {
-	var st unix.Stat_t
-	var fs unix.Statfs_t
-	return unix.Stat(dir, &st) == nil && st.Ino == 256 &&
-		unix.Statfs(dir, &fs) == nil && fs.Type == unix.BTRFS_SUPER_MAGIC
+	q, _, err := qgroupOf(dir)
+	return q, err
 }
 
 // enableQuota turns qgroups on for the filesystem of dir if they are off.
@@ -198,13 +188,17 @@ func (btrfsBackend) Remove(dir string) error {
 		// Not a subvolume (a half made one): plain removal.
 		return os.RemoveAll(dir)
 	}
-	parent := filepath.Dir(dir)
 	if _, err := btrfs("subvolume", "delete", "--commit-after", dir); err != nil {
 		return err
 	}
-	// The qgroup outlives its subvolume until the cleaner has dropped the
-	// subvolume's tree; wait for that, then remove the qgroup. Kernels that
-	// remove it themselves leave nothing to destroy.
+	return DropQgroup(filepath.Dir(dir), q)
+}
+
+// DropQgroup removes qgroup q of a subvolume deleted from the filesystem
+// of parent. The qgroup outlives its subvolume until the cleaner has
+// dropped the subvolume's tree; wait for that, then remove it. Kernels
+// that remove it themselves leave nothing to destroy.
+func DropQgroup(parent, q string) error {
 	_, _ = btrfs("subvolume", "sync", parent)
 	for try := 0; ; try++ {
 		out, err := btrfs("qgroup", "show", parent)

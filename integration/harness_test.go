@@ -121,27 +121,37 @@ func startDaemon(t testing.TB, opts ...func(*daemon)) *daemon {
 	return startDaemonWith(t, nil, opts...)
 }
 
+// inDataDir is a startDaemon option: the daemon keeps its state in dir
+// (on a filesystem the test made) instead of a temporary directory.
+func inDataDir(dir string) func(*daemon) {
+	return func(d *daemon) { d.dataDir = dir }
+}
+
 // startDaemonWith is startDaemon with more zoned flags.
 func startDaemonWith(t testing.TB, args []string, opts ...func(*daemon)) *daemon {
 	t.Helper()
 	requireRoot(t)
 	buildBinaries(t)
-	dir, err := os.MkdirTemp("", "zoned-it-")
-	if err != nil {
-		t.Fatal(err)
-	}
 	d := &daemon{
 		t:            t,
-		dataDir:      dir,
-		socket:       filepath.Join(dir, "zoned.sock"),
 		cgroupParent: "/zoned-it-" + randomSuffix(),
 		log:          &bytes.Buffer{},
 		extraArgs:    args,
 	}
-	d.c = client.New(d.socket)
 	for _, o := range opts {
 		o(d)
 	}
+	if d.dataDir == "" {
+		dir, err := os.MkdirTemp("", "zoned-it-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.dataDir = dir
+	} else if err := os.MkdirAll(d.dataDir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	d.socket = filepath.Join(d.dataDir, "zoned.sock")
+	d.c = client.New(d.socket)
 	d.start()
 	t.Cleanup(d.cleanup)
 	return d

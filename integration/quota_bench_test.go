@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/zoned-project/zoned/api"
+	"github.com/zoned-project/zoned/internal/testfs"
 )
 
 // benchWriteMiB is what each iteration writes, with fsync, so the number
@@ -56,33 +57,8 @@ func BenchmarkDiskWrite(b *testing.B) {
 		b.Log("no btrfs here: qgroup figures skipped")
 		return
 	}
-	base, err := os.MkdirTemp("", "zoned-bench-btrfs-")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { os.RemoveAll(base) })
-	if err := os.Chmod(base, 0o711); err != nil {
-		b.Fatal(err)
-	}
-	img, mnt := filepath.Join(base, "pool.img"), filepath.Join(base, "pool")
-	if err := os.WriteFile(img, nil, 0o600); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.Truncate(img, 2<<30); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.Mkdir(mnt, 0o711); err != nil {
-		b.Fatal(err)
-	}
-	if out, err := exec.Command("mkfs.btrfs", "-q", "-f", img).CombinedOutput(); err != nil {
-		b.Fatalf("mkfs.btrfs: %v: %s", err, out)
-	}
-	if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
-		b.Fatalf("mount: %v: %s", err, out)
-	}
-	// Registered before the daemon's cleanup, so it runs after it.
-	b.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
-	bd := startDaemonIn(b, filepath.Join(mnt, "data"))
+	mnt := testfs.Loop(b, "btrfs", 2048)
+	bd := startDaemon(b, inDataDir(filepath.Join(mnt, "data")))
 	b.Run("btrfs/outside", func(b *testing.B) {
 		dir := filepath.Join(mnt, "outside")
 		os.MkdirAll(dir, 0o700)

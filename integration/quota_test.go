@@ -8,12 +8,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/zoned-project/zoned/api"
-	"github.com/zoned-project/zoned/client"
 	"github.com/zoned-project/zoned/errdefs"
+	"github.com/zoned-project/zoned/internal/testfs"
 	"github.com/zoned-project/zoned/quota"
 )
 
@@ -167,63 +166,11 @@ func TestDiskQuotaOnHostFilesystem(t *testing.T) {
 	}
 }
 
-// startDaemonIn starts a daemon whose data dir is dir.
-func startDaemonIn(t testing.TB, dir string) *daemon {
-	requireRoot(t)
-	buildBinaries(t)
-	if err := os.MkdirAll(dir, 0o711); err != nil {
-		t.Fatal(err)
-	}
-	d := &daemon{t: t, dataDir: dir, socket: filepath.Join(dir, "zoned.sock"), cgroupParent: "/zoned-it-" + randomSuffix(), log: &bytes.Buffer{}}
-	d.c = client.New(d.socket)
-	d.start()
-	t.Cleanup(d.cleanup)
-	return d
-}
-
 func TestDiskQuotaBtrfsQgroups(t *testing.T) {
-	requireRoot(t)
-	if _, err := exec.LookPath("mkfs.btrfs"); err != nil {
-		t.Skip("needs mkfs.btrfs (Debian package btrfs-progs)")
-	}
-	if !filesystemSupported("btrfs") {
-		t.Skip("kernel has no btrfs (CONFIG_BTRFS_FS)")
-	}
-	// Not t.TempDir: its parents are 0700, and an unprivileged zone's
-	// root must pass through them to its layer.
-	base, err := os.MkdirTemp("", "zoned-it-btrfs-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) })
-	if err := os.Chmod(base, 0o711); err != nil {
-		t.Fatal(err)
-	}
-	img := filepath.Join(base, "pool.img")
-	if err := os.WriteFile(img, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(img, 1<<30); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mkfs.btrfs", "-q", "-f", img).CombinedOutput(); err != nil {
-		t.Fatalf("mkfs.btrfs: %v: %s", err, out)
-	}
-	mnt := filepath.Join(base, "pool")
-	if err := os.Mkdir(mnt, 0o711); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
-		t.Fatalf("mount btrfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(mnt, 0); err != nil {
-			t.Errorf("unmount btrfs pool: %v", err)
-		}
-	})
-	// The data dir is below the pool's mount, which the daemon's cleanup
-	// would take for a leaked mount.
-	d := startDaemonIn(t, filepath.Join(mnt, "data"))
+	// The data dir is on the btrfs filesystem, so the default pool and
+	// the quotas are btrfs's.
+	mnt := testfs.Loop(t, "btrfs", 1024)
+	d := startDaemon(t, inDataDir(filepath.Join(mnt, "data")))
 	checkDiskQuota(t, d)
 	z, err := d.c.GetZone(ctxT(t), "q1")
 	if err != nil || z.Spec.Annotations["org.zoned.disk-quota"] != "btrfs-qgroup" {

@@ -38,6 +38,11 @@ func Loop(t testing.TB, fstype string, sizeMiB int64) string {
 		t.Skipf("needs mkfs.%s (hack/setup.sh installs it)", fstype)
 	}
 	dir := t.TempDir()
+	// t.TempDir's parent is 0700; unprivileged zones' IDs must pass
+	// through to a pool or data dir on this filesystem.
+	if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
+		t.Fatal(err)
+	}
 	img := filepath.Join(dir, "fs.img")
 	if err := os.WriteFile(img, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -63,7 +68,7 @@ func Loop(t testing.TB, fstype string, sizeMiB int64) string {
 		}
 	})
 	mnt := filepath.Join(dir, "mnt")
-	if err := os.Mkdir(mnt, 0o755); err != nil {
+	if err := os.Mkdir(mnt, 0o711); err != nil {
 		t.Fatal(err)
 	}
 	if err := syscall.Mount(dev, mnt, fstype, 0, ""); err != nil {

@@ -499,13 +499,19 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ConnContext:       withPeer,
 	}
+	return serveUntilDone(ctx, hs, l, 10*time.Second)
+}
+
+// serveUntilDone runs hs on l until ctx ends, then gives open requests
+// grace to finish.
+func serveUntilDone(ctx context.Context, hs *http.Server, l net.Listener, grace time.Duration) error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(l) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		sctx, cancel := context.WithTimeout(context.Background(), grace)
 		defer cancel()
 		return hs.Shutdown(sctx)
 	}

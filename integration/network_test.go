@@ -5,15 +5,13 @@ import (
 	"net"
 	"os/exec"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
-
 	"github.com/zoned-project/zoned/api"
+	"github.com/zoned-project/zoned/internal/netnsdo"
 	"github.com/zoned-project/zoned/netvirt"
 )
 
@@ -320,27 +318,9 @@ func z1MACOf(t *testing.T, d *daemon, zone string) string {
 // there stays there.
 func inNetns(t testing.TB, ns string, fn func()) {
 	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
+	if err := netnsdo.Do("/run/netns/"+ns, fn); err != nil {
 		t.Fatal(err)
 	}
-	defer orig.Close()
-	h, err := netns.GetFromName(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	if err := netns.Set(h); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := netns.Set(orig); err != nil {
-			panic(err)
-		}
-	}()
-	fn()
 }
 
 // link makes a veth pair between the daemon's namespace (end a) and

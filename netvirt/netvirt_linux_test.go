@@ -2,18 +2,18 @@ package netvirt
 
 import (
 	"fmt"
-	"golang.org/x/net/icmp"
-	"golang.org/x/net/ipv6"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv6"
+
+	"github.com/zoned-project/zoned/internal/netnsdo"
 )
 
 // inNetns marks the test binary re-executed in a network namespace of its
@@ -291,27 +291,9 @@ func TestVLANs(t *testing.T) {
 // whose init is pid: a socket made there stays there.
 func inZoneNetns(t *testing.T, pid int, fn func()) {
 	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
+	if err := netnsdo.Do(fmt.Sprintf("/proc/%d/ns/net", pid), fn); err != nil {
 		t.Fatal(err)
 	}
-	defer orig.Close()
-	zns, err := netns.GetFromPid(pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zns.Close()
-	if err := netns.Set(zns); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := netns.Set(orig); err != nil {
-			panic(err)
-		}
-	}()
-	fn()
 }
 
 // sendUDPFrom sends a datagram from port sport of the zone whose init is

@@ -55,14 +55,15 @@ func (m *Manager) ExportZone(ctx context.Context, name string, req api.ExportZon
 	if _, err := m.store.GetZone(name); err != nil {
 		return nil, fmt.Errorf("export zone %q: %w", name, err)
 	}
-	return m.ops.start("zone-export", name, func(progress func(int, string)) error {
+	// Cancellable: the partial file goes with the error.
+	return m.ops.startCtx("zone-export", name, func(ctx context.Context, progress func(int, string)) error {
 		return m.withZone("export", name, func(rec *store.ZoneRecord) error {
-			return m.exportLocked(rec, req, progress)
+			return m.exportLocked(ctx, rec, req, progress)
 		})
 	}), nil
 }
 
-func (m *Manager) exportLocked(rec *store.ZoneRecord, req api.ExportZoneRequest, progress func(int, string)) error {
+func (m *Manager) exportLocked(ctx context.Context, rec *store.ZoneRecord, req api.ExportZoneRequest, progress func(int, string)) error {
 	switch rec.State {
 	case api.StateRunning:
 		if p, _ := m.fs.Pool(rec.Pool); req.Full && p.Backend == fsshare.BackendOverlay {
@@ -103,7 +104,7 @@ func (m *Manager) exportLocked(rec *store.ZoneRecord, req api.ExportZoneRequest,
 	cw := &countWriter{w: io.MultiWriter(f, h)}
 	var kind string
 	err = m.frozenIf(rec.State == api.StateRunning, rec.Name, func() (err error) {
-		kind, err = m.fs.ExportZone(context.Background(), rec.Name, rec.Template, req.Full, cfg, cw)
+		kind, err = m.fs.ExportZone(ctx, rec.Name, rec.Template, req.Full, cfg, cw)
 		return err
 	})
 	if err != nil {
@@ -178,10 +179,11 @@ func (m *Manager) ImportZone(ctx context.Context, req api.ImportZoneRequest) (*a
 	if req.Name == cfg.Name {
 		create.Hostname = cfg.Hostname
 	}
-	return m.ops.start("zone-import", req.Name, func(progress func(int, string)) error {
+	// Cancellable: the zone and template made so far are undone.
+	return m.ops.startCtx("zone-import", req.Name, func(ctx context.Context, progress func(int, string)) error {
 		defer f.Close()
 		defer er.Close()
-		err := m.importZone(create, er, progress)
+		err := m.importZone(ctx, create, er, progress)
 		if err != nil {
 			return fmt.Errorf("import zone %q from %s: %w", req.Name, req.Path, err)
 		}
@@ -189,8 +191,7 @@ func (m *Manager) ImportZone(ctx context.Context, req api.ImportZoneRequest) (*a
 	}), nil
 }
 
-func (m *Manager) importZone(create api.CreateZoneRequest, er *fsshare.ExportReader, progress func(int, string)) error {
-	ctx := context.Background()
+func (m *Manager) importZone(ctx context.Context, create api.CreateZoneRequest, er *fsshare.ExportReader, progress func(int, string)) error {
 	if er.Kind == fsshare.ExportRootfs {
 		create.Template = create.Name + "-root"
 		progress(5, "making template "+create.Template)

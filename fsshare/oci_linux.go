@@ -218,19 +218,6 @@ func (a *archiveImage) open(name string) (io.ReadCloser, error) {
 
 func (a *archiveImage) Close() error { return a.f.Close() }
 
-// offsetReader tells how far a tar reader has read its file, which after
-// Next is where the entry's data starts.
-type offsetReader struct {
-	r   io.Reader
-	off int64
-}
-
-func (o *offsetReader) Read(p []byte) (int, error) {
-	n, err := o.r.Read(p)
-	o.off += int64(n)
-	return n, err
-}
-
 func openImage(src string) (image, error) {
 	fi, err := os.Stat(src)
 	if err != nil {
@@ -248,7 +235,9 @@ func openImage(src string) (image, error) {
 		return nil, err
 	}
 	a := &archiveImage{f: f, entries: map[string][2]int64{}}
-	or := &offsetReader{r: f}
+	// How far the tar reader has read the file is, after Next, where the
+	// entry's data starts.
+	or := &countingReader{r: f}
 	tr := tar.NewReader(or)
 	for {
 		hdr, err := tr.Next()
@@ -260,7 +249,7 @@ func openImage(src string) (image, error) {
 			return nil, fmt.Errorf("image archive %s is not a plain tar (docker save or an OCI layout): %v: %w", src, err, errdefs.ErrInvalid)
 		}
 		if hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeRegA {
-			a.entries[path.Clean(hdr.Name)] = [2]int64{or.off, hdr.Size}
+			a.entries[path.Clean(hdr.Name)] = [2]int64{or.n, hdr.Size}
 		}
 	}
 	if len(a.entries) == 0 {

@@ -16,8 +16,8 @@ import (
 // the store, and the throughput of concurrent creates. Figures are
 // reported, not asserted.
 
-// benchZones is how many zones BenchmarkAPIList keeps in the store:
-// ZONED_BENCH_ZONES, else 1000.
+// benchZones is how many zones a benchmark makes: ZONED_BENCH_ZONES (the
+// CI smoke run sets a few), else def.
 func benchZones(b *testing.B, def int) int {
 	if s := os.Getenv("ZONED_BENCH_ZONES"); s != "" {
 		v, err := strconv.Atoi(s)

@@ -353,14 +353,7 @@ func (r *runcBench) cleanup() {
 // own memory. Each iteration then runs /bin/true in one of the zones, so
 // ns/op is exec latency on a host with that many zones running.
 func BenchmarkDensity(b *testing.B) {
-	n := 100
-	if s := os.Getenv("ZONED_BENCH_ZONES"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v < 1 {
-			b.Fatalf("ZONED_BENCH_ZONES=%q is not a positive number", s)
-		}
-		n = v
-	}
+	n := benchZones(b, 100)
 	d := startDaemon(b)
 	ctx := benchCtx(b)
 	pid := d.cmd.Process.Pid

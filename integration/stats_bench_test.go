@@ -2,9 +2,6 @@ package integration
 
 import (
 	"fmt"
-	"os"
-	"strconv"
-	"sync"
 	"testing"
 
 	"github.com/zoned-project/zoned/api"
@@ -16,39 +13,23 @@ import (
 // included (the aim is under 50 ms for 200 zones). It also reports the
 // single-zone call for comparison.
 func BenchmarkStatsAllZones(b *testing.B) {
-	n := 200
-	if s := os.Getenv("ZONED_BENCH_ZONES"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v < 1 {
-			b.Fatalf("ZONED_BENCH_ZONES=%q is not a positive number", s)
-		}
-		n = v
-	}
+	n := benchZones(b, 200)
 	d := startDaemon(b)
 	ctx := benchCtx(b)
 	// Start the zones a few at a time: the host has few CPUs, and a start
 	// is mostly waiting on the kernel.
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			name := fmt.Sprintf("st%d", i)
-			if _, err := d.c.CreateZone(ctx, api.CreateZoneRequest{Name: name, Template: "busybox", Resources: api.Resources{MemoryBytes: 64 << 20, PidsMax: 100}}); err != nil {
-				b.Errorf("create %s: %v", name, err)
-				return
-			}
-			if _, err := d.c.StartZone(ctx, name); err != nil {
-				b.Errorf("start %s: %v", name, err)
-			}
-		}()
-	}
-	wg.Wait()
-	if b.Failed() {
-		b.FailNow()
+	err := parallel(n, 4, func(i int) error {
+		name := fmt.Sprintf("st%d", i)
+		if _, err := d.c.CreateZone(ctx, api.CreateZoneRequest{Name: name, Template: "busybox", Resources: api.Resources{MemoryBytes: 64 << 20, PidsMax: 100}}); err != nil {
+			return fmt.Errorf("create %s: %w", name, err)
+		}
+		if _, err := d.c.StartZone(ctx, name); err != nil {
+			return fmt.Errorf("start %s: %w", name, err)
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
 	}
 	all, err := d.c.AllStats(ctx)
 	if err != nil || len(all) != n {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,10 +23,7 @@ import (
 // cache makes it quick after the first run); the default is busybox.
 func BenchmarkCreateZones100(b *testing.B) {
 	requireRoot(b)
-	n := 100
-	if v, err := strconv.Atoi(os.Getenv("ZONED_BENCH_ZONES")); err == nil && v > 0 {
-		n = v // the CI smoke run makes fewer
-	}
+	n := benchZones(b, 100) // the CI smoke run makes fewer
 	ovMnt := testfs.Loop(b, "ext4", 512)
 	btMnt := testfs.Loop(b, "btrfs", 1024)
 	d := startDaemon(b)
@@ -135,10 +131,7 @@ func dropTemplateCache(b *testing.B, root string) {
 // and anonymous): shared template files are cached once for all zones.
 func BenchmarkIdleMemorySharing(b *testing.B) {
 	requireRoot(b)
-	n := 50
-	if v, err := strconv.Atoi(os.Getenv("ZONED_BENCH_ZONES")); err == nil && v > 0 {
-		n = v
-	}
+	n := benchZones(b, 50)
 	d := startDaemon(b)
 	ctx := benchCtx(b)
 	if _, stderr, code := d.zonectl("", "template", "create", "busybox", "--from", "builtin"); code != 0 {

@@ -192,22 +192,18 @@ func (v *viewPart) stopServer() {
 	if err := procview.Stop(v.state()); err != nil {
 		v.m.log.Warn("stop the /proc view", "err", err)
 	}
+	// As for a zone's group: kill what is left and wait for the group to
+	// be empty (cgroup v2 lists the server a moment after it was reaped),
+	// then remove it.
 	cg, err := cgroups.Load(v.cgroupPath())
 	if err != nil {
 		return
 	}
-	// On cgroup v2 the group may still count the server for a moment
-	// after it was reaped (rmdir answers EBUSY): try again briefly.
-	for try := 0; ; try++ {
-		err := cg.Delete()
-		if err == nil {
-			return
-		}
-		if try == 40 {
-			v.m.log.Warn("remove the /proc view's cgroup", "err", err)
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err = cg.Kill(); err == nil {
+		err = cg.Delete()
+	}
+	if err != nil {
+		v.m.log.Warn("remove the /proc view's cgroup", "err", err)
 	}
 }
 

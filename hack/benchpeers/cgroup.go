@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/moby/sys/mountinfo"
 )
 
 // The benchmark gives every tool (zoned's daemon included) a cgroup below
@@ -21,35 +22,21 @@ import (
 // controllers, named ones such as name=systemd, and cgroup2), each mounted
 // at the hierarchy's root.
 func hierarchies() ([]string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	infos, err := mountinfo.GetMounts(func(m *mountinfo.Info) (skip, stop bool) {
+		return (m.FSType != "cgroup" && m.FSType != "cgroup2") || m.Root != "/", false
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	var out []string
 	seen := map[string]bool{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		i := indexOf(fields, "-")
-		if i < 0 || i+1 >= len(fields) || len(fields) < 5 {
-			continue
-		}
-		if t := fields[i+1]; (t == "cgroup" || t == "cgroup2") && fields[3] == "/" && !seen[fields[4]] {
-			seen[fields[4]] = true
-			out = append(out, fields[4])
+	for _, m := range infos {
+		if !seen[m.Mountpoint] {
+			seen[m.Mountpoint] = true
+			out = append(out, m.Mountpoint)
 		}
 	}
-	return out, sc.Err()
-}
-
-func indexOf(s []string, v string) int {
-	for i, x := range s {
-		if x == v {
-			return i
-		}
-	}
-	return -1
+	return out, nil
 }
 
 // makeGroup creates path (absolute, below the benchmark's root) in every

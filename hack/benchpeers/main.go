@@ -27,6 +27,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/moby/sys/mountinfo"
 )
 
 // Config is what the flags choose.
@@ -295,31 +297,31 @@ func runCmd(ctx context.Context, name string, args ...string) error {
 
 // checkNoMountsUnder reports mounts left below dir.
 func checkNoMountsUnder(dir string) error {
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	mps, err := mountsUnder(dir)
+	if err == nil && len(mps) > 0 {
+		err = fmt.Errorf("mount %s is still there", mps[0])
+	}
+	return err
+}
+
+// mountsUnder lists the mount points at or below dir, in mount order.
+func mountsUnder(dir string) ([]string, error) {
+	infos, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
-			return fmt.Errorf("mount %s is still there", f[4])
-		}
+	mps := make([]string, 0, len(infos))
+	for _, m := range infos {
+		mps = append(mps, m.Mountpoint)
 	}
-	return nil
+	return mps, nil
 }
 
 // unmountAll unmounts everything below dir, deepest first.
 func unmountAll(dir string) error {
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	mps, err := mountsUnder(dir)
 	if err != nil {
 		return err
-	}
-	var mps []string
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
-			mps = append(mps, f[4])
-		}
 	}
 	var last error
 	for i := len(mps) - 1; i >= 0; i-- {

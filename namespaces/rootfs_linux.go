@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
+	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -436,29 +436,27 @@ func consolePath() (string, error) {
 	if err := unix.Fstat(0, &st); err != nil {
 		return "", fmt.Errorf("stat the terminal on stdin: %w", err)
 	}
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	maj, mnr := int(unix.Major(st.Dev)), int(unix.Minor(st.Dev))
+	devpts, err := mountinfo.GetMounts(func(m *mountinfo.Info) (skip, stop bool) {
+		return m.FSType != "devpts" || m.Major != maj || m.Minor != mnr, false
+	})
 	if err != nil {
 		return "", err
 	}
-	devno := fmt.Sprintf("%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev))
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		sep := slices.Index(f, "-")
-		if len(f) < 5 || sep < 0 || sep+1 >= len(f) || f[2] != devno || f[sep+1] != "devpts" {
-			continue
-		}
-		entries, err := os.ReadDir(f[4])
+	for _, m := range devpts {
+		entries, err := os.ReadDir(m.Mountpoint)
 		if err != nil {
 			continue
 		}
 		for _, e := range entries {
-			p := filepath.Join(f[4], e.Name())
+			p := filepath.Join(m.Mountpoint, e.Name())
 			var pst unix.Stat_t
 			if unix.Stat(p, &pst) == nil && pst.Mode&unix.S_IFMT == unix.S_IFCHR && pst.Rdev == st.Rdev {
 				return p, nil
 			}
 		}
 	}
+	devno := fmt.Sprintf("%d:%d", maj, mnr)
 	return "", fmt.Errorf("the devpts holding the terminal on stdin (device %s) is not mounted in this namespace", devno)
 }
 

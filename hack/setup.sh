@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# setup.sh — install what zoned, its tests and its benchmarks need on a
-# Debian host, from Debian's packages and the Go module proxy only.
-# Idempotent: a second run installs nothing.
+# setup.sh [PKG...] — install what zoned, its tests and its benchmarks
+# need on a Debian host, from Debian's packages and the Go module proxy
+# only, and the Debian packages named as arguments too (make bench passes
+# the peer tools). Idempotent: a second run installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,7 @@ PKGS=(gcc libc6-dev git ca-certificates debootstrap runc procps iproute2 nftable
       btrfs-progs e2fsprogs xz-utils zstd util-linux kmod
       python3)  # docs/examples/panel.py, run by integration/panel_test.go
 PKGS+=(iputils-ping iperf3) # netvirt: tests ping from namespaces they make; its benchmark runs iperf3
+PKGS+=("$@")
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

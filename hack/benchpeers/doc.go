@@ -32,7 +32,7 @@ make bench ARGS='-only lifecycle,boot -runs 50'
 `+"```"+`
 
 As root on a Debian host. `+"`make bench`"+` builds zoned (hack/build.sh),
-installs the peers from Debian's packages (hack/bench-setup.sh: runc, crun,
+installs the peers from Debian's packages (hack/setup.sh with the Makefile's PEERS: runc, crun,
 lxc, systemd-container, debootstrap), starts a zoned daemon of its own
 (socket and data under /var/tmp/zoned-bench-<rand>, cgroup parent
 /zoned-bench-<rand>/zoned), runs every scenario for zoned and each peer on

@@ -281,7 +281,7 @@ func lookPath(name string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("%s is not installed (hack/bench-setup.sh installs the peers)", name)
+	return "", fmt.Errorf("%s is not installed (make bench installs the peers through hack/setup.sh)", name)
 }
 
 // runCmd runs a command to completion and returns its combined output in

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"math/big"
 	"net"
 	"net/netip"
 	"strconv"
@@ -66,45 +65,6 @@ func ParseMAC(s string) (string, error) {
 		return "", fmt.Errorf("MAC %q is all zeros: %w", s, errdefs.ErrInvalid)
 	}
 	return hw.String(), nil
-}
-
-// ParseRate reads a rate in bits per second: "100mbit", "1gbit", "500kbit",
-// "10mbps" (bits, not bytes: tc's "bps" means bytes, which surprises
-// everyone, so zoned accepts only bit units) or a plain number of bits/s.
-// Units are decimal, as link speeds are.
-func ParseRate(s string) (int64, error) {
-	v := strings.ToLower(strings.TrimSpace(s))
-	i := 0
-	for i < len(v) && (v[i] >= '0' && v[i] <= '9' || v[i] == '.') {
-		i++
-	}
-	num, unit := v[:i], v[i:]
-	mult, ok := map[string]int64{"": 1, "bit": 1, "kbit": 1e3, "k": 1e3, "mbit": 1e6, "m": 1e6, "gbit": 1e9, "g": 1e9, "kbps": 1e3, "mbps": 1e6, "gbps": 1e9}[unit]
-	r, rok := new(big.Rat).SetString(num)
-	if num == "" || !ok || !rok {
-		return 0, fmt.Errorf("invalid rate %q: expected bits per second like 100mbit, 1gbit or 50000000: %w", s, errdefs.ErrInvalid)
-	}
-	r.Mul(r, new(big.Rat).SetInt64(mult))
-	bits := new(big.Int).Quo(r.Num(), r.Denom())
-	if !bits.IsInt64() || bits.Int64() < 8000 || bits.Int64() > 1e12 {
-		return 0, fmt.Errorf("invalid rate %q: must be between 8kbit and 1000gbit: %w", s, errdefs.ErrInvalid)
-	}
-	return bits.Int64(), nil
-}
-
-// FormatRate writes bits/s the way ParseRate reads them.
-func FormatRate(bps int64) string {
-	switch {
-	case bps == 0:
-		return ""
-	case bps%1e9 == 0:
-		return strconv.FormatInt(bps/1e9, 10) + "gbit"
-	case bps%1e6 == 0:
-		return strconv.FormatInt(bps/1e6, 10) + "mbit"
-	case bps%1e3 == 0:
-		return strconv.FormatInt(bps/1e3, 10) + "kbit"
-	}
-	return strconv.FormatInt(bps, 10) + "bit"
 }
 
 // ParseSubnet reads an IPv4 subnet and returns it masked.

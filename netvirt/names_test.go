@@ -39,23 +39,6 @@ func TestStableMAC(t *testing.T) {
 	}
 }
 
-func TestParseRate(t *testing.T) {
-	for in, want := range map[string]int64{"100mbit": 100e6, "1gbit": 1e9, "50000000": 50e6, "1.5mbit": 1.5e6, "10M": 10e6} {
-		got, err := ParseRate(in)
-		if err != nil || got != want {
-			t.Errorf("ParseRate(%q) = %d, %v; want %d", in, got, err, want)
-		}
-		if back, _ := ParseRate(FormatRate(got)); back != got {
-			t.Errorf("FormatRate(%d) = %q does not read back", got, FormatRate(got))
-		}
-	}
-	for _, bad := range []string{"", "fast", "100mb/s", "-5mbit", "1kbit", "2000gbit"} {
-		if _, err := ParseRate(bad); !errors.Is(err, errdefs.ErrInvalid) {
-			t.Errorf("ParseRate(%q) accepted: %v", bad, err)
-		}
-	}
-}
-
 func TestAddressing(t *testing.T) {
 	sub, err := ParseSubnet("10.20.0.7/24")
 	if err != nil || sub.String() != "10.20.0.0/24" {

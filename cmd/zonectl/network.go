@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zoned-project/zoned/api"
-	"github.com/zoned-project/zoned/netvirt"
+	"github.com/zoned-project/zoned/internal/units"
 )
 
 // groupCmd is a command that only holds subcommands.
@@ -211,7 +211,7 @@ func (nf *nicFlags) request() (api.NICRequest, error) {
 	r := nf.req
 	r.IPv4 = nf.ip
 	if nf.rate != "" {
-		bps, err := netvirt.ParseRate(nf.rate)
+		bps, err := units.ParseRate(nf.rate)
 		if err != nil {
 			return r, usagef("--rate: %v", err)
 		}
@@ -250,7 +250,7 @@ func parseNICSpec(spec string) (api.NICRequest, error) {
 		case "vlan":
 			r.VLAN, err = strconv.Atoi(v)
 		case "rate":
-			r.RateBitsPerSecond, err = netvirt.ParseRate(v)
+			r.RateBitsPerSecond, err = units.ParseRate(v)
 		default:
 			return r, usagef("--nic %q: unknown key %q (network, name, ip, ip6, gateway, mac, mtu, vlan, rate)", spec, k)
 		}
@@ -292,7 +292,7 @@ func writeNICs(w io.Writer, nics []api.NIC) error {
 			vlan = strconv.Itoa(n.VLAN)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.Network, n.MAC, dash(strings.Join(n.IPv4, ",")),
-			dash(strings.Join(n.IPv6, ",")), dash(n.Gateway), vlan, dash(netvirt.FormatRate(n.RateBitsPerSecond)), dash(n.HostIfName))
+			dash(strings.Join(n.IPv6, ",")), dash(n.Gateway), vlan, dash(units.FormatRate(n.RateBitsPerSecond)), dash(n.HostIfName))
 	}
 	return tw.Flush()
 }
@@ -375,7 +375,7 @@ func newNICSetCmd(a *app) *cobra.Command {
 		var bps int64
 		if rate != "0" {
 			var err error
-			if bps, err = netvirt.ParseRate(rate); err != nil {
+			if bps, err = units.ParseRate(rate); err != nil {
 				return usagef("--rate: %v", err)
 			}
 		}

@@ -1,5 +1,6 @@
-// Package units turns the sizes and CPU shares operators type ("512M",
-// "1.5GiB", "150%") into the plain integers of the API, and back.
+// Package units turns the sizes, CPU shares and rates operators type
+// ("512M", "1.5GiB", "150%", "100mbit") into the plain integers of the
+// API, and back.
 //
 // Sizes are always binary: K, M, G, T and P mean powers of 1024, with or
 // without an "i" and a "B" ("1G" = "1GiB" = "1gb" = 1073741824). Hosting
@@ -13,6 +14,8 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+
+	"github.com/zoned-project/zoned/errdefs"
 )
 
 // multipliers maps a size prefix to its power of 1024.
@@ -127,4 +130,43 @@ func ParseCPULimit(s string) (int64, error) {
 		return 0, fmt.Errorf("invalid CPU limit %q: too large", s)
 	}
 	return n.Int64(), nil
+}
+
+// ParseRate reads a rate in bits per second: "100mbit", "1gbit", "500kbit",
+// "10mbps" (bits, not bytes: tc's "bps" means bytes, which surprises
+// everyone, so zoned accepts only bit units) or a plain number of bits/s.
+// Units are decimal, as link speeds are.
+func ParseRate(s string) (int64, error) {
+	v := strings.ToLower(strings.TrimSpace(s))
+	i := 0
+	for i < len(v) && (v[i] >= '0' && v[i] <= '9' || v[i] == '.') {
+		i++
+	}
+	num, unit := v[:i], v[i:]
+	mult, ok := map[string]int64{"": 1, "bit": 1, "kbit": 1e3, "k": 1e3, "mbit": 1e6, "m": 1e6, "gbit": 1e9, "g": 1e9, "kbps": 1e3, "mbps": 1e6, "gbps": 1e9}[unit]
+	r, rok := new(big.Rat).SetString(num)
+	if num == "" || !ok || !rok {
+		return 0, fmt.Errorf("invalid rate %q: expected bits per second like 100mbit, 1gbit or 50000000: %w", s, errdefs.ErrInvalid)
+	}
+	r.Mul(r, new(big.Rat).SetInt64(mult))
+	bits := new(big.Int).Quo(r.Num(), r.Denom())
+	if !bits.IsInt64() || bits.Int64() < 8000 || bits.Int64() > 1e12 {
+		return 0, fmt.Errorf("invalid rate %q: must be between 8kbit and 1000gbit: %w", s, errdefs.ErrInvalid)
+	}
+	return bits.Int64(), nil
+}
+
+// FormatRate writes bits/s the way ParseRate reads them.
+func FormatRate(bps int64) string {
+	switch {
+	case bps == 0:
+		return ""
+	case bps%1e9 == 0:
+		return strconv.FormatInt(bps/1e9, 10) + "gbit"
+	case bps%1e6 == 0:
+		return strconv.FormatInt(bps/1e6, 10) + "mbit"
+	case bps%1e3 == 0:
+		return strconv.FormatInt(bps/1e3, 10) + "kbit"
+	}
+	return strconv.FormatInt(bps, 10) + "bit"
 }

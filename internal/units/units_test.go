@@ -1,8 +1,11 @@
 package units
 
 import (
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/zoned-project/zoned/errdefs"
 )
 
 func TestParseBytes(t *testing.T) {
@@ -113,6 +116,23 @@ func TestParseCPULimit(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), "\""+in+"\"") {
 			t.Errorf("ParseCPULimit(%q) error %q does not name the value", in, err)
+		}
+	}
+}
+
+func TestParseRate(t *testing.T) {
+	for in, want := range map[string]int64{"100mbit": 100e6, "1gbit": 1e9, "50000000": 50e6, "1.5mbit": 1.5e6, "10M": 10e6} {
+		got, err := ParseRate(in)
+		if err != nil || got != want {
+			t.Errorf("ParseRate(%q) = %d, %v; want %d", in, got, err, want)
+		}
+		if back, _ := ParseRate(FormatRate(got)); back != got {
+			t.Errorf("FormatRate(%d) = %q does not read back", got, FormatRate(got))
+		}
+	}
+	for _, bad := range []string{"", "fast", "100mb/s", "-5mbit", "1kbit", "2000gbit"} {
+		if _, err := ParseRate(bad); !errors.Is(err, errdefs.ErrInvalid) {
+			t.Errorf("ParseRate(%q) accepted: %v", bad, err)
 		}
 	}
 }

@@ -162,7 +162,9 @@ func Exec(opts ExecOptions) (*ExecProcess, error) {
 	if _, err := parentSock.Write([]byte{0}); err != nil {
 		return fail(fmt.Errorf("release helper: %w", err))
 	}
-	rd := bufio.NewReader(parentSock)
+	fdr := newFdReader(parentSock)
+	defer fdr.close()
+	rd := bufio.NewReader(fdr)
 	line, err := rd.ReadString('\n')
 	if err != nil {
 		cmd.Wait()
@@ -186,15 +188,32 @@ func Exec(opts ExecOptions) (*ExecProcess, error) {
 		unix.Close(pidfd)
 		return fail(fmt.Errorf("release command: %w", err))
 	}
-	rest, err := io.ReadAll(rd)
-	if err != nil {
+	for {
+		line, err := rd.ReadString('\n')
+		if err == io.EOF && line == "" {
+			break // the close-on-exec socket closed in execve
+		}
+		if err != nil && err != io.EOF {
+			unix.Close(pidfd)
+			return fail(fmt.Errorf("read from command: %w", err))
+		}
+		if line == "seccomp\n" {
+			fd, err := fdr.take()
+			if err == nil {
+				err = handOverListener(opts.Seccomp, fd, opts.Zone, pid)
+			}
+			if err != nil {
+				unix.Close(pidfd)
+				return fail(err)
+			}
+			continue
+		}
 		unix.Close(pidfd)
-		return fail(fmt.Errorf("read from command: %w", err))
-	}
-	if msg, ok := strings.CutPrefix(string(rest), "error "); ok {
-		unix.Close(pidfd)
-		cmd.Wait()
-		return nil, fmt.Errorf("exec %q in zone of pid %d: %s: %w", opts.Args[0], opts.InitPid, strings.TrimSpace(msg), ErrCommand)
+		if msg, ok := strings.CutPrefix(line, "error "); ok {
+			cmd.Wait()
+			return nil, fmt.Errorf("exec %q in zone of pid %d: %s: %w", opts.Args[0], opts.InitPid, strings.TrimSpace(msg), ErrCommand)
+		}
+		return fail(fmt.Errorf("bad message %q from command", line))
 	}
 	// EOF without a message: the close-on-exec socket closed in execve.
 	return &ExecProcess{Pid: pid, cmd: cmd, pidfd: pidfd}, nil
@@ -335,8 +354,14 @@ func runExec(sock *os.File) error {
 	if err != nil {
 		return err
 	}
-	if err := installSeccomp(cfg.Seccomp); err != nil {
+	listener, err := installSeccomp(cfg.Seccomp)
+	if err != nil {
 		return err
+	}
+	if listener >= 0 {
+		if err := sendListener(sock, []byte("seccomp\n"), listener); err != nil {
+			return err
+		}
 	}
 	err = unix.Exec(path, cfg.Args, env)
 	return fmt.Errorf("exec %s: %w", path, err)

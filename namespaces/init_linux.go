@@ -86,8 +86,15 @@ func runInit(sock *os.File, enc *json.Encoder) error {
 		return err
 	}
 	if spec.Linux != nil {
-		if err := installSeccomp(spec.Linux.Seccomp); err != nil {
+		listener, err := installSeccomp(spec.Linux.Seccomp)
+		if err != nil {
 			return err
+		}
+		if listener >= 0 {
+			msg, _ := json.Marshal(syncMsg{Type: "seccomp"})
+			if err := sendListener(sock, append(msg, '\n'), listener); err != nil {
+				return err
+			}
 		}
 	}
 	if err := enc.Encode(syncMsg{Type: "exec"}); err != nil {

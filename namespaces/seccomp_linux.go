@@ -9,9 +9,15 @@ package namespaces
 // libseccomp-dev on every build host). The program is built from the
 // zone's spec (Linux.Seccomp) each time, so the spec is the one source of
 // truth.
+//
+// SCMP_ACT_NOTIFY rules hand the syscall to a supervisor in user space
+// (seccomp_unotify(2)): the filter is loaded with a listener descriptor,
+// which the zone's process passes to Spawn or Exec, which send it on to
+// the spec's listenerPath as OCI runtimes do (seccompnotify_linux.go).
 
 import (
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"unsafe"
 
@@ -79,6 +85,8 @@ var syscallNumbers = map[string]uint32{
 	"fanotify_init":     unix.SYS_FANOTIFY_INIT,
 	"kcmp":              unix.SYS_KCMP,
 	"io_uring_setup":    unix.SYS_IO_URING_SETUP,
+	"sysinfo":           unix.SYS_SYSINFO,
+	"sched_getaffinity": unix.SYS_SCHED_GETAFFINITY,
 }
 
 // seccompReturn is the filter's return value for an OCI action.
@@ -103,6 +111,8 @@ func seccompReturn(action specs.LinuxSeccompAction, errnoRet *uint) (uint32, err
 		return unix.SECCOMP_RET_TRAP, nil
 	case specs.ActLog:
 		return unix.SECCOMP_RET_LOG, nil
+	case specs.ActNotify:
+		return unix.SECCOMP_RET_USER_NOTIF, nil
 	}
 	return 0, fmt.Errorf("action %q is not supported", action)
 }
@@ -132,8 +142,10 @@ func seccompFilter(sc *specs.LinuxSeccomp) ([]bpf.Instruction, error) {
 	if len(sc.Flags) > 0 {
 		return nil, fmt.Errorf("seccomp: flags %v are not supported", sc.Flags)
 	}
-	if sc.ListenerPath != "" {
-		return nil, fmt.Errorf("seccomp: listenerPath is not supported")
+	if notifies(sc) && !filepath.IsAbs(sc.ListenerPath) {
+		// Nothing would answer the notifications: every such syscall
+		// would fail with ENOSYS.
+		return nil, fmt.Errorf("seccomp: SCMP_ACT_NOTIFY needs an absolute listenerPath, not %q", sc.ListenerPath)
 	}
 	def, err := seccompReturn(sc.DefaultAction, sc.DefaultErrnoRet)
 	if err != nil {
@@ -226,6 +238,22 @@ func CheckSeccomp(sc *specs.LinuxSeccomp) error {
 	return err
 }
 
+// notifies reports whether sc hands any syscall to a supervisor.
+func notifies(sc *specs.LinuxSeccomp) bool {
+	if sc == nil {
+		return false
+	}
+	if sc.DefaultAction == specs.ActNotify {
+		return true
+	}
+	for _, r := range sc.Syscalls {
+		if r.Action == specs.ActNotify {
+			return true
+		}
+	}
+	return false
+}
+
 // installSeccomp loads the filter built from sc on the calling thread; nil
 // means no filter. It must run after pivot_root and the bounding-set drop
 // and right before execve: the filter also applies to zoned's own last
@@ -233,29 +261,45 @@ func CheckSeccomp(sc *specs.LinuxSeccomp) error {
 // thread with CAP_SYS_ADMIN, which the zone's init still has until
 // execve. The filter survives execve and every fork inside the zone, and
 // no process can remove it.
-func installSeccomp(sc *specs.LinuxSeccomp) error {
+//
+// When sc notifies, the filter is loaded with a listener and its
+// descriptor (close-on-exec) is returned for the caller to pass on;
+// otherwise the descriptor is -1.
+func installSeccomp(sc *specs.LinuxSeccomp) (int, error) {
 	if sc == nil {
-		return nil
+		return -1, nil
 	}
 	prog, err := seccompFilter(sc)
 	if err != nil {
-		return err
+		return -1, err
 	}
 	raw, err := bpf.Assemble(prog)
 	if err != nil {
-		return fmt.Errorf("seccomp: assemble filter: %w", err)
+		return -1, fmt.Errorf("seccomp: assemble filter: %w", err)
 	}
 	filter := make([]unix.SockFilter, len(raw))
 	for i, r := range raw {
 		filter[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
 	}
 	fprog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
-	if err := unix.Prctl(unix.PR_SET_SECCOMP, unix.SECCOMP_MODE_FILTER, uintptr(unsafe.Pointer(&fprog)), 0, 0); err != nil {
-		if err == unix.EACCES {
-			return fmt.Errorf("seccomp: install filter: %w (without no_new_privs this needs CAP_SYS_ADMIN)", err)
-		}
-		return fmt.Errorf("seccomp: install filter: %w", err)
+	var flags uintptr
+	if notifies(sc) {
+		flags = unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
 	}
+	// seccomp(2) rather than prctl: only it can ask for a listener.
+	fd, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, flags, uintptr(unsafe.Pointer(&fprog)))
 	runtime.KeepAlive(filter)
-	return nil
+	switch {
+	case errno == unix.EACCES:
+		return -1, fmt.Errorf("seccomp: install filter: %w (without no_new_privs this needs CAP_SYS_ADMIN)", errno)
+	case errno == unix.EBUSY && flags != 0:
+		// The kernel allows one listener in a process's filter chain.
+		return -1, fmt.Errorf("seccomp: install filter: %w (a filter with a listener is already installed)", errno)
+	case errno != 0:
+		return -1, fmt.Errorf("seccomp: install filter: %w", errno)
+	}
+	if flags == 0 {
+		return -1, nil
+	}
+	return int(fd), nil
 }

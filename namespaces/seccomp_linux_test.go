@@ -2,14 +2,18 @@ package namespaces
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -117,11 +121,13 @@ func TestSeccompFilterFromSpec(t *testing.T) {
 		t.Errorf("getpid under default errno: %#x, want EPERM", got)
 	}
 	for name, bad := range map[string]*specs.LinuxSeccomp{
-		"unknown syscall": {DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"kexec_lod"}, Action: specs.ActErrno}}},
-		"foreign arch":    {DefaultAction: specs.ActAllow, Architectures: []specs.Arch{specs.ArchX86, native}},
-		"arg conditions":  {DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"mount"}, Action: specs.ActErrno, Args: []specs.LinuxSeccompArg{{Index: 0}}}}},
-		"unknown action":  {DefaultAction: "SCMP_ACT_NOTIFY"},
-		"errno 0":         {DefaultAction: specs.ActErrno, DefaultErrnoRet: new(uint)},
+		"unknown syscall":   {DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"kexec_lod"}, Action: specs.ActErrno}}},
+		"foreign arch":      {DefaultAction: specs.ActAllow, Architectures: []specs.Arch{specs.ArchX86, native}},
+		"arg conditions":    {DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"mount"}, Action: specs.ActErrno, Args: []specs.LinuxSeccompArg{{Index: 0}}}}},
+		"unknown action":    {DefaultAction: "SCMP_ACT_FROBNICATE"},
+		"no listener":       {DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"sysinfo"}, Action: specs.ActNotify}}},
+		"relative listener": {DefaultAction: specs.ActAllow, ListenerPath: "run/agent.sock", Syscalls: []specs.LinuxSyscall{{Names: []string{"sysinfo"}, Action: specs.ActNotify}}},
+		"errno 0":           {DefaultAction: specs.ActErrno, DefaultErrnoRet: new(uint)},
 	} {
 		if err := CheckSeccomp(bad); err == nil {
 			t.Errorf("%s: policy accepted", name)
@@ -141,7 +147,7 @@ func init() {
 	}
 	runtime.LockOSThread()
 	if mode != "none" {
-		if err := installSeccomp(DefaultSeccomp()); err != nil {
+		if _, err := installSeccomp(DefaultSeccomp()); err != nil {
 			fmt.Println("install:", err)
 			os.Exit(2)
 		}
@@ -231,5 +237,118 @@ func TestSeccompInKernel(t *testing.T) {
 		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGSYS {
 			t.Errorf("x32 syscall under the filter: %v %v, want death by SIGSYS", err, out)
 		}
+	}
+}
+
+// notifyPolicy is the default policy with sysinfo handed to the agent
+// listening at path.
+func notifyPolicy(path string) *specs.LinuxSeccomp {
+	sc := DefaultSeccomp()
+	sc.Syscalls = append([]specs.LinuxSyscall{{Names: []string{"sysinfo"}, Action: specs.ActNotify}}, sc.Syscalls...)
+	sc.ListenerPath = path
+	sc.ListenerMetadata = "meta"
+	return sc
+}
+
+// receiveListener accepts one hand-over on ln and returns the state and
+// what the descriptor is. It runs beside the test, so it returns errors
+// rather than failing.
+func receiveListener(ln *net.UnixListener) (specs.ContainerProcessState, string, error) {
+	var st specs.ContainerProcessState
+	ln.SetDeadline(time.Now().Add(10 * time.Second))
+	conn, err := ln.AcceptUnix()
+	if err != nil {
+		return st, "", fmt.Errorf("no listener handed over: %w", err)
+	}
+	defer conn.Close()
+	buf, oob := make([]byte, 4096), make([]byte, unix.CmsgSpace(4))
+	n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return st, "", err
+	}
+	if err := json.Unmarshal(buf[:n], &st); err != nil {
+		return st, "", fmt.Errorf("state %q: %w", buf[:n], err)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return st, "", fmt.Errorf("no descriptor came with the state (%v)", err)
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return st, "", fmt.Errorf("descriptors %v: %v", fds, err)
+	}
+	defer unix.Close(fds[0])
+	what, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fds[0]))
+	return st, what, err
+}
+
+// A zone's init and a command exec'd into it each hand the listener of
+// their filter to the policy's listenerPath, as OCI runtimes do.
+func TestSeccompListenerHandedOver(t *testing.T) {
+	requireZones(t)
+	path := filepath.Join(t.TempDir(), "agent.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	type got struct {
+		st   specs.ContainerProcessState
+		what string
+		err  error
+	}
+	recv := make(chan got, 1)
+	receive := func() { st, what, err := receiveListener(ln); recv <- got{st, what, err} }
+	go receive()
+	z := startZone(t, sleepInit, func(c *InitConfig) { c.Spec.Linux.Seccomp = notifyPolicy(path) })
+	r := <-recv
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.what != "anon_inode:seccomp notify" {
+		t.Errorf("the init's descriptor is %q, not a seccomp listener", r.what)
+	}
+	if r.st.Pid != z.init.Pid || r.st.State.ID == "" || r.st.Metadata != "meta" || len(r.st.Fds) != 1 || r.st.Fds[0] != specs.SeccompFdName {
+		t.Errorf("state of the init's hand-over = %+v (init pid %d)", r.st, z.init.Pid)
+	}
+
+	go receive()
+	p, err := Exec(ExecOptions{InitPid: z.init.Pid, InitStartTime: z.init.StartTime, Args: []string{"/bin/true"},
+		Seccomp: notifyPolicy(path), Zone: "z1", JoinCgroup: z.cg.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, err := p.Wait(); err != nil || code != 0 {
+		t.Errorf("exec under a notifying filter: %d, %v", code, err)
+	}
+	r = <-recv
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.what != "anon_inode:seccomp notify" || r.st.Pid != p.Pid || r.st.State.ID != "z1" {
+		t.Errorf("exec's hand-over: %q, state %+v (command pid %d)", r.what, r.st, p.Pid)
+	}
+}
+
+// Nothing listening at listenerPath fails the start, naming the path, and
+// leaves no process.
+func TestSeccompListenerNobodyListens(t *testing.T) {
+	requireZones(t)
+	rm := overlayRoot(t)
+	cg := newTestCgroup(t)
+	path := filepath.Join(t.TempDir(), "nobody.sock")
+	spec := DefaultSpec("nolistener", "nolistener", sleepInit)
+	spec.Root.Path = rm.Destination
+	spec.Linux.Seccomp = notifyPolicy(path)
+	var pid int
+	_, err := Spawn(SpawnOptions{
+		Config: InitConfig{Zone: "nolistener", Spec: spec, RootMount: rm},
+		Setup:  func(p int) error { pid = p; return cg.add(p) },
+	})
+	if err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("err = %v, want one naming %s", err, path)
+	}
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("child %d left behind: %v", pid, err)
 	}
 }

@@ -114,7 +114,9 @@ func Spawn(opts SpawnOptions) (*Init, error) {
 		return fail(fmt.Errorf("release child: %w", err))
 	}
 
-	dec := json.NewDecoder(parentSock)
+	rd := newFdReader(parentSock)
+	defer rd.close()
+	dec := json.NewDecoder(rd)
 	execing := false
 	for {
 		var m syncMsg
@@ -131,6 +133,15 @@ func Spawn(opts SpawnOptions) (*Init, error) {
 		switch m.Type {
 		case "exec":
 			execing = true
+			continue
+		case "seccomp":
+			fd, err := rd.take()
+			if err == nil {
+				err = handOverListener(cfg.Spec.Linux.Seccomp, fd, cfg.Zone, pid)
+			}
+			if err != nil {
+				return fail(err)
+			}
 			continue
 		case "error":
 			return fail(errors.New(m.Error))

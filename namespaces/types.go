@@ -99,8 +99,10 @@ type ExecOptions struct {
 	// Capabilities is the bounding set kept; nil means DefaultCapabilities().
 	Capabilities []string
 	// Seccomp is the zone's filter (its spec's Linux.Seccomp), installed
-	// in the command right before execve; nil means none.
+	// in the command right before execve; nil means none. A listener it
+	// asks for goes to its ListenerPath with Zone as the state's ID.
 	Seccomp *specs.LinuxSeccomp
+	Zone    string
 	// JoinCgroup is called with the host pid of the helper before it can
 	// run anything in the zone, so the command starts in the zone's cgroup.
 	JoinCgroup func(pid int) error

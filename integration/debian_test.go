@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +88,14 @@ func TestDebianZoneBootsSystemd(t *testing.T) {
 	// Each zone has its own machine-id, not the template's (empty) one.
 	if id := strings.TrimSpace(d.mustExec("deb1", "cat", "/etc/machine-id")); len(id) != 32 {
 		t.Errorf("machine-id %q", id)
+	}
+
+	// glibc sizes memory with sysinfo(2) (sysconf(_SC_PHYS_PAGES)), which
+	// the /proc view answers with the zone's limit.
+	pages, err1 := strconv.ParseInt(strings.TrimSpace(d.mustExec("deb1", "getconf", "_PHYS_PAGES")), 10, 64)
+	pageSize, err2 := strconv.ParseInt(strings.TrimSpace(d.mustExec("deb1", "getconf", "PAGESIZE")), 10, 64)
+	if err1 != nil || err2 != nil || pages*pageSize != 512<<20 {
+		t.Errorf("getconf in a 512M zone: %d pages of %d bytes (%v, %v)", pages, pageSize, err1, err2)
 	}
 
 	// A reboot from inside brings the zone back with a new init.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -53,15 +54,12 @@ func TestProcViewShowsZoneLimits(t *testing.T) {
 	if avail := d.meminfoKB("v1", "MemAvailable"); avail <= 0 || avail > 262144 {
 		t.Errorf("MemAvailable in a zone with 256M = %d kB", avail)
 	}
-	// busybox free takes its totals from sysinfo(2), which no file
-	// serves; its "available" column comes from /proc/meminfo.
-	free := d.mustExec("v1", "free")
-	for _, line := range strings.Split(free, "\n") {
-		if f := strings.Fields(line); len(f) == 7 && f[0] == "Mem:" {
-			if avail, _ := strconv.ParseInt(f[6], 10, 64); avail <= 0 || avail > 262144 {
-				t.Errorf("busybox free's available column in a 256M zone = %s:\n%s", f[6], free)
-			}
-		}
+	// busybox free takes its totals from sysinfo(2), which the view
+	// server answers for the zone (a seccomp notification), and its
+	// "available" column from /proc/meminfo.
+	checkFree(t, "a 256M zone", d.mustExec("v1", "free"), 262144)
+	if up := strings.TrimSpace(d.mustExec("v1", "cat", "/proc/uptime")); up == "" {
+		t.Error("no /proc/uptime")
 	}
 	if got := strings.TrimSpace(d.mustExec("v1", "nproc")); got != "1" {
 		t.Errorf("nproc with --cpus 0 = %q", got)
@@ -83,11 +81,26 @@ func TestProcViewShowsZoneLimits(t *testing.T) {
 		t.Errorf("/proc/stat does not start with the cpu line")
 	}
 
-	// A CPU cap of half a CPU shows one CPU.
+	// A CPU cap of half a CPU shows one CPU, to nproc too, which asks
+	// sched_getaffinity(2) (also answered by the view server).
 	d.createStarted("v2", api.Resources{CPULimitPercent: 50})
 	if got := strings.TrimSpace(d.mustExec("v2", "cat", "/sys/devices/system/cpu/online")); got != "0" {
 		t.Errorf("cpu/online with --cpu-limit 50%% = %q", got)
 	}
+	if got := strings.TrimSpace(d.mustExec("v2", "nproc")); got != "1" {
+		t.Errorf("nproc with --cpu-limit 50%% on a host with %d CPUs = %q", runtime.NumCPU(), got)
+	}
+	// Without a memory limit sysinfo(2) is the host's: free's total is
+	// the host's MemTotal.
+	hostMeminfo, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostTotal, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(field(string(hostMeminfo), "MemTotal")), " kB"), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFree(t, "a zone without a memory limit", d.mustExec("v2", "free"), hostTotal)
 
 	// The view is no child of the daemon: kill -9 the daemon and the
 	// zone still reads its own limits, then a live set shows at once.
@@ -114,6 +127,19 @@ func TestProcViewShowsZoneLimits(t *testing.T) {
 		t.Errorf("MemTotal after set --memory 128M = %d kB (kernel limit %d, host-side read %q)", got, d.memoryLimit("v1"), field(string(data), "MemTotal"))
 	}
 
+	// Processes of the zone's init (not only commands exec'd into it)
+	// get the zone's sysinfo: a boot script writes free's answer, and
+	// the restarted zone has the limit set live above.
+	script := "#!/bin/sh\n[ \"$1\" = start ] && free > /boot-free\n"
+	if _, _, code := d.zonectl(script, "exec", "-i", "v1", "--", "sh", "-c", "cat > /etc/rc.d/S50free && chmod +x /etc/rc.d/S50free"); code != 0 {
+		t.Fatal("writing a boot script into the zone failed")
+	}
+	if _, err := d.c.RestartZone(ctxT(t), "v1", api.StopRequest{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10e9, "the boot script to run", func() bool { return d.exec("v1", "", "test", "-s", "/boot-free").code == 0 })
+	checkFree(t, "the boot script of a 128M zone", d.mustExec("v1", "cat", "/boot-free"), 131072)
+
 	// The last zone gone, the view server ends and leaves no mount.
 	for _, n := range []string{"v1", "v2"} {
 		if err := d.c.DestroyZone(ctxT(t), n, true); err != nil {
@@ -124,4 +150,22 @@ func TestProcViewShowsZoneLimits(t *testing.T) {
 	if err := checkNoMountsUnder(d.dataDir); err != nil {
 		t.Error(err)
 	}
+}
+
+// checkFree checks that busybox free's output shows a total of total kB
+// and an available column within it.
+func checkFree(t *testing.T, what, free string, total int64) {
+	t.Helper()
+	for _, line := range strings.Split(free, "\n") {
+		if f := strings.Fields(line); len(f) == 7 && f[0] == "Mem:" {
+			if got, _ := strconv.ParseInt(f[1], 10, 64); got != total {
+				t.Errorf("busybox free's total in %s = %s kB, want %d:\n%s", what, f[1], total, free)
+			}
+			if avail, _ := strconv.ParseInt(f[6], 10, 64); avail <= 0 || avail > total {
+				t.Errorf("busybox free's available column in %s = %s:\n%s", what, f[6], free)
+			}
+			return
+		}
+	}
+	t.Errorf("no Mem: line in free's output in %s:\n%s", what, free)
 }

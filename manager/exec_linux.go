@@ -16,6 +16,7 @@ import (
 	"github.com/zoned-project/zoned/errdefs"
 	"github.com/zoned-project/zoned/internal/validate"
 	"github.com/zoned-project/zoned/namespaces"
+	"github.com/zoned-project/zoned/store"
 )
 
 // ExecSession is a command running inside a zone. With a TTY, Stdout
@@ -104,7 +105,8 @@ func (m *Manager) Exec(ctx context.Context, name string, req api.ExecRequest) (_
 		Cwd:           cwd,
 		TTY:           req.TTY,
 		Capabilities:  caps,
-		Seccomp:       zoneSeccomp(rec.Spec),
+		Seccomp:       m.execSeccomp(rec),
+		Zone:          name,
 		JoinCgroup: func(pid int) error {
 			cg, err := cgroups.Load(m.cgroupPath(name))
 			if err != nil {
@@ -186,6 +188,21 @@ func hasEnv(env []string, key string) bool {
 		}
 	}
 	return false
+}
+
+// execSeccomp is the seccomp policy a command entering the zone gets: the
+// zone's own, with what parts add while the zone runs (the /proc view's
+// notify rules).
+func (m *Manager) execSeccomp(rec *store.ZoneRecord) *specs.LinuxSeccomp {
+	sc := zoneSeccomp(rec.Spec)
+	for _, p := range m.parts {
+		if d, ok := p.(interface {
+			execSeccomp(string, *specs.LinuxSeccomp) *specs.LinuxSeccomp
+		}); ok {
+			sc = d.execSeccomp(rec.Name, sc)
+		}
+	}
+	return sc
 }
 
 // zoneSeccomp is the seccomp policy of the zone's spec, which commands

@@ -90,9 +90,9 @@ func (v *viewPart) warnings(zone string) []string {
 	return nil
 }
 
-// prestart makes sure the view serves the zone and adds its bind mounts to
-// this start's spec (never stored: a start without the view must not fail
-// for want of their sources).
+// prestart makes sure the view serves the zone and adds its bind mounts
+// and seccomp rules to this start's spec (never stored: a start without
+// the view must not fail for want of their sources or its agent).
 func (v *viewPart) prestart(_ context.Context, rec *store.ZoneRecord, r *revert.Reverter) error {
 	v.srv.Lock()
 	if v.idle != nil {
@@ -119,6 +119,11 @@ func (v *viewPart) prestart(_ context.Context, rec *store.ZoneRecord, r *revert.
 	sort.Strings(names)
 	spec := *rec.Spec
 	spec.Mounts = append([]specs.Mount(nil), rec.Spec.Mounts...)
+	if spec.Linux != nil {
+		linux := *spec.Linux
+		linux.Seccomp = procview.Seccomp(linux.Seccomp, v.state(), rec.Name)
+		spec.Linux = &linux
+	}
 	for _, n := range names {
 		spec.Mounts = append(spec.Mounts, specs.Mount{
 			Destination: procview.Files[n],
@@ -129,6 +134,21 @@ func (v *viewPart) prestart(_ context.Context, rec *store.ZoneRecord, r *revert.
 	}
 	rec.Spec = &spec
 	return nil
+}
+
+// execSeccomp gives commands entering a zone the view's seccomp rules
+// too, while the view serves the zone.
+func (v *viewPart) execSeccomp(zone string, sc *specs.LinuxSeccomp) *specs.LinuxSeccomp {
+	v.mu.Lock()
+	_, degraded := v.degraded[zone]
+	v.mu.Unlock()
+	if degraded {
+		return sc
+	}
+	if _, err := procview.Serving(v.state()); err != nil {
+		return sc
+	}
+	return procview.Seccomp(sc, v.state(), zone)
 }
 
 // start tells the view the zone's init, whose age is the zone's uptime.

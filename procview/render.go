@@ -38,6 +38,9 @@ var Files = map[string]string{
 type Snapshot struct {
 	// MemLimit is the zone's memory limit in bytes (0: none, the host's).
 	MemLimit, MemUsage, MemCache uint64
+	// MemShmem and MemSlabReclaimable are the zone's shared memory
+	// (tmpfs, SysV) and reclaimable kernel memory, both in MemUsage.
+	MemShmem, MemSlabReclaimable uint64
 	// SwapLimit is the swap the zone may use beyond MemLimit (0: none).
 	SwapLimit, SwapUsage uint64
 	// CPUs are the host CPUs the zone may run on, in order.
@@ -105,7 +108,18 @@ func Render(name string, s *Snapshot) ([]byte, error) {
 // userHZ is the unit of /proc/stat's times (USER_HZ, 100 on Linux).
 const userHZ = 100
 
-func meminfo(s *Snapshot) []byte {
+// Memory is the zone's memory as its /proc/meminfo and sysinfo(2) show
+// it, in bytes: both are computed here so that free from procps (which
+// reads meminfo) and from busybox (which calls sysinfo) agree.
+type Memory struct {
+	Total, Free, Available, Cached uint64
+	Shmem, SlabReclaimable         uint64
+	SwapTotal, SwapFree            uint64
+}
+
+// MemoryOf is the zone's memory: its limit as the total (the host's when
+// it has none or a larger one), its usage as used.
+func MemoryOf(s *Snapshot) Memory {
 	total := s.HostMemTotal
 	if s.MemLimit > 0 && s.MemLimit < total {
 		total = s.MemLimit
@@ -114,11 +128,9 @@ func meminfo(s *Snapshot) []byte {
 	if used > total {
 		used = total
 	}
-	cache := s.MemCache
-	if cache > used {
-		cache = used
-	}
-	free := total - used
+	cache := min(s.MemCache, used)
+	// free(1) counts SReclaimable as cache too: it must fit in the rest.
+	slab := min(s.MemSlabReclaimable, used-cache)
 	swapTotal := s.SwapLimit
 	if s.MemLimit == 0 {
 		swapTotal = s.HostSwapTotal
@@ -127,15 +139,26 @@ func meminfo(s *Snapshot) []byte {
 	if swapUsed > swapTotal {
 		swapUsed = swapTotal
 	}
+	return Memory{
+		Total: total, Free: total - used, Available: total - used + cache + slab, Cached: cache,
+		Shmem: min(s.MemShmem, cache), SlabReclaimable: slab,
+		SwapTotal: swapTotal, SwapFree: swapTotal - swapUsed,
+	}
+}
+
+func meminfo(s *Snapshot) []byte {
+	m := MemoryOf(s)
 	set := map[string]uint64{
-		"MemTotal":     total,
-		"MemFree":      free,
-		"MemAvailable": free + cache,
+		"MemTotal":     m.Total,
+		"MemFree":      m.Free,
+		"MemAvailable": m.Available,
 		"Buffers":      0,
-		"Cached":       cache,
+		"Cached":       m.Cached,
 		"SwapCached":   0,
-		"SwapTotal":    swapTotal,
-		"SwapFree":     swapTotal - swapUsed,
+		"Shmem":        m.Shmem,
+		"SReclaimable": m.SlabReclaimable,
+		"SwapTotal":    m.SwapTotal,
+		"SwapFree":     m.SwapFree,
 	}
 	var b strings.Builder
 	sc := bufio.NewScanner(strings.NewReader(s.HostMeminfo))

@@ -12,6 +12,8 @@ Buffers:           10000 kB
 Cached:           358572 kB
 SwapCached:            0 kB
 Active:           100000 kB
+Shmem:             90000 kB
+SReclaimable:     300000 kB
 SwapTotal:       1048576 kB
 SwapFree:        1048576 kB
 `
@@ -20,9 +22,11 @@ const hostCPUinfo = "processor\t: 0\nmodel name\t: X\n\nprocessor\t: 1\nmodel na
 
 func TestRenderMeminfoFromLimits(t *testing.T) {
 	s := &Snapshot{MemLimit: 256 << 20, MemUsage: 100 << 20, MemCache: 40 << 20, SwapLimit: 64 << 20, SwapUsage: 16 << 20,
+		MemShmem: 8 << 20, MemSlabReclaimable: 10 << 20,
 		HostMeminfo: hostMeminfo, HostMemTotal: 24683620 << 10, HostSwapTotal: 1 << 30}
 	b, _ := Render("meminfo", s)
-	want := map[string]string{"MemTotal": "262144 kB", "MemFree": "159744 kB", "MemAvailable": "200704 kB", "Cached": "40960 kB",
+	want := map[string]string{"MemTotal": "262144 kB", "MemFree": "159744 kB", "MemAvailable": "210944 kB", "Cached": "40960 kB",
+		"Shmem": "8192 kB", "SReclaimable": "10240 kB",
 		"SwapTotal": "65536 kB", "SwapFree": "49152 kB", "Buffers": "0 kB", "Active": "100000 kB"}
 	for _, line := range strings.Split(string(b), "\n") {
 		k, v, _ := strings.Cut(line, ":")

@@ -25,6 +25,8 @@ import (
 //	zones/NAME.json   Config of each running zone, written by the daemon
 //	mnt/              the FUSE mount: mnt/NAME/{meminfo,cpuinfo,...}
 //	viewfs.pid        the server's PID
+//	seccomp.sock      where zones' processes hand over their seccomp
+//	                  listeners (agent_linux.go)
 func zonesDir(state string) string { return filepath.Join(state, "zones") }
 
 // MountDir is where the view of every zone is mounted.
@@ -210,6 +212,14 @@ func Serve(state string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("mount view on %s: %w", mnt, err)
 	}
+	// Listening before the PID file says the server serves: a zone that
+	// starts then hands over its listener at once.
+	agent, err := startAgent(state, log)
+	if err != nil {
+		_ = srv.Unmount()
+		return err
+	}
+	defer agent.close()
 	if err := os.WriteFile(pidFile(state), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 		_ = srv.Unmount()
 		return err

@@ -135,7 +135,8 @@ func Snap(zone string, cfg Config) (*Snapshot, error) {
 			s.MemLimit = limit(n, s.HostMemTotal)
 		}
 		s.MemUsage = readU(filepath.Join(dir, "memory.current"))
-		s.MemCache = keyed(filepath.Join(dir, "memory.stat"))["file"]
+		ms := keyed(filepath.Join(dir, "memory.stat"))
+		s.MemCache, s.MemShmem, s.MemSlabReclaimable = ms["file"], ms["shmem"], ms["slab_reclaimable"]
 		if v := readTrim(filepath.Join(dir, "memory.swap.max")); v != "max" {
 			s.SwapLimit, _ = strconv.ParseUint(v, 10, 64)
 		}
@@ -160,7 +161,7 @@ func Snap(zone string, cfg Config) (*Snapshot, error) {
 		s.MemLimit = limit(readU(filepath.Join(mem, "memory.limit_in_bytes")), s.HostMemTotal)
 		ms := keyed(filepath.Join(mem, "memory.stat"))
 		s.MemUsage = ms["total_rss"] + ms["total_cache"]
-		s.MemCache = ms["total_cache"]
+		s.MemCache, s.MemShmem = ms["total_cache"], ms["total_shmem"]
 		if s.MemLimit > 0 {
 			if memsw := limit(readU(filepath.Join(mem, "memory.memsw.limit_in_bytes")), 1<<62); memsw > s.MemLimit {
 				s.SwapLimit = memsw - s.MemLimit

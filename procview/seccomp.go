@@ -1,0 +1,45 @@
+package procview
+
+import (
+	"path/filepath"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Two numbers a zone's programs read do not come from files, so no bind
+// mount can correct them:
+//
+//   - sysinfo(2) gives total and free memory, swap, uptime, load and the
+//     process count (busybox free and uptime, glibc's
+//     sysconf(_SC_PHYS_PAGES), which sizes many programs' caches);
+//   - sched_getaffinity(2) gives the CPUs a thread may run on (nproc,
+//     make -j, nginx and JVM worker counts, the Go runtime).
+//
+// The zone's seccomp filter hands these syscalls to the view server (a
+// seccomp user notification), which answers them from the zone's limits
+// as it answers the files: memory and uptime from the cgroup, and at most
+// as many CPUs as the zone's CPU limit allows. Incus intercepts sysinfo
+// the same way; OpenVZ did it in its kernel.
+
+// SeccompSocket is where processes of zones hand their seccomp listener
+// to the view server (the policy's listenerPath).
+func SeccompSocket(state string) string { return filepath.Join(state, "seccomp.sock") }
+
+// Seccomp returns a copy of the zone's policy base that also hands the
+// zone's sysinfo(2) calls, and its sched_getaffinity(2) calls about the
+// calling thread (pid 0), to the view server of state. A nil base (a
+// zone without a policy) stays nil.
+func Seccomp(base *specs.LinuxSeccomp, state, zone string) *specs.LinuxSeccomp {
+	if base == nil {
+		return nil
+	}
+	sc := *base
+	self := []specs.LinuxSeccompArg{{Index: 0, Value: 0, Op: specs.OpEqualTo}}
+	sc.Syscalls = append([]specs.LinuxSyscall{
+		{Names: []string{"sysinfo"}, Action: specs.ActNotify},
+		{Names: []string{"sched_getaffinity"}, Action: specs.ActNotify, Args: self},
+	}, base.Syscalls...)
+	sc.ListenerPath = SeccompSocket(state)
+	sc.ListenerMetadata = zone
+	return &sc
+}

@@ -371,6 +371,24 @@ func TestStatsOfAllZonesAndNetwork(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "CPU%") {
 		t.Errorf("zonectl list lacks CPU%%: %q", out)
 	}
+	// The wide list has the running zones' figures and dashes for s3.
+	out, _, code = d.zonectl("", "list", "--wide")
+	rows := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 {
+			rows[f[0]] = f
+		}
+	}
+	if code != 0 || len(rows["NAME"]) != 14 || rows["NAME"][7] != "SWAP" {
+		t.Fatalf("zonectl list --wide header: %q", out)
+	}
+	if f := rows["s1"]; len(f) != 12 || f[10] == "-" || !strings.Contains(f[10], "/") {
+		t.Errorf("s1 in the wide list (NET RX/TX at 11): %q", f)
+	}
+	if f := rows["s3"]; len(f) != 12 || f[10] != "-" {
+		t.Errorf("stopped s3 in the wide list: %q", f)
+	}
 }
 
 // TestMetricsHaveFailCountersAndIO: /metrics carries each running zone's

@@ -59,13 +59,18 @@ func writeData(w io.Writer, format string, v any, human func(io.Writer) error) e
 	return human(w)
 }
 
-// writeZoneTable writes the list view: one zone a line.
-// cpu maps running zones to their CPU percent ("-" for those missing).
-func writeZoneTable(w io.Writer, zones []api.Zone, cpu map[string]float64) error {
+// writeZoneTable writes the list view: one zone a line. stats holds the
+// running zones' figures (CPU%; with wide also swap, disk, inodes,
+// network and block IO); zones missing from it show "-".
+func writeZoneTable(w io.Writer, zones []api.Zone, stats map[string]api.ZoneStats, wide bool) error {
 	zones = append([]api.Zone(nil), zones...)
 	sort.Slice(zones, func(i, j int) bool { return zones[i].Name < zones[j].Name })
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tTEMPLATE\tCPU%\tMEMORY\tPROCS")
+	head := "NAME\tSTATE\tPID\tTEMPLATE\tCPU%\tMEMORY\tPROCS"
+	if wide {
+		head += "\tSWAP\tDISK\tINODES\tNET RX/TX\tIO R/W"
+	}
+	fmt.Fprintln(tw, head)
 	for _, z := range zones {
 		pid, procs := "-", "-"
 		if z.InitPID > 0 {
@@ -74,9 +79,25 @@ func writeZoneTable(w io.Writer, zones []api.Zone, cpu map[string]float64) error
 		if z.Usage != nil {
 			procs = strconv.FormatUint(z.Usage.Processes, 10)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", z.Name, z.State, pid, z.Template, cpuColumn(cpu, z.Name), memoryColumn(z), procs)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s", z.Name, z.State, pid, z.Template, cpuColumn(stats, z.Name), memoryColumn(z), procs)
+		if wide {
+			fmt.Fprint(tw, wideColumns(stats, z.Name))
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
+}
+
+// wideColumns are the list's wide columns of a zone, "-" where it has no
+// figures (stopped).
+func wideColumns(stats map[string]api.ZoneStats, zone string) string {
+	s, ok := stats[zone]
+	if !ok {
+		return "\t-\t-\t-\t-\t-"
+	}
+	return fmt.Sprintf("\t%s\t%s/%s\t%d/%s\t%s/%s\t%s/%s", size(s.SwapBytes),
+		size(s.DiskBytes), limitText(s.DiskLimitBytes, true), s.DiskInodes, limitText(s.DiskLimitInodes, false),
+		size(s.NetRxBytes), size(s.NetTxBytes), size(s.IOReadBytes), size(s.IOWriteBytes))
 }
 
 // memoryColumn is "used/limit" for a zone with usage figures, "-" for one

@@ -24,7 +24,10 @@ func sampleZones() []api.Zone {
 
 func TestZoneTable(t *testing.T) {
 	var b bytes.Buffer
-	if err := writeZoneTable(&b, sampleZones(), map[string]float64{"web1": 12.5}); err != nil {
+	stats := map[string]api.ZoneStats{"web1": {Name: "web1", CPUPercent: 12.5, SwapBytes: 1 << 20,
+		DiskBytes: 300 << 20, DiskLimitBytes: 1 << 30, DiskInodes: 1200, DiskLimitInodes: 100000,
+		NetRxBytes: 2048, NetTxBytes: 4096, IOReadBytes: 5 << 20, IOWriteBytes: 7 << 20}}
+	if err := writeZoneTable(&b, sampleZones(), stats, false); err != nil {
 		t.Fatal(err)
 	}
 	want := "" +
@@ -33,6 +36,17 @@ func TestZoneTable(t *testing.T) {
 		"web2  stopped  -     debian12  -     -               -\n"
 	if b.String() != want {
 		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
+	}
+	b.Reset()
+	if err := writeZoneTable(&b, sampleZones(), stats, true); err != nil {
+		t.Fatal(err)
+	}
+	want = "" +
+		"NAME  STATE    PID   TEMPLATE  CPU%  MEMORY          PROCS  SWAP  DISK         INODES       NET RX/TX  IO R/W\n" +
+		"web1  running  4242  busybox   12.5  12.3MiB/512MiB  3      1MiB  300MiB/1GiB  1200/100000  2KiB/4KiB  5MiB/7MiB\n" +
+		"web2  stopped  -     debian12  -     -               -      -     -            -            -          -\n"
+	if b.String() != want {
+		t.Errorf("wide table:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
 

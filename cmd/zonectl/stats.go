@@ -111,9 +111,10 @@ func (l *ioFlags) patch(cmd *cobra.Command, rp *api.ResourcesPatch, some *bool) 
 	return nil
 }
 
-// cpuPercents asks for every running zone's CPU percent, for the list's
-// CPU% column. The list works without it: a failure gives no figures.
-func (a *app) cpuPercents(ctx context.Context, zones []api.Zone) map[string]float64 {
+// runningStats asks for every running zone's stats, for the list's CPU%
+// column and wide view. The list works without them: a failure gives no
+// figures.
+func (a *app) runningStats(ctx context.Context, zones []api.Zone) map[string]api.ZoneStats {
 	running := false
 	for _, z := range zones {
 		running = running || z.State == api.StateRunning
@@ -125,19 +126,19 @@ func (a *app) cpuPercents(ctx context.Context, zones []api.Zone) map[string]floa
 	if err != nil {
 		return nil
 	}
-	out := make(map[string]float64, len(st))
+	out := make(map[string]api.ZoneStats, len(st))
 	for _, s := range st {
-		out[s.Name] = s.CPUPercent
+		out[s.Name] = s
 	}
 	return out
 }
 
-func cpuColumn(cpu map[string]float64, zone string) string {
-	v, ok := cpu[zone]
+func cpuColumn(stats map[string]api.ZoneStats, zone string) string {
+	s, ok := stats[zone]
 	if !ok {
 		return "-"
 	}
-	return strconv.FormatFloat(v, 'f', 1, 64)
+	return strconv.FormatFloat(s.CPUPercent, 'f', 1, 64)
 }
 
 func newStatsCmd(a *app) *cobra.Command {

@@ -455,9 +455,12 @@ func newListCmd(a *app) *cobra.Command {
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List zones",
-		Long: `List every zone with its state, init PID, template, memory in use against
-its limit and number of processes. Stopped zones show "-" for usage.`,
+		Long: `List every zone with its state, init PID, template, CPU %, memory in use
+against its limit and number of processes; --wide adds swap, disk and inodes
+against the quota, network received/sent and block IO read/written. Stopped
+zones show "-" for usage.`,
 		Example: `  zonectl list
+  zonectl list --wide
   zonectl list --state running --template busybox
   zonectl list --label customer=c1042
   zonectl list -o json`,
@@ -468,6 +471,7 @@ its limit and number of processes. Stopped zones show "-" for usage.`,
 	labelArgs := addLabelFlag(cmd, "only zones labelled KEY=VALUE; repeat to require several")
 	cmd.Flags().StringVar(&state, "state", "", "only zones in this state (running, stopped, ...)")
 	cmd.Flags().StringVar(&template, "template", "", "only zones made from this template")
+	wide := cmd.Flags().BoolP("wide", "w", false, "also swap, disk, inodes, network and block IO of running zones")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkFormat(*out); err != nil {
 			return err
@@ -483,7 +487,7 @@ its limit and number of processes. Stopped zones show "-" for usage.`,
 		if zones == nil {
 			zones = []api.Zone{} // "[]", not "null", for scripts
 		}
-		return writeData(a.stdout, *out, zones, func(w io.Writer) error { return writeZoneTable(w, zones, a.cpuPercents(cmd.Context(), zones)) })
+		return writeData(a.stdout, *out, zones, func(w io.Writer) error { return writeZoneTable(w, zones, a.runningStats(cmd.Context(), zones), *wide) })
 	}
 	return cmd
 }

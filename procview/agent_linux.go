@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -52,6 +53,8 @@ type agent struct {
 
 	mu    sync.Mutex
 	zones map[int32]string // listener fd → zone
+
+	snaps map[string]cachedSnap
 }
 
 // startAgent listens on SeccompSocket(state) and serves until the process
@@ -77,7 +80,7 @@ func startAgent(state string, log *slog.Logger) (*agent, error) {
 		ln.Close()
 		return nil, fmt.Errorf("seccomp agent: epoll: %w", err)
 	}
-	a := &agent{state: state, log: log, ln: ln, epfd: epfd, zones: map[int32]string{}}
+	a := &agent{state: state, log: log, ln: ln, epfd: epfd, zones: map[int32]string{}, snaps: map[string]cachedSnap{}}
 	go a.accept()
 	go a.poll()
 	return a, nil
@@ -224,12 +227,38 @@ func (a *agent) answer(fd int, zone string) {
 	_ = ioctlPtr(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&resp))
 }
 
+// snapCacheFor is how long an answer's snapshot of a zone is reused: a
+// zone calling sysinfo in a loop would otherwise make the server read its
+// cgroup and every one of its processes' state on each call, spending far
+// more CPU outside the zone's limits than the zone spends inside them.
+const snapCacheFor = 250 * time.Millisecond
+
+type cachedSnap struct {
+	s  *Snapshot
+	at time.Time
+}
+
+// snapshot is the zone's snapshot, at most snapCacheFor old. Only the
+// poll goroutine calls it, so the cache needs no lock.
 func (a *agent) snapshot(zone string) (*Snapshot, error) {
+	if c, ok := a.snaps[zone]; ok && time.Since(c.at) < snapCacheFor {
+		return c.s, nil
+	}
 	cfg, err := readConfig((&rootNode{state: a.state}).configPath(zone))
 	if err != nil {
 		return nil, err
 	}
-	return Snap(zone, cfg)
+	s, err := Snap(zone, cfg)
+	if err != nil {
+		return nil, err
+	}
+	for z, c := range a.snaps {
+		if time.Since(c.at) >= snapCacheFor {
+			delete(a.snaps, z)
+		}
+	}
+	a.snaps[zone] = cachedSnap{s: s, at: time.Now()}
+	return s, nil
 }
 
 // sysinfo answers sysinfo(2) with the zone's memory (as its meminfo

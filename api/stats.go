@@ -7,6 +7,12 @@ import "time"
 // many processes and the limit.
 const EventZoneOOM = "zone-oom"
 
+// EventZoneQuota is the event of a zone running into its disk quota: a
+// write (or a file's creation) was refused, or the disk came within the
+// quota's margin (see ZoneFails.Quota). Message says how often since the
+// zone started.
+const EventZoneQuota = "zone-quota"
+
 // ZoneStats is what a running zone uses and how often it hit its limits,
 // as GET /v1/zones/{name}/stats and GET /v1/stats answer.
 type ZoneStats struct {
@@ -64,7 +70,15 @@ type ZoneFails struct {
 	// the CPU limit held the zone back.
 	CPUThrottledPeriods uint64 `json:"cpu_throttled_periods"`
 	CPUThrottledNanos   uint64 `json:"cpu_throttled_nanos"`
-	// Quota counts writes the disk quota refused, where the quota backend
-	// can tell.
+	// Quota counts the times the zone ran into its disk quota (bytes or
+	// inodes): use went from below the quota to at it, as a refused
+	// write leaves it. Project quotas count the kernel's warnings of
+	// refused writes; images and btrfs qgroups, which have none, are
+	// sampled every 2 seconds (and at each stats read), and "at" means
+	// less than 2 MiB (1/32 of a smaller quota) or no inode free. Writes
+	// refused while the zone stays at the quota count once; a hit that
+	// begins and ends between two samples is missed. Counted since the
+	// zone started, or since the daemon adopted it after a restart;
+	// omitted for zones without a quota.
 	Quota uint64 `json:"quota,omitempty"`
 }

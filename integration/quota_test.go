@@ -6,9 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zoned-project/zoned/api"
 	"github.com/zoned-project/zoned/errdefs"
@@ -90,10 +92,50 @@ func checkDiskQuota(t *testing.T, d *daemon) {
 	}
 	// A sparse write far out succeeds and takes one block.
 	d.mustExec("q1", "dd", "if=/dev/zero", "of=/root/sparse", "bs=4k", "count=1", "seek=10000000")
-	// Writing past the quota fails inside, with ENOSPC or EDQUOT.
+	// Writing past the quota fails inside, with ENOSPC or EDQUOT, and
+	// counts as a quota hit with an event.
+	events, err := d.c.Events(ctx, api.EventFilter{Zone: "q1", Types: []string{api.EventZoneQuota}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := d.quotaHits("q1"); n != 0 {
+		t.Fatalf("quota hits of a new zone: %d", n)
+	}
 	r := d.exec("q1", "", "dd", "if=/dev/zero", "of=/root/big", "bs=1M", "count=100", "conv=fsync")
-	if r.code == 0 || !(strings.Contains(r.stderr, "No space left") || strings.Contains(r.stderr, "quota exceeded")) {
+	if r.code == 0 || !quotaRefused(r.stderr) {
 		t.Fatalf("writing 100 MiB in a 64 MiB zone: exit %d, stderr %q", r.code, r.stderr)
+	}
+	waitFor(t, 10*time.Second, "a quota hit in the stats", func() bool { return d.quotaHits("q1") >= 1 })
+	waitEvent(t, events, api.EventZoneQuota, "q1", 10*time.Second)
+	// More refused writes while the zone stays full are the same hit.
+	if r := d.exec("q1", "", "dd", "if=/dev/zero", "of=/root/big2", "bs=64k", "count=2000"); r.code == 0 || !quotaRefused(r.stderr) {
+		t.Fatalf("writing more in a full zone: exit %d, stderr %q", r.code, r.stderr)
+	}
+	time.Sleep(3 * time.Second) // a sample of the sampler
+	if n := d.quotaHits("q1"); n != 1 {
+		t.Errorf("quota hits after two refused writes without room made in between: %d, want 1", n)
+	}
+	// Once use drops, the next fill is a hit of its own. The stats read
+	// after the delete sees the room (zoneDiskUsed syncs first, for
+	// btrfs's counters).
+	d.mustExec("q1", "rm", "-f", "/root/big", "/root/big2")
+	if used := d.zoneDiskUsed("q1"); used > 16<<10 {
+		t.Fatalf("zone uses %d KiB after deleting what filled it", used)
+	}
+	if r := d.exec("q1", "", "dd", "if=/dev/zero", "of=/root/big", "bs=4k", "count=50000"); r.code == 0 || !quotaRefused(r.stderr) {
+		t.Fatalf("filling the zone again: exit %d, stderr %q", r.code, r.stderr)
+	}
+	waitFor(t, 10*time.Second, "a second quota hit in the stats", func() bool { return d.quotaHits("q1") >= 2 })
+	if out, stderr, code := d.zonectl("", "stats", "q1"); code != 0 || !regexp.MustCompile(`(?m)^disk .* 2\s*$`).MatchString(out) {
+		t.Errorf("zonectl stats q1 shows no 2 disk quota fails: %d %q %q", code, out, stderr)
+	}
+	// /metrics counts zones with a quota, from 0, and leaves out others.
+	m := d.scrape(t)
+	if got, ok := m[`zoned_zone_quota_failures_total{zone="q1"}`]; !ok || got < 2 {
+		t.Errorf("quota failures of q1 in /metrics: %v (%v), want 2 or more", got, ok)
+	}
+	if got, ok := m[`zoned_zone_quota_failures_total{zone="other"}`]; ok {
+		t.Errorf("a zone without a quota has quota failures in /metrics: %v", got)
 	}
 	// The other zone and the host write on.
 	d.mustExec("other", "dd", "if=/dev/zero", "of=/root/big", "bs=1M", "count=80", "conv=fsync")
@@ -135,6 +177,22 @@ func checkDiskQuota(t *testing.T, d *daemon) {
 	if r.code == 0 {
 		t.Fatalf("writing past the grown quota after a daemon restart succeeded")
 	}
+}
+
+// quotaHits is the zone's disk quota fail counter in its stats.
+func (d *daemon) quotaHits(zone string) uint64 {
+	d.t.Helper()
+	st, err := d.c.ZoneStats(ctxT(d.t), zone)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return st.Fails.Quota
+}
+
+// quotaRefused tells whether a tool's stderr says the quota refused a
+// write: ENOSPC (images, XFS) or EDQUOT.
+func quotaRefused(stderr string) bool {
+	return strings.Contains(stderr, "No space left") || strings.Contains(stderr, "quota exceeded")
 }
 
 // liveGrowable says whether zone's disk can grow while it runs here:

@@ -192,21 +192,26 @@ const memHog = `BEGIN { s = "x"; while (length(s) < 268435456) s = s s; print le
 // waitOOM waits for a zone-oom event about zone.
 func waitOOM(t *testing.T, events <-chan api.Event, zone string) {
 	t.Helper()
-	timeout := time.After(time.Minute)
+	if e := waitEvent(t, events, api.EventZoneOOM, zone, time.Minute); !strings.Contains(e.Message, "OOM") {
+		t.Errorf("OOM event message %q", e.Message)
+	}
+}
+
+// waitEvent waits for an event of type typ about zone.
+func waitEvent(t *testing.T, events <-chan api.Event, typ, zone string, timeout time.Duration) api.Event {
+	t.Helper()
+	deadline := time.After(timeout)
 	for {
 		select {
 		case e, ok := <-events:
 			if !ok {
-				t.Fatal("events stream ended before an OOM event")
+				t.Fatalf("events stream ended before a %s event", typ)
 			}
-			if e.Type == api.EventZoneOOM && e.Zone == zone {
-				if !strings.Contains(e.Message, "OOM") {
-					t.Errorf("OOM event message %q", e.Message)
-				}
-				return
+			if e.Type == typ && e.Zone == zone {
+				return e
 			}
-		case <-timeout:
-			t.Fatalf("no %s event for zone %s within a minute", api.EventZoneOOM, zone)
+		case <-deadline:
+			t.Fatalf("no %s event for zone %s within %s", typ, zone, timeout)
 		}
 	}
 }

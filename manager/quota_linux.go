@@ -31,6 +31,8 @@ type quotaPart struct {
 	// backends are the quota backends of zones that started or were
 	// adopted, by zone name: stats of all zones must not read the store.
 	backends sync.Map
+	// hits counts running zones' quota hits.
+	hits quotaHits
 }
 
 func (*quotaPart) partName() string { return "disk quota" }
@@ -208,6 +210,16 @@ func (q *quotaPart) prestart(_ context.Context, rec *store.ZoneRecord, _ *revert
 	return b.Attach(q.dir(rec))
 }
 
+// start counts the zone's quota hits from 0, as its cgroup's counters
+// start from 0.
+func (q *quotaPart) start(_ context.Context, rec *store.ZoneRecord, _ int, r *revert.Reverter) error {
+	r.Add(func() { q.unwatchHits(rec.Name) })
+	q.watchHits(rec)
+	return nil
+}
+
+func (q *quotaPart) stopped(rec *store.ZoneRecord) { q.unwatchHits(rec.Name) }
+
 // reconcile mounts every zone's disk image at daemon start, so a stopped
 // zone's files are where the daemon writes them (hostname, devices) after
 // a host reboot too.
@@ -223,6 +235,11 @@ func (q *quotaPart) reconcile(_ context.Context, recs []*store.ZoneRecord) error
 		}
 		if err != nil {
 			q.m.log.Warn("attach disk quota", "zone", rec.Name, "err", err)
+			continue
+		}
+		if rec.State == api.StateRunning {
+			// An adopted zone's earlier hits died with the old daemon.
+			q.watchHits(rec)
 		}
 	}
 	return nil
@@ -233,6 +250,7 @@ func (q *quotaPart) reconcile(_ context.Context, recs []*store.ZoneRecord) error
 // way has no annotation yet; its image, if any, is found by name.
 func (q *quotaPart) destroy(rec *store.ZoneRecord) error {
 	q.backends.Delete(rec.Name)
+	q.unwatchHits(rec.Name)
 	b, err := q.backend(rec)
 	if err != nil {
 		return err
@@ -320,10 +338,13 @@ type quotaRef struct {
 	dir string
 }
 
-// fillStats adds disk use against the quota to a zone's stats. Zones
-// without a quota are left out: measuring them means walking their layer,
-// too slow for stats of every zone at once.
+// fillStats adds disk use against the quota and the quota's hits to a
+// zone's stats. Zones without a quota are left out: measuring them means
+// walking their layer, too slow for stats of every zone at once. The
+// read samples the quota too, so a hit is counted by the time a reader
+// that saw the write refused asks.
 func (q *quotaPart) fillStats(zone string, st *api.ZoneStats) {
+	st.Fails.Quota = q.sampleHit(zone)
 	v, ok := q.backends.Load(zone)
 	if !ok {
 		return

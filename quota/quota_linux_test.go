@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -424,11 +425,37 @@ func testProjectQuota(t *testing.T, fstype string) {
 	if err := os.MkdirAll(sub, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// The kernel warns of the hit over netlink, keyed as the probe says.
+	p, err := NewProbe(b, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	wantFill(t, p, Clear, "empty project")
+	hits := make(chan Warning, 100)
+	w, err := WatchWarnings(func(wn Warning) {
+		if wn.Key == p.Key && wn.Refused() {
+			hits <- wn
+		}
+	})
+	if err != nil {
+		t.Fatalf("quota warnings (Debian's kernel has CONFIG_QUOTA_NETLINK_INTERFACE): %v", err)
+	}
+	defer w.Close()
 	// As a zone's root does, without CAP_SYS_RESOURCE, which lets ext4
 	// (not XFS) ignore quota limits.
 	if out, err := withoutSysResource("dd", "if=/dev/zero", "of="+filepath.Join(sub, "big"), "bs=1M", "count=40", "conv=fsync"); err == nil || !quotaMessage(out) {
 		t.Fatalf("writing 40 MiB under a 16 MiB project quota: %v: %s", err, out)
 	}
+	select {
+	case wn := <-hits:
+		if wn.Kind != quotaNlBHardWarn {
+			t.Errorf("warning of a refused write: kind %d, want BHARDWARN", wn.Kind)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no quota warning for project %+v after a refused write", p.Key)
+	}
+	wantFill(t, p, Full, "after a refused write")
 	u, err := b.Usage(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -211,11 +211,7 @@ func writeZoneStats(w io.Writer, s *api.ZoneStats) error {
 	fmt.Fprintf(tw, "memory\t%s\t%s\t%d (OOM kills %d)\n", size(s.MemoryBytes), limitText(s.MemoryLimitBytes, true), f.Memory, f.OOMKills)
 	fmt.Fprintf(tw, "swap\t%s\t-\t-\n", size(s.SwapBytes))
 	fmt.Fprintf(tw, "processes\t%d\t%s\t%d refused forks\n", s.Processes, limitText(s.ProcessesLimit, false), f.Forks)
-	quota := "-"
-	if f.Quota > 0 || s.DiskLimitBytes > 0 {
-		quota = strconv.FormatUint(f.Quota, 10)
-	}
-	fmt.Fprintf(tw, "disk\t%s\t%s\t%s\n", size(s.DiskBytes), limitText(s.DiskLimitBytes, true), quota)
+	fmt.Fprintf(tw, "disk\t%s\t%s\t%s\n", size(s.DiskBytes), limitText(s.DiskLimitBytes, true), quotaFails(s))
 	fmt.Fprintf(tw, "inodes\t%d\t%s\t-\n", s.DiskInodes, limitText(s.DiskLimitInodes, false))
 	fmt.Fprintf(tw, "net rx\t%s (%d packets)\t-\t-\n", size(s.NetRxBytes), s.NetRxPackets)
 	fmt.Fprintf(tw, "net tx\t%s (%d packets)\t-\t-\n", size(s.NetTxBytes), s.NetTxPackets)
@@ -224,15 +220,24 @@ func writeZoneStats(w io.Writer, s *api.ZoneStats) error {
 	return tw.Flush()
 }
 
+// quotaFails is the disk quota's fail count, "-" for a zone without a
+// quota.
+func quotaFails(s *api.ZoneStats) string {
+	if s.Fails.Quota > 0 || s.DiskLimitBytes > 0 {
+		return strconv.FormatUint(s.Fails.Quota, 10)
+	}
+	return "-"
+}
+
 // writeStatsTable writes one line per running zone.
 func writeStatsTable(w io.Writer, all []api.ZoneStats) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tCPU%\tMEMORY\tPROCS\tNET RX/TX\tIO R/W\tMEM FAILS\tOOM\tFORK FAILS\tTHROTTLED")
+	fmt.Fprintln(tw, "NAME\tCPU%\tMEMORY\tPROCS\tNET RX/TX\tIO R/W\tMEM FAILS\tOOM\tFORK FAILS\tTHROTTLED\tQUOTA FAILS")
 	for _, s := range all {
-		fmt.Fprintf(tw, "%s\t%.1f\t%s/%s\t%d\t%s/%s\t%s/%s\t%d\t%d\t%d\t%d\n", s.Name, s.CPUPercent,
+		fmt.Fprintf(tw, "%s\t%.1f\t%s/%s\t%d\t%s/%s\t%s/%s\t%d\t%d\t%d\t%d\t%s\n", s.Name, s.CPUPercent,
 			size(s.MemoryBytes), limitText(s.MemoryLimitBytes, true), s.Processes,
 			size(s.NetRxBytes), size(s.NetTxBytes), size(s.IOReadBytes), size(s.IOWriteBytes),
-			s.Fails.Memory, s.Fails.OOMKills, s.Fails.Forks, s.Fails.CPUThrottledPeriods)
+			s.Fails.Memory, s.Fails.OOMKills, s.Fails.Forks, s.Fails.CPUThrottledPeriods, quotaFails(&s))
 	}
 	return tw.Flush()
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -60,5 +61,27 @@ func TestZoneStatsTable(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("stats table lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+func TestStatsShowQuotaFails(t *testing.T) {
+	withQuota := api.ZoneStats{Name: "q1", DiskBytes: 60 << 20, DiskLimitBytes: 64 << 20, Fails: api.ZoneFails{Quota: 2}}
+	fresh := api.ZoneStats{Name: "q2", DiskLimitBytes: 64 << 20}
+	none := api.ZoneStats{Name: "plain"}
+	var b bytes.Buffer
+	if err := writeStatsTable(&b, []api.ZoneStats{withQuota, fresh, none}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`(?m)QUOTA FAILS$`, `(?m)^q1 .* 2$`, `(?m)^q2 .* 0$`, `(?m)^plain .* -$`} {
+		if !regexp.MustCompile(want).MatchString(b.String()) {
+			t.Errorf("stats of all zones do not match %s:\n%s", want, b.String())
+		}
+	}
+	b.Reset()
+	if err := writeZoneStats(&b, &withQuota); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^disk .*64MiB +2$`).MatchString(b.String()) {
+		t.Errorf("zone stats lack the disk quota's 2 fails:\n%s", b.String())
 	}
 }

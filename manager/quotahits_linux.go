@@ -150,7 +150,10 @@ func (q *quotaPart) sampleHit(zone string) uint64 {
 	}
 	h.mu.Lock()
 	if h.zones[zone] != z {
-		h.mu.Unlock() // stopped meanwhile
+		h.mu.Unlock()
+		// Stopped meanwhile: the probe was closed, and this sample may
+		// have reopened what it keeps open. Closing is idempotent.
+		z.probe.Close()
 		return 0
 	}
 	hit := false

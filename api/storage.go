@@ -10,7 +10,13 @@ type Pool struct {
 	// template) or "btrfs" (a snapshot per zone of a template subvolume).
 	Backend string `json:"backend"`
 	// Default is true for the pool that is the daemon's data dir.
-	Default   bool      `json:"default,omitempty"`
+	Default bool `json:"default,omitempty"`
+	// Quota is the backend that enforces zones' --disk quotas in the
+	// pool: "btrfs-qgroup", "project" (ext4/XFS project quota on the
+	// zone's own directory), "image" (a per-zone ext4 image on a loop
+	// device, where the filesystem has neither) or "none" (--disk is
+	// refused in this pool).
+	Quota     string    `json:"quota"`
 	Zones     []string  `json:"zones,omitempty"`
 	CreatedAt time.Time `json:"created_at,omitempty"`
 }

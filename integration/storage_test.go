@@ -72,8 +72,32 @@ func TestBtrfsPoolZones(t *testing.T) {
 	}
 
 	out, _, code = d.zonectl("", "storage", "list")
-	if code != 0 || !strings.Contains(out, "fast") || !strings.Contains(out, "default") {
+	if code != 0 || !strings.Contains(out, "fast") || !strings.Contains(out, "default") || !strings.Contains(out, "QUOTA") {
 		t.Fatalf("storage list: %q", out)
+	}
+	// Each pool says which backend enforces --disk in it: qgroups in the
+	// btrfs pool, project quotas or images in the default one, none in
+	// another overlay pool (--disk is refused there).
+	if _, stderr, code := d.zonectl("", "storage", "create", "plain", "--path", t.TempDir(), "--backend", "overlay"); code != 0 {
+		t.Fatalf("storage create plain: %s", stderr)
+	}
+	out, _, _ = d.zonectl("", "storage", "list", "-o", "json")
+	var listed []api.Pool
+	if err := json.Unmarshal([]byte(out), &listed); err != nil {
+		t.Fatalf("storage list -o json: %v\n%s", err, out)
+	}
+	quotas := map[string]string{}
+	for _, p := range listed {
+		quotas[p.Name] = p.Quota
+	}
+	if quotas["fast"] != "btrfs-qgroup" || (quotas["default"] != "image" && quotas["default"] != "project") || quotas["plain"] != "none" {
+		t.Errorf("pools' quota backends = %v", quotas)
+	}
+	if _, err := d.c.CreateZone(ctx, api.CreateZoneRequest{Name: "inplain", Pool: "plain", Resources: api.Resources{DiskBytes: 1 << 30}}); err == nil || !strings.Contains(err.Error(), "not supported") {
+		t.Errorf("--disk in a pool whose quota is none: %v, want refused as not supported", err)
+	}
+	if _, stderr, code := d.zonectl("", "storage", "delete", "plain"); code != 0 {
+		t.Fatalf("storage delete plain: %s", stderr)
 	}
 	out, _, code = d.zonectl("", "df", "-o", "json")
 	if code != 0 {

@@ -80,6 +80,27 @@ func (q *quotaPart) validateCreate(_ context.Context, req *api.CreateZoneRequest
 	return errdefs.WithField("resources", q.checkSize(l))
 }
 
+// poolQuota names the backend that enforces --disk in pool, as
+// validateCreate and create choose it: a btrfs pool's qgroups, the
+// default pool's filesystem's project quota or else disk images, and
+// none in other overlay pools.
+func (m *Manager) poolQuota(pool fsshare.PoolInfo) string {
+	switch {
+	case pool.Backend == fsshare.BackendBtrfs:
+		return quota.BtrfsQgroup
+	case pool.Name != fsshare.DefaultPool:
+		return "none"
+	}
+	name, err := quota.Detect(filepath.Dir(m.fs.ZoneDir("x")))
+	if err != nil {
+		// No zones/ yet: it will be made on the pool's filesystem.
+		if name, err = quota.Detect(pool.Path); err != nil {
+			return "none"
+		}
+	}
+	return name
+}
+
 // onBtrfsPool says whether a zone created by req is a snapshot in a btrfs
 // pool, whose own subvolume carries the quota.
 func (q *quotaPart) onBtrfsPool(req *api.CreateZoneRequest) bool {

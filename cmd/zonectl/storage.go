@@ -42,7 +42,9 @@ func newStorageListCmd(a *app) *cobra.Command {
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List storage pools",
-		Long:    `List every storage pool with its backend, its directory and how many zones live in it.`,
+		Long: `List every storage pool with its backend, the quota backend that enforces
+zones' --disk there (btrfs-qgroup, project, image, or none where --disk is
+refused), its directory and how many zones live in it.`,
 		Example: `  zonectl storage list
   zonectl storage list -o json`,
 		Args: needArgs(),
@@ -58,13 +60,13 @@ func newStorageListCmd(a *app) *cobra.Command {
 		}
 		return writeData(a.stdout, *out, pools, func(w io.Writer) error {
 			tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tBACKEND\tPATH\tZONES")
+			fmt.Fprintln(tw, "NAME\tBACKEND\tQUOTA\tPATH\tZONES")
 			for _, p := range pools {
 				name := p.Name
 				if p.Default {
 					name += " (default)"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", name, p.Backend, p.Path, len(p.Zones))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", name, p.Backend, p.Quota, p.Path, len(p.Zones))
 			}
 			return tw.Flush()
 		})

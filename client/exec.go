@@ -181,7 +181,9 @@ func (c *Client) stream(ctx context.Context, what, path string, body any, opts E
 	for {
 		t, p, err := api.ReadFrame(br)
 		if err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			// A peer that closes with our frames unread resets the
+			// connection instead of ending it: the same drop.
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
 				if ctxErr := ctx.Err(); ctxErr != nil {
 					return -1, fmt.Errorf("%s: %w", what, ctxErr)
 				}

@@ -87,6 +87,14 @@ func checkDiskQuota(t *testing.T, d *daemon) {
 	// In a btrfs pool the zone's root is a snapshot: nothing is copied
 	// up, and the link shares the template's extents.
 	onSnapshot := z.Spec.Annotations["org.zoned.disk-quota-on-layer"] != ""
+	// df inside shows the plan: statfs of the overlay root is its upper
+	// dir's, which is the image's filesystem or, with a project quota,
+	// the project's limit. btrfs reports the whole filesystem: qgroups
+	// do not reach statfs.
+	dfSize := strings.Fields(strings.Split(strings.TrimSpace(d.mustExec("q1", "df", "-k", "/")), "\n")[1])[1]
+	if kb, _ := strconv.ParseInt(dfSize, 10, 64); !onSnapshot && (kb < 48<<10 || kb > 64<<10) {
+		t.Errorf("df in a zone with a 64M quota (%s) shows %s KiB", z.Spec.Annotations["org.zoned.disk-quota"], dfSize)
+	}
 	if grew := d.zoneDiskUsed("q1") - before; !onSnapshot && grew < bbSize.Size()/1024-4 {
 		t.Errorf("hard linking busybox (%d KiB) grew the zone's use by %d KiB only", bbSize.Size()/1024, grew)
 	}

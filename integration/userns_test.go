@@ -16,6 +16,18 @@ import (
 // idmapped mounts (5.12) and overlayfs over idmapped layers (5.19).
 func requireIDMappedOverlay(t *testing.T) {
 	t.Helper()
+	if release, ok := kernelAtLeast(t, 5, 19); !ok {
+		t.Skipf("kernel %s lacks overlayfs over idmapped layers (5.19+), which unprivileged zones need", release)
+	}
+	if _, err := os.Stat("/proc/self/ns/user"); err != nil {
+		t.Skip("kernel has no user namespaces (CONFIG_USER_NS)")
+	}
+}
+
+// kernelAtLeast reports whether the running kernel is major.minor or
+// newer, with its release for skip messages.
+func kernelAtLeast(t *testing.T, major, minor int) (string, bool) {
+	t.Helper()
 	var u syscall.Utsname
 	if err := syscall.Uname(&u); err != nil {
 		t.Fatal(err)
@@ -27,14 +39,9 @@ func requireIDMappedOverlay(t *testing.T) {
 		}
 		b.WriteByte(byte(c))
 	}
-	var major, minor int
-	fmt.Sscanf(b.String(), "%d.%d", &major, &minor)
-	if major < 5 || major == 5 && minor < 19 {
-		t.Skipf("kernel %s lacks overlayfs over idmapped layers (5.19+), which unprivileged zones need", b.String())
-	}
-	if _, err := os.Stat("/proc/self/ns/user"); err != nil {
-		t.Skip("kernel has no user namespaces (CONFIG_USER_NS)")
-	}
+	var ma, mi int
+	fmt.Sscanf(b.String(), "%d.%d", &ma, &mi)
+	return b.String(), ma > major || ma == major && mi >= minor
 }
 
 func statIDs(t *testing.T, path string) (uid, gid uint32) {

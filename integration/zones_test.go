@@ -323,6 +323,7 @@ func TestZonesSurviveDaemonKill9(t *testing.T) {
 	ctx := ctxT(t)
 	a := d.createStarted("k1", api.Resources{MemoryBytes: 64 << 20})
 	b := d.createStarted("k2", api.Resources{})
+	c := d.createStarted("k3", api.Resources{})
 	d.kill9()
 	for _, z := range []*api.Zone{a, b} {
 		if err := syscall.Kill(z.InitPID, 0); err != nil {
@@ -349,6 +350,22 @@ func TestZonesSurviveDaemonKill9(t *testing.T) {
 	if got := d.memoryLimit("k1"); got != mem {
 		t.Errorf("set after restart: kernel limit %d", got)
 	}
+	// A reboot inside an adopted zone brings it back, as in a zone the
+	// daemon started: the kernel still tells a non-parent how the init
+	// ended (its zombie's stat, or pidfd exit information on 6.15+).
+	release, exitInfo := kernelAtLeast(t, 6, 15)
+	d.exec("k3", "", "reboot")
+	rebooted := func() bool {
+		z, err := d.c.GetZone(ctx, "k3")
+		return err == nil && z.State == api.StateRunning && z.InitPID != 0 && z.InitPID != c.InitPID
+	}
+	if exitInfo {
+		waitFor(t, 20*time.Second, "adopted zone k3 to come back after a reboot inside", rebooted)
+	} else {
+		waitFor(t, 20*time.Second, "adopted zone k3's init to end", func() bool { return !processAlive(c.InitPID) })
+		z, _ := d.c.GetZone(ctx, "k3")
+		t.Logf("kernel %s has no pidfd exit information (6.15+): after a reboot inside, adopted zone k3 is %s (%q)", release, z.State, z.LastExit)
+	}
 	// An adopted zone still stops properly.
 	z, err := d.c.StopZone(ctx, "k2", api.StopRequest{TimeoutSeconds: 10})
 	if err != nil || z.State != api.StateStopped {
@@ -356,6 +373,9 @@ func TestZonesSurviveDaemonKill9(t *testing.T) {
 	}
 	if processAlive(b.InitPID) {
 		t.Errorf("adopted zone's init %d alive after stop", b.InitPID)
+	}
+	if exitInfo && z.LastExit != "poweroff" {
+		t.Errorf("graceful stop of an adopted zone ended with %q, want poweroff", z.LastExit)
 	}
 	// A zone that dies while no daemon runs is found stopped and freed.
 	d.kill9()

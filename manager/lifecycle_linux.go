@@ -39,8 +39,9 @@ type runtimeZone struct {
 	init      *namespaces.Init // nil for a zone adopted after a restart
 	done      chan struct{}    // closed when init has exited
 	status    namespaces.ExitStatus
-	// statusKnown is false for adopted zones: only a parent can read
-	// the exit status, and the daemon that started them is gone.
+	// statusKnown says status is how init ended. For a zone adopted
+	// after a restart it is what the kernel still told a non-parent
+	// (namespaces.WaitExited), set before done closes.
 	statusKnown bool
 	console     *os.File       // PTY master; nil for adopted zones
 	fanout      *consoleFanout // attached console clients (console_linux.go); nil for adopted zones
@@ -308,9 +309,12 @@ func (m *Manager) watch(rz *runtimeZone) {
 		}
 		rz.status = st
 	} else {
-		if err := namespaces.WaitExited(rz.pid, rz.startTime); err != nil {
+		st, known, err := namespaces.WaitExited(rz.pid, rz.startTime)
+		if err != nil {
 			m.log.Warn("wait for adopted zone init", "zone", rz.name, "err", err)
 		}
+		// Set before done closes: readers of the status wait for it.
+		rz.status, rz.statusKnown = st, known
 	}
 	close(rz.done)
 
@@ -462,12 +466,8 @@ func (m *Manager) stopLocked(ctx context.Context, rec *store.ZoneRecord, req api
 	if req.TimeoutSeconds > 0 {
 		timeout = time.Duration(req.TimeoutSeconds) * time.Second
 	}
-	// A graceful stop is described by how init ended (poweroff); an
-	// adopted zone's status is unknown, so just "stopped".
+	// A graceful stop is described by how init ended (poweroff).
 	reason := ""
-	if !rz.statusKnown {
-		reason = "stopped"
-	}
 	if !req.Force && namespaces.Alive(rz.pid, rz.startTime) {
 		sig := stopSignal(rec)
 		if err := namespaces.Signal(rz.pid, rz.startTime, sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
@@ -487,6 +487,11 @@ func (m *Manager) stopLocked(ctx context.Context, rec *store.ZoneRecord, req api
 		if err := m.killZone(rz); err != nil {
 			return nil, err
 		}
+	}
+	if reason == "" && !rz.statusKnown {
+		// An adopted zone whose status the kernel no longer told (read
+		// only after done closed, when watch has set it).
+		reason = "stopped"
 	}
 	rz.handled = true
 	m.afterExit(rz, reason)

@@ -693,3 +693,56 @@ func hostCgroupV2() bool {
 	var st unix.Statfs_t
 	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
 }
+
+// orphan starts script in the background of a shell that exits at once, so
+// the process is no child of the test (as an adopted zone init is no child
+// of a restarted daemon), and returns its pid and start time.
+func orphan(t *testing.T, script string) (int, uint64) {
+	t.Helper()
+	out, err := exec.Command("/bin/sh", "-c", "("+script+") >/dev/null 2>&1 & echo $!").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := StartTime(pid)
+	if err != nil {
+		t.Fatalf("orphan %d gone before it was looked at: %v", pid, err)
+	}
+	return pid, st
+}
+
+// WaitExited learns how a process that is not its child ended, where the
+// kernel still tells: always on 6.15+ (pidfd exit information), and from
+// the zombie before its reaper gets to it on older kernels.
+func TestWaitExitedStatusOfNonChild(t *testing.T) {
+	var u unix.Utsname
+	unix.Uname(&u)
+	var major, minor int
+	fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor)
+	exitInfo := major > 6 || major == 6 && minor >= 15
+
+	pid, st := orphan(t, "sleep 0.3; exit 7")
+	got, known, err := WaitExited(pid, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if known && (got.Code != 7 || got.Signal != 0) || exitInfo && !known {
+		t.Errorf("exit 7 of non-child %d: %+v known %v", pid, got, known)
+	}
+
+	// As a zone's init is ended by the kernel on reboot: by SIGHUP.
+	pid, st = orphan(t, `exec sh -c 'sleep 0.3; kill -HUP $$'`)
+	got, known, err = WaitExited(pid, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if known && (!got.Reboot() || got.Code != 129) || exitInfo && !known {
+		t.Errorf("SIGHUP of non-child %d: %+v known %v", pid, got, known)
+	}
+	if !exitInfo && !known {
+		t.Logf("kernel %d.%d has no pidfd exit information (6.15+) and the reaper was first: status unknown", major, minor)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -85,15 +87,24 @@ func Signal(pid int, startTime uint64, sig syscall.Signal) error {
 }
 
 // WaitExited blocks until the process pid started at startTime has exited
-// (it may still be a zombie). It works for processes that are not our
-// children, such as zone inits adopted after a daemon restart.
-func WaitExited(pid int, startTime uint64) error {
+// and returns how it ended when the kernel still tells a process that is
+// not its parent (known false otherwise). It is how the daemon learns that
+// a zone init it adopted after a restart asked for a reboot:
+//
+//   - while the parent has not reaped it, the zombie's /proc/PID/stat
+//     holds its wait status (field 52, exit_code);
+//   - after the reap, Linux 6.15+ keeps it for pidfd holders
+//     (PIDFD_GET_INFO with PIDFD_INFO_EXIT).
+//
+// Older kernels whose reaper is quick (systemd reaps orphans at once)
+// leave the status unknown.
+func WaitExited(pid int, startTime uint64) (st ExitStatus, known bool, err error) {
 	fd, err := openPidfd(pid, startTime)
 	if err != nil {
 		if errors.Is(err, os.ErrProcessDone) {
-			return nil
+			return ExitStatus{}, false, nil
 		}
-		return err
+		return ExitStatus{}, false, err
 	}
 	defer unix.Close(fd)
 	for {
@@ -104,10 +115,100 @@ func WaitExited(pid int, startTime uint64) error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("poll pidfd of %d: %w", pid, err)
+			return ExitStatus{}, false, fmt.Errorf("poll pidfd of %d: %w", pid, err)
 		}
-		return nil
+		break
 	}
+	if st, ok := zombieStatus(pid, startTime); ok {
+		return st, true, nil
+	}
+	// Reaped, or about to be: the pidfd's exit information appears with
+	// the reap. A parent that never reaps leaves a zombie, read above.
+	for i := 0; i < 20; i++ {
+		if st, ok, supported := pidfdExitStatus(fd); ok {
+			return st, true, nil
+		} else if !supported {
+			break
+		}
+		if st, ok := zombieStatus(pid, startTime); ok {
+			return st, true, nil
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	return ExitStatus{}, false, nil
+}
+
+// zombieStatus reads the wait status of pid from its /proc/PID/stat if it
+// is the zombie of the process started at startTime.
+func zombieStatus(pid int, startTime uint64) (ExitStatus, bool) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ExitStatus{}, false
+	}
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return ExitStatus{}, false
+	}
+	// fields[0] is field 3 (state): starttime (22) is fields[19] and
+	// exit_code (52, Linux 3.5+) fields[49].
+	fields := bytes.Fields(data[i+1:])
+	if len(fields) < 50 || fields[0][0] != 'Z' || string(fields[19]) != strconv.FormatUint(startTime, 10) {
+		return ExitStatus{}, false
+	}
+	code, err := strconv.Atoi(string(fields[49]))
+	if err != nil {
+		return ExitStatus{}, false
+	}
+	return exitStatusOf(syscall.WaitStatus(code)), true
+}
+
+// struct pidfd_info as Linux 6.15 first published it (PIDFD_INFO_SIZE_VER0,
+// include/uapi/linux/pidfd.h); the kernel fills what fits.
+type pidfdInfo struct {
+	Mask     uint64
+	CgroupID uint64
+	Pid      uint32
+	Tgid     uint32
+	Ppid     uint32
+	Ruid     uint32
+	Rgid     uint32
+	Euid     uint32
+	Egid     uint32
+	Suid     uint32
+	Sgid     uint32
+	Fsuid    uint32
+	Fsgid    uint32
+	ExitCode int32
+}
+
+const (
+	// PIDFD_GET_INFO = _IOWR(PIDFS_IOCTL_MAGIC 0xFF, 11, struct pidfd_info)
+	pidfdGetInfo  = 0xC0000000 | uint(unsafe.Sizeof(pidfdInfo{}))<<16 | 0xFF<<8 | 11
+	pidfdInfoExit = 1 << 3
+)
+
+// pidfdExitStatus asks the kernel for the exit status kept on a pidfd of
+// a reaped process. supported is false where the kernel has no such
+// information (before 6.15).
+func pidfdExitStatus(fd int) (st ExitStatus, ok, supported bool) {
+	info := pidfdInfo{Mask: pidfdInfoExit}
+	_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(pidfdGetInfo), uintptr(unsafe.Pointer(&info)))
+	switch {
+	case errno == unix.ENOTTY || errno == unix.EINVAL || errno == unix.EOPNOTSUPP:
+		return ExitStatus{}, false, false
+	case errno != 0 || info.Mask&pidfdInfoExit == 0:
+		// ESRCH: exited but not reaped yet.
+		return ExitStatus{}, false, true
+	}
+	return exitStatusOf(syscall.WaitStatus(info.ExitCode)), true, true
+}
+
+// exitStatusOf turns a wait status into an ExitStatus as Init.Wait does.
+func exitStatusOf(ws syscall.WaitStatus) ExitStatus {
+	if ws.Signaled() {
+		return ExitStatus{Code: 128 + int(ws.Signal()), Signal: ws.Signal()}
+	}
+	return ExitStatus{Code: ws.ExitStatus()}
 }
 
 // resetOOMScore gives a zone's first process (and an exec helper, before it

@@ -203,11 +203,7 @@ func (p *Init) Wait() (ExitStatus, error) {
 	if err != nil {
 		return ExitStatus{}, fmt.Errorf("wait for init %d: %w", p.Pid, err)
 	}
-	ws := ps.Sys().(syscall.WaitStatus)
-	if ws.Signaled() {
-		return ExitStatus{Code: 128 + int(ws.Signal()), Signal: ws.Signal()}, nil
-	}
-	return ExitStatus{Code: ws.ExitStatus()}, nil
+	return exitStatusOf(ps.Sys().(syscall.WaitStatus)), nil
 }
 
 // Signal sends sig to the zone's init, guarded by its start time.

@@ -150,25 +150,45 @@ func (b imageBackend) SetLimits(dir string, l Limits, live bool) error {
 	if live || !strings.Contains(string(out), "Permission denied") {
 		return fmt.Errorf("resize2fs %s: %w: %s", dev, err, strings.TrimSpace(string(out)))
 	}
-	return b.growOffline(dir, img)
+	return b.growOffline(dir, img, dev)
 }
 
 // growOffline grows the filesystem of a stopped zone's image to the size
-// of the image file, unmounted.
-func (b imageBackend) growOffline(dir, img string) error {
+// of its loop device dev, unmounted.
+//
+// The check and the grow work on dev, kept attached by an open file, and
+// never on the image file: a mount namespace made while the image was
+// mounted (another zone starting) holds a copy of the mount for a moment,
+// so the filesystem may still be live after our unmount, writing its
+// journal. Only the device tells: its filesystem claims it exclusively
+// until the last copy goes, so an O_EXCL open of it succeeds only then,
+// and e2fsck and resize2fs open it O_EXCL as well.
+func (b imageBackend) growOffline(dir, img, dev string) error {
+	hold, err := os.OpenFile(dev, os.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("grow %s offline: %w", img, err)
+	}
+	// With autoclear the device goes when this closes; Attach then binds
+	// the image anew.
+	defer hold.Close()
 	if err := unix.Unmount(dir, 0); err != nil {
 		return fmt.Errorf("unmount %s to grow it offline: %w", dir, err)
 	}
-	// e2fsck first, as resize2fs insists for an unmounted filesystem;
-	// -p repairs only what is safe without asking.
-	out, err := exec.Command("e2fsck", "-f", "-p", img).CombinedOutput()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) && ee.ExitCode() == 1 {
-		err = nil // errors corrected
+	err = waitUnclaimed(dev, 10*time.Second)
+	var out []byte
+	if err == nil {
+		// e2fsck first, as resize2fs insists for an unmounted
+		// filesystem; -p repairs only what is safe without asking.
+		out, err = exec.Command("e2fsck", "-f", "-p", dev).CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ee.ExitCode() == 1 {
+			err = nil // errors corrected
+		}
 	}
 	if err == nil {
-		out, err = exec.Command("resize2fs", img).CombinedOutput()
+		out, err = exec.Command("resize2fs", dev).CombinedOutput()
 	}
+	hold.Close()
 	if aerr := b.Attach(dir); err == nil {
 		err = aerr
 	}
@@ -176,6 +196,26 @@ func (b imageBackend) growOffline(dir, img string) error {
 		return fmt.Errorf("grow %s offline: %w: %s", img, err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// waitUnclaimed waits until no filesystem has block device dev mounted
+// (an O_EXCL open of it succeeds), for at most timeout.
+func waitUnclaimed(dev string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		fd, err := unix.Open(dev, unix.O_RDONLY|unix.O_EXCL|unix.O_CLOEXEC, 0)
+		if err == nil {
+			unix.Close(fd)
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) {
+			return fmt.Errorf("open %s exclusively: %w", dev, err)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s is still mounted elsewhere %s after its unmount: %w", dev, timeout, errdefs.ErrUnavailable)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func (b imageBackend) Usage(dir string) (Usage, error) {

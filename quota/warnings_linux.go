@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,18 +22,17 @@ const (
 
 	quotaNlCWarning = 1 // QUOTA_NL_C_WARNING
 
-	quotaNlAQtype     = 1 // u32: USRQUOTA, GRPQUOTA, PRJQUOTA
-	quotaNlAExcessID  = 2 // u64: the user, group or project over its quota
-	quotaNlAWarning   = 3 // u32: QUOTA_NL_*WARN
-	quotaNlADevMajor  = 4 // u32
-	quotaNlADevMinor  = 5 // u32
-	quotaNlACausedID  = 6 // u64: the UID whose write caused it
-	quotaNlIHardWarn  = 1 // QUOTA_NL_IHARDWARN: inode hard limit hit
-	quotaNlISoftLong  = 2 // QUOTA_NL_ISOFTLONGWARN: inode grace over, refused
-	quotaNlBHardWarn  = 4 // QUOTA_NL_BHARDWARN: block hard limit hit
-	quotaNlBSoftLong  = 5 // QUOTA_NL_BSOFTLONGWARN: block grace over, refused
-	genlHeaderLen     = 4 // struct genlmsghdr
-	netlinkAttrHdrLen = 4 // struct nlattr
+	quotaNlAQtype    = 1 // u32: USRQUOTA, GRPQUOTA, PRJQUOTA
+	quotaNlAExcessID = 2 // u64: the user, group or project over its quota
+	quotaNlAWarning  = 3 // u32: QUOTA_NL_*WARN
+	quotaNlADevMajor = 4 // u32
+	quotaNlADevMinor = 5 // u32
+	quotaNlACausedID = 6 // u64: the UID whose write caused it
+	quotaNlIHardWarn = 1 // QUOTA_NL_IHARDWARN: inode hard limit hit
+	quotaNlISoftLong = 2 // QUOTA_NL_ISOFTLONGWARN: inode grace over, refused
+	quotaNlBHardWarn = 4 // QUOTA_NL_BHARDWARN: block hard limit hit
+	quotaNlBSoftLong = 5 // QUOTA_NL_BSOFTLONGWARN: block grace over, refused
+	genlHeaderLen    = 4 // struct genlmsghdr
 	// nlaTypeMask strips NLA_F_NESTED and NLA_F_NET_BYTEORDER.
 	nlaTypeMask = 0x3fff
 )
@@ -142,20 +142,19 @@ func (w *Warnings) read(fn func(Warning)) {
 }
 
 // parseWarning decodes a QUOTA_NL_C_WARNING message after its netlink
-// header.
+// header: a genlmsghdr, then attributes in the route-attribute layout.
 func parseWarning(b []byte) (Warning, bool) {
 	if len(b) < genlHeaderLen || b[0] != quotaNlCWarning {
 		return Warning{}, false
 	}
+	attrs, err := nl.ParseRouteAttr(b[genlHeaderLen:])
+	if err != nil {
+		return Warning{}, false
+	}
 	var w Warning
-	seen := 0
-	for b = b[genlHeaderLen:]; len(b) >= netlinkAttrHdrLen; {
-		l := int(binary.NativeEndian.Uint16(b[0:2]))
-		typ := binary.NativeEndian.Uint16(b[2:4]) & nlaTypeMask
-		if l < netlinkAttrHdrLen || l > len(b) {
-			break
-		}
-		v := b[netlinkAttrHdrLen:l]
+	seen := false
+	for _, a := range attrs {
+		v := a.Value
 		u32 := func() uint32 {
 			if len(v) < 4 {
 				return 0
@@ -168,13 +167,13 @@ func parseWarning(b []byte) (Warning, bool) {
 			}
 			return binary.NativeEndian.Uint64(v)
 		}
-		switch typ {
+		switch a.Attr.Type & nlaTypeMask {
 		case quotaNlAQtype:
 			w.Key.Type = u32()
 		case quotaNlAExcessID:
 			w.Key.ID = u64()
 		case quotaNlAWarning:
-			w.Kind, seen = u32(), 1
+			w.Kind, seen = u32(), true
 		case quotaNlADevMajor:
 			w.Key.Major = u32()
 		case quotaNlADevMinor:
@@ -182,13 +181,8 @@ func parseWarning(b []byte) (Warning, bool) {
 		case quotaNlACausedID:
 			w.Caused = u64()
 		}
-		next := (l + unix.NLA_ALIGNTO - 1) &^ (unix.NLA_ALIGNTO - 1)
-		if next > len(b) {
-			break
-		}
-		b = b[next:]
 	}
-	return w, seen == 1
+	return w, seen
 }
 
 // Close ends the subscription and waits for fn's last call.

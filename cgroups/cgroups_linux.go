@@ -70,6 +70,54 @@ func Load(path string) (Group, error) {
 	return nil, fmt.Errorf("load cgroup %s: no cgroup hierarchy is mounted at %s: %w", path, root, errdefs.ErrUnsupported)
 }
 
+// RemoveEmpty removes the group at path from every hierarchy if it holds
+// no process and no child group there; otherwise it removes nothing and
+// the error wraps ErrConflict. It is for a parent zoned made (the zones'
+// parent), which must never take a child with it, as Delete would.
+func RemoveEmpty(path string) error {
+	if err := checkPath(path); err != nil {
+		return err
+	}
+	var dirs []string
+	switch Mode() {
+	case "v1":
+		_, byCtrl, _, err := v1Hierarchies(path)
+		if err != nil {
+			return err
+		}
+		for _, d := range byCtrl {
+			dirs = append(dirs, d)
+		}
+	case "v2":
+		dirs = []string{filepath.Join(root, path)}
+	}
+	// Every hierarchy is checked before any is touched, so a group in use
+	// keeps all of its directories.
+	for _, d := range dirs {
+		ents, err := os.ReadDir(d)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("remove cgroup %s: %w", path, err)
+		}
+		for _, e := range ents {
+			if e.IsDir() {
+				return fmt.Errorf("remove cgroup %s: it holds group %s: %w", path, e.Name(), errdefs.ErrConflict)
+			}
+		}
+		if pids, err := readProcs(d); err == nil && len(pids) > 0 {
+			return busyError(path, pids)
+		}
+	}
+	for _, d := range dirs {
+		if err := unix.Rmdir(d); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("remove cgroup %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
 // checkPath insists on an absolute, clean path below the root, so a group
 // can never be the root itself or climb out of the hierarchy.
 func checkPath(path string) error {

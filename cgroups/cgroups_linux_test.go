@@ -425,3 +425,36 @@ func kernelRelease() string {
 	}
 	return string(b)
 }
+
+// RemoveEmpty takes a parent away from every hierarchy only once it holds
+// no group, and never a child with it.
+func TestRemoveEmptyKeepsChildren(t *testing.T) {
+	requireCgroups(t)
+	parent := testParent(t)
+	child, err := New(parent+"/child", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := leftovers(parent)
+	if err := RemoveEmpty(parent); !errors.Is(err, errdefs.ErrConflict) {
+		t.Fatalf("RemoveEmpty of a parent with a child: %v, want a conflict", err)
+	}
+	if after := leftovers(parent); len(after) != len(before) || len(before) == 0 {
+		t.Fatalf("RemoveEmpty of a busy parent changed %v into %v", before, after)
+	}
+	if _, err := Load(parent + "/child"); err != nil {
+		t.Fatalf("child gone: %v", err)
+	}
+	if err := child.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	if err := RemoveEmpty(parent); err != nil {
+		t.Fatal(err)
+	}
+	if left := leftovers(parent); len(left) > 0 {
+		t.Errorf("RemoveEmpty left %v", left)
+	}
+	if err := RemoveEmpty(parent); err != nil {
+		t.Errorf("RemoveEmpty of a removed group: %v", err)
+	}
+}

@@ -195,7 +195,15 @@ func (m *Manager) Close() error {
 	for _, rz := range m.running {
 		rz.detach()
 	}
+	idle := len(m.running) == 0
 	m.mu.Unlock()
+	if idle {
+		// Nothing of zoned stays without zones: the zones' parent
+		// group goes too (the next zone's start makes it again).
+		if err := cgroups.RemoveEmpty(m.cfg.CgroupParent); err != nil {
+			m.log.Debug("keep the zones' parent cgroup", "cgroup", m.cfg.CgroupParent, "err", err)
+		}
+	}
 	return m.store.Close()
 }
 

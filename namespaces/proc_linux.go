@@ -14,25 +14,34 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// procStat returns the state letter and the start time (field 22, in clock
-// ticks since boot) of pid from /proc/PID/stat.
-func procStat(pid int) (byte, uint64, error) {
+// procStatFields returns the fields of /proc/PID/stat from field 3 (the
+// state) on: fields[0] is field 3, so field N is fields[N-3].
+func procStatFields(pid int) ([][]byte, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
 	// comm (field 2) may hold spaces and parentheses: the fields after it
 	// start behind the last ')'.
 	i := bytes.LastIndexByte(data, ')')
 	if i < 0 {
-		return 0, 0, fmt.Errorf("parse /proc/%d/stat: no comm", pid)
+		return nil, fmt.Errorf("parse /proc/%d/stat: no comm", pid)
 	}
 	fields := bytes.Fields(data[i+1:])
-	// fields[0] is field 3 (state), so field 22 is fields[19].
 	if len(fields) < 20 {
-		return 0, 0, fmt.Errorf("parse /proc/%d/stat: %d fields", pid, len(fields))
+		return nil, fmt.Errorf("parse /proc/%d/stat: %d fields", pid, len(fields))
 	}
-	st, err := strconv.ParseUint(string(fields[19]), 10, 64)
+	return fields, nil
+}
+
+// procStat returns the state letter and the start time (field 22, in clock
+// ticks since boot) of pid from /proc/PID/stat.
+func procStat(pid int) (byte, uint64, error) {
+	fields, err := procStatFields(pid)
+	if err != nil {
+		return 0, 0, err
+	}
+	st, err := strconv.ParseUint(string(fields[22-3]), 10, 64)
 	if err != nil {
 		return 0, 0, fmt.Errorf("parse /proc/%d/stat starttime: %w", pid, err)
 	}
@@ -141,21 +150,12 @@ func WaitExited(pid int, startTime uint64) (st ExitStatus, known bool, err error
 // zombieStatus reads the wait status of pid from its /proc/PID/stat if it
 // is the zombie of the process started at startTime.
 func zombieStatus(pid int, startTime uint64) (ExitStatus, bool) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
+	fields, err := procStatFields(pid)
+	// exit_code is field 52 (Linux 3.5+).
+	if err != nil || len(fields) < 52-2 || fields[0][0] != 'Z' || string(fields[22-3]) != strconv.FormatUint(startTime, 10) {
 		return ExitStatus{}, false
 	}
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return ExitStatus{}, false
-	}
-	// fields[0] is field 3 (state): starttime (22) is fields[19] and
-	// exit_code (52, Linux 3.5+) fields[49].
-	fields := bytes.Fields(data[i+1:])
-	if len(fields) < 50 || fields[0][0] != 'Z' || string(fields[19]) != strconv.FormatUint(startTime, 10) {
-		return ExitStatus{}, false
-	}
-	code, err := strconv.Atoi(string(fields[49]))
+	code, err := strconv.Atoi(string(fields[52-3]))
 	if err != nil {
 		return ExitStatus{}, false
 	}

@@ -244,7 +244,7 @@ func (a *agent) snapshot(zone string) (*Snapshot, error) {
 	if c, ok := a.snaps[zone]; ok && time.Since(c.at) < snapCacheFor {
 		return c.s, nil
 	}
-	cfg, err := readConfig((&rootNode{state: a.state}).configPath(zone))
+	cfg, err := readConfig(configPath(a.state, zone))
 	if err != nil {
 		return nil, err
 	}

@@ -23,7 +23,7 @@ func SetZone(state, zone string, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	p := filepath.Join(zonesDir(state), zone+".json")
+	p := configPath(state, zone)
 	tmp := p + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o644); err != nil {
 		return err
@@ -33,7 +33,7 @@ func SetZone(state, zone string, cfg Config) error {
 
 // RemoveZone forgets a zone and returns how many the view still serves.
 func RemoveZone(state, zone string) (int, error) {
-	err := os.Remove(filepath.Join(zonesDir(state), zone+".json"))
+	err := os.Remove(configPath(state, zone))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return 0, err
 	}

@@ -63,9 +63,12 @@ var (
 	_ fusefs.NodeGetattrer = (*zoneNode)(nil)
 )
 
-func (r *rootNode) configPath(zone string) string {
-	return filepath.Join(zonesDir(r.state), zone+".json")
+// configPath is where the daemon keeps zone's Config.
+func configPath(state, zone string) string {
+	return filepath.Join(zonesDir(state), zone+".json")
 }
+
+func (r *rootNode) configPath(zone string) string { return configPath(r.state, zone) }
 
 func (r *rootNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
 	if strings.ContainsAny(name, "/.") {

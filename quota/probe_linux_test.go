@@ -47,11 +47,7 @@ func madeProbe(t *testing.T, b Backend, dir string, l Limits) *Probe {
 }
 
 func TestImageProbeSeesFullBytesAndInodes(t *testing.T) {
-	requireRoot(t)
-	requireTool(t, "mkfs.ext4", "e2fsprogs")
-	base := t.TempDir()
-	b := imageBackend{dir: filepath.Join(base, "disks")}
-	dir := filepath.Join(base, "zone")
+	b, dir := testImageBackend(t)
 	p := madeProbe(t, b, dir, Limits{Bytes: 64 << 20, Inodes: 2000})
 	// Writes in 1 MiB chunks stop up to a chunk short of the end: the
 	// margin must still call that full.

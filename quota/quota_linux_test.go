@@ -82,12 +82,19 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestImageQuotaEnforcedGrowsAndLeavesNothing(t *testing.T) {
+// testImageBackend is an image backend keeping its images in a test
+// directory, and the zone directory it is to cap there; it skips where
+// images cannot be made.
+func testImageBackend(t *testing.T) (imageBackend, string) {
+	t.Helper()
 	requireRoot(t)
 	requireTool(t, "mkfs.ext4", "e2fsprogs")
 	base := t.TempDir()
-	b := imageBackend{dir: filepath.Join(base, "disks")}
-	dir := filepath.Join(base, "zone")
+	return imageBackend{dir: filepath.Join(base, "disks")}, filepath.Join(base, "zone")
+}
+
+func TestImageQuotaEnforcedGrowsAndLeavesNothing(t *testing.T) {
+	b, dir := testImageBackend(t)
 	if err := b.Make(dir, Limits{Bytes: 8 << 20}); !errors.Is(err, errdefs.ErrInvalid) {
 		t.Fatalf("Make below the minimum = %v, want ErrInvalid", err)
 	}
@@ -155,11 +162,7 @@ func TestImageQuotaEnforcedGrowsAndLeavesNothing(t *testing.T) {
 }
 
 func TestImageReattachAfterReboot(t *testing.T) {
-	requireRoot(t)
-	requireTool(t, "mkfs.ext4", "e2fsprogs")
-	base := t.TempDir()
-	b := imageBackend{dir: filepath.Join(base, "disks")}
-	dir := filepath.Join(base, "zone")
+	b, dir := testImageBackend(t)
 	if err := b.Make(dir, Limits{Bytes: 64 << 20}); err != nil {
 		t.Fatal(err)
 	}
@@ -191,11 +194,7 @@ func TestImageReattachAfterReboot(t *testing.T) {
 // A sparse write far past the cap takes only the blocks written, and the
 // cap still holds for what follows: no way around it by seeking.
 func TestImageSparseFilesStayUnderCap(t *testing.T) {
-	requireRoot(t)
-	requireTool(t, "mkfs.ext4", "e2fsprogs")
-	base := t.TempDir()
-	b := imageBackend{dir: filepath.Join(base, "disks")}
-	dir := filepath.Join(base, "zone")
+	b, dir := testImageBackend(t)
 	if err := b.Make(dir, Limits{Bytes: 64 << 20}); err != nil {
 		t.Fatal(err)
 	}

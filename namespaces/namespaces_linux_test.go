@@ -39,6 +39,16 @@ func TestMain(m *testing.M) {
 		os.Exit(spawnHelper(cfg))
 	}
 	code := func() int {
+		// This package's temporary directories, t.TempDir's included,
+		// go in a directory of its own, so hostMounts can tell mounts
+		// in them from those other packages' tests make meanwhile.
+		tmp, err := os.MkdirTemp("", "zoned-ns-test-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(tmp)
+		os.Setenv("TMPDIR", tmp)
 		if os.Geteuid() == 0 {
 			dir, err := os.MkdirTemp("", "zoned-test-busybox-")
 			if err != nil {
@@ -112,8 +122,10 @@ func hostMounts(t *testing.T) []string {
 	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		f := strings.Fields(l)
 		// go test runs packages side by side: the integration tests'
-		// daemons mount in their own directories meanwhile.
-		if strings.HasPrefix(f[4], "/tmp/zoned-it-") || strings.HasPrefix(f[4], "/var/tmp/zoned-") {
+		// daemons mount in their own directories meanwhile, and other
+		// packages' tests in their t.TempDir (this package's temporary
+		// directories are elsewhere, see TestMain).
+		if strings.HasPrefix(f[4], "/tmp/zoned-it-") || strings.HasPrefix(f[4], "/var/tmp/zoned-") || strings.HasPrefix(f[4], "/tmp/Test") {
 			continue
 		}
 		out = append(out, f[4])

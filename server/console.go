@@ -76,8 +76,11 @@ func (s *Server) console(w http.ResponseWriter, r *http.Request) {
 	}
 	detached := make(chan struct{})
 	go func() {
+		// detached is closed before the session: closing the session ends
+		// the Output loop below, whose select must already see the detach,
+		// or a client that detached would be told the zone stopped.
+		defer sess.Close()
 		defer close(detached)
-		defer sess.Close() // ends the Output loop below
 		for {
 			t, p, err := api.ReadFrame(brw.Reader)
 			if err != nil {

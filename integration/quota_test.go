@@ -89,11 +89,24 @@ func checkDiskQuota(t *testing.T, d *daemon) {
 	onSnapshot := z.Spec.Annotations["org.zoned.disk-quota-on-layer"] != ""
 	// df inside shows the plan: statfs of the overlay root is its upper
 	// dir's, which is the image's filesystem or, with a project quota,
-	// the project's limit. btrfs reports the whole filesystem: qgroups
-	// do not reach statfs.
-	dfSize := strings.Fields(strings.Split(strings.TrimSpace(d.mustExec("q1", "df", "-k", "/")), "\n")[1])[1]
-	if kb, _ := strconv.ParseInt(dfSize, 10, 64); !onSnapshot && (kb < 48<<10 || kb > 64<<10) {
-		t.Errorf("df in a zone with a 64M quota (%s) shows %s KiB", z.Spec.Annotations["org.zoned.disk-quota"], dfSize)
+	// the project's limit. btrfs reports the whole filesystem, so the
+	// /proc view answers statfs of the zone's root with the qgroup's.
+	backend := z.Spec.Annotations["org.zoned.disk-quota"]
+	if size, _ := d.df("q1", "/"); size < 48<<10 || size > 64<<10 {
+		t.Errorf("df in a zone with a 64M quota (%s) shows %d KiB", backend, size)
+	}
+	dfBefore := d.dfUsedAfterSync("q1")
+	d.mustExec("q1", "dd", "if=/dev/zero", "of=/root/df-probe", "bs=1M", "count=16", "conv=fsync")
+	if grew := d.dfUsedAfterSync("q1") - dfBefore; grew < 15<<10 || grew > 20<<10 {
+		t.Errorf("df in a zone (%s) counts a 16 MiB write as %d KiB", backend, grew)
+	}
+	d.mustExec("q1", "rm", "/root/df-probe")
+	// Other filesystems, and paths that do not exist, answer as always.
+	if got := strings.TrimSpace(d.mustExec("q1", "stat", "-f", "-c", "%t", "/proc")); got != "9fa0" {
+		t.Errorf("statfs of /proc in zone (%s): type %q, want 9fa0", backend, got)
+	}
+	if r := d.exec("q1", "", "stat", "-f", "/no/such/dir"); r.code == 0 || !strings.Contains(r.stderr, "No such file") {
+		t.Errorf("statfs of a missing path in zone (%s): exit %d, %q", backend, r.code, r.stderr)
 	}
 	if grew := d.zoneDiskUsed("q1") - before; !onSnapshot && grew < bbSize.Size()/1024-4 {
 		t.Errorf("hard linking busybox (%d KiB) grew the zone's use by %d KiB only", bbSize.Size()/1024, grew)
@@ -178,6 +191,9 @@ func checkDiskQuota(t *testing.T, d *daemon) {
 		}
 	}
 	d.mustExec("q1", "dd", "if=/dev/zero", "of=/root/more", "bs=1M", "count=40", "conv=fsync")
+	if size, used := d.df("q1", "/"); size < 96<<10 || size > 128<<10 || used < 40<<10 {
+		t.Errorf("df in a zone (%s) grown to 128M with 40M written: size %d KiB, used %d KiB", backend, size, used)
+	}
 	// The limit holds after a daemon restart.
 	d.kill9()
 	d.start()
@@ -185,6 +201,29 @@ func checkDiskQuota(t *testing.T, d *daemon) {
 	if r.code == 0 {
 		t.Fatalf("writing past the grown quota after a daemon restart succeeded")
 	}
+}
+
+// df returns the size and use of the filesystem of path inside zone as
+// df shows them, in KiB.
+func (d *daemon) df(zone, path string) (size, used int64) {
+	d.t.Helper()
+	lines := strings.Split(strings.TrimSpace(d.mustExec(zone, "df", "-k", path)), "\n")
+	f := strings.Fields(lines[len(lines)-1])
+	if len(f) < 3 {
+		d.t.Fatalf("df -k %s in zone %q: %q", path, zone, lines)
+	}
+	size, _ = strconv.ParseInt(f[1], 10, 64)
+	used, _ = strconv.ParseInt(f[2], 10, 64)
+	return size, used
+}
+
+// dfUsedAfterSync is the use df shows of zone's root once what was
+// written has reached the disk: btrfs counts it at the next commit.
+func (d *daemon) dfUsedAfterSync(zone string) int64 {
+	d.t.Helper()
+	d.mustExec(zone, "sync")
+	_, used := d.df(zone, "/")
+	return used
 }
 
 // quotaHits is the zone's disk quota fail counter in its stats.

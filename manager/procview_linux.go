@@ -14,6 +14,7 @@ import (
 	"github.com/zoned-project/zoned/cgroups"
 	"github.com/zoned-project/zoned/internal/revert"
 	"github.com/zoned-project/zoned/procview"
+	"github.com/zoned-project/zoned/quota"
 	"github.com/zoned-project/zoned/store"
 )
 
@@ -31,6 +32,9 @@ type viewPart struct {
 	mu sync.Mutex
 	// degraded holds why a running zone has no view.
 	degraded map[string]string
+	// disks holds the disk quotas the view reports to statfs in zones
+	// whose root filesystem does not (btrfs qgroups).
+	disks map[string]*procview.DiskQuota
 	// srv keeps one zone's start from telling the server about it while
 	// another zone's stop finds no zone left and stops the server.
 	srv sync.Mutex
@@ -44,7 +48,9 @@ type viewPart struct {
 // last zone often starts one again soon (a restart, a reinstall).
 const viewLinger = 10 * time.Second
 
-func newViewPart(m *Manager) *viewPart { return &viewPart{m: m, degraded: map[string]string{}} }
+func newViewPart(m *Manager) *viewPart {
+	return &viewPart{m: m, degraded: map[string]string{}, disks: map[string]*procview.DiskQuota{}}
+}
 
 func (*viewPart) partName() string { return "proc view" }
 
@@ -68,6 +74,36 @@ func (v *viewPart) ensure() error {
 		return cg.AddProc(pid)
 	})
 	return err
+}
+
+// learnDisk finds what the view tells statfs in rec's zone about its
+// disk: a btrfs qgroup's counters, since btrfs's statfs reports the whole
+// filesystem; the other backends' statfs reports the quota itself (an
+// image is a filesystem of its own, ext4 and XFS cut statfs to a
+// directory's project quota). Without the counters, df shows the pool.
+func (v *viewPart) learnDisk(rec *store.ZoneRecord) {
+	var disk *procview.DiskQuota
+	if rec.Spec != nil && rec.Spec.Annotations[diskQuotaAnnotation] == quota.BtrfsQgroup {
+		c, err := quota.NewBtrfsCounters(v.m.quotaDir(rec))
+		if err != nil {
+			v.m.log.Warn("df in the zone will show the pool, not the zone's quota", "zone", rec.Name, "err", err)
+		} else {
+			disk = &procview.DiskQuota{UsedFiles: c.Used, LimitFile: c.Limit}
+		}
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if disk == nil {
+		delete(v.disks, rec.Name)
+	} else {
+		v.disks[rec.Name] = disk
+	}
+}
+
+func (v *viewPart) disk(zone string) *procview.DiskQuota {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.disks[zone]
 }
 
 func (v *viewPart) setDegraded(zone, why string) {
@@ -99,6 +135,7 @@ func (v *viewPart) prestart(_ context.Context, rec *store.ZoneRecord, r *revert.
 		v.idle.Stop()
 		v.idle = nil
 	}
+	v.learnDisk(rec)
 	err := v.ensure()
 	if err == nil {
 		err = procview.SetZone(v.state(), rec.Name, procview.Config{Cgroup: v.m.cgroupPath(rec.Name)})
@@ -121,7 +158,7 @@ func (v *viewPart) prestart(_ context.Context, rec *store.ZoneRecord, r *revert.
 	spec.Mounts = append([]specs.Mount(nil), rec.Spec.Mounts...)
 	if spec.Linux != nil {
 		linux := *spec.Linux
-		linux.Seccomp = procview.Seccomp(linux.Seccomp, v.state(), rec.Name)
+		linux.Seccomp = procview.Seccomp(linux.Seccomp, v.state(), rec.Name, v.disk(rec.Name) != nil)
 		spec.Linux = &linux
 	}
 	for _, n := range names {
@@ -148,7 +185,7 @@ func (v *viewPart) execSeccomp(zone string, sc *specs.LinuxSeccomp) *specs.Linux
 	if _, err := procview.Serving(v.state()); err != nil {
 		return sc
 	}
-	return procview.Seccomp(sc, v.state(), zone)
+	return procview.Seccomp(sc, v.state(), zone, v.disk(zone) != nil)
 }
 
 // start tells the view the zone's init, whose age is the zone's uptime.
@@ -160,7 +197,7 @@ func (v *viewPart) start(_ context.Context, rec *store.ZoneRecord, pid int, _ *r
 func (v *viewPart) setZone(zone string, pid int) {
 	ticks, err := procview.StartTicks(pid)
 	if err == nil {
-		err = procview.SetZone(v.state(), zone, procview.Config{Cgroup: v.m.cgroupPath(zone), InitPID: pid, InitStart: ticks})
+		err = procview.SetZone(v.state(), zone, procview.Config{Cgroup: v.m.cgroupPath(zone), InitPID: pid, InitStart: ticks, Disk: v.disk(zone)})
 	}
 	if err != nil {
 		v.m.log.Warn("tell the /proc view about a zone", "zone", zone, "err", err)
@@ -178,6 +215,9 @@ func (v *viewPart) destroy(rec *store.ZoneRecord) error {
 // left, so nothing of zoned runs or stays mounted without zones.
 func (v *viewPart) forget(zone string) {
 	v.setDegraded(zone, "")
+	v.mu.Lock()
+	delete(v.disks, zone)
+	v.mu.Unlock()
 	v.srv.Lock()
 	defer v.srv.Unlock()
 	left, err := procview.RemoveZone(v.state(), zone)
@@ -237,6 +277,7 @@ func (v *viewPart) reconcile(_ context.Context, recs []*store.ZoneRecord) error 
 			continue
 		}
 		running++
+		v.learnDisk(rec)
 		if err := v.ensure(); err != nil {
 			v.m.log.Warn("zone view unavailable", "zone", rec.Name, "err", err)
 			v.setDegraded(rec.Name, err.Error())

@@ -109,11 +109,15 @@ func (q *quotaPart) onBtrfsPool(req *api.CreateZoneRequest) bool {
 }
 
 // dir is the directory the zone's quota is on.
-func (q *quotaPart) dir(rec *store.ZoneRecord) string {
+func (q *quotaPart) dir(rec *store.ZoneRecord) string { return q.m.quotaDir(rec) }
+
+// quotaDir is the directory rec's disk quota is on: its layer, a
+// snapshot, in a btrfs pool; else the zone's directory holding the layer.
+func (m *Manager) quotaDir(rec *store.ZoneRecord) string {
 	if rec.Spec != nil && rec.Spec.Annotations[quotaOnLayerAnnotation] != "" {
-		return q.m.fs.ZoneLayerDir(rec.Name)
+		return m.fs.ZoneLayerDir(rec.Name)
 	}
-	return q.m.fs.ZoneDir(rec.Name)
+	return m.fs.ZoneDir(rec.Name)
 }
 
 // checkSize refuses limits the backend of this host cannot hold.

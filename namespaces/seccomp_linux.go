@@ -87,6 +87,7 @@ var syscallNumbers = map[string]uint32{
 	"io_uring_setup":    unix.SYS_IO_URING_SETUP,
 	"sysinfo":           unix.SYS_SYSINFO,
 	"sched_getaffinity": unix.SYS_SCHED_GETAFFINITY,
+	"statfs":            unix.SYS_STATFS,
 }
 
 // seccompReturn is the filter's return value for an OCI action.

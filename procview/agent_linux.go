@@ -209,6 +209,18 @@ func (a *agent) answer(fd int, zone string) {
 		// ENOENT: the caller was killed while we woke up.
 		return
 	}
+	if req.Data.Nr == unix.SYS_STATFS {
+		// Answered on a goroutine of its own with a copy of the
+		// listener (see statfs): the listener may be forgotten before.
+		lfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+		if err == nil {
+			go a.statfs(lfd, zone, req)
+			return
+		}
+		resp := seccompNotifResp{ID: req.ID, Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
+		_ = ioctlPtr(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&resp))
+		return
+	}
 	resp := seccompNotifResp{ID: req.ID}
 	var err error
 	switch req.Data.Nr {

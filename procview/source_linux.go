@@ -27,6 +27,17 @@ type Config struct {
 	// field 22) name the zone's init, whose age is the zone's uptime.
 	InitPID   int    `json:"init_pid"`
 	InitStart uint64 `json:"init_start"`
+	// Disk, when set, is the zone's disk quota as statfs(2) inside the
+	// zone reports it (see statfs_linux.go).
+	Disk *DiskQuota `json:"disk,omitempty"`
+}
+
+// DiskQuota names the kernel files that hold a zone's disk use and limit
+// where its root filesystem's statfs does not report them: a btrfs
+// qgroup's counters in sysfs (quota.BtrfsCounters).
+type DiskQuota struct {
+	UsedFiles []string `json:"used_files"`
+	LimitFile string   `json:"limit_file"`
 }
 
 const cgroupRoot = "/sys/fs/cgroup"

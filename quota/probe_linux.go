@@ -2,6 +2,7 @@ package quota
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -110,12 +111,24 @@ func imageFill(dir string) (Fill, error) {
 	return fillOf(int64(st.Bavail)*st.Bsize, int64(st.Blocks)*st.Bsize), nil
 }
 
-// btrfsProbe reads the qgroup's counters from sysfs
-// (/sys/fs/btrfs/FSID/qgroups/0_ID, Linux 5.9+), which need no
-// transaction commit: "btrfs qgroup show" wants one to be current and costs
-// a process. The counters lag a commit behind, but a write the qgroup
-// refuses commits first, so at a hit they are current.
-func btrfsProbe(dir string) (*Probe, error) {
+// BtrfsCounters names the sysfs files (/sys/fs/btrfs/FSID/qgroups/0_ID,
+// Linux 5.9+) that hold what the qgroup capping dir counts against its
+// limit: reading them needs no process and no transaction commit, as
+// "btrfs qgroup show" does. Used is the sum of the files in Used: the
+// committed bytes, which lag a commit behind, and the space reserved for
+// writes not yet committed, which the qgroup counts against its limit
+// too; Limit holds the limit, 0 or all ones when there is none.
+type BtrfsCounters struct {
+	Qgroup string   // 0/ID
+	Dir    string   // the qgroup's sysfs directory
+	Used   []string // files to sum
+	Limit  string
+}
+
+// NewBtrfsCounters finds the counters of the qgroup capping the
+// subvolume dir: exclusive bytes for a snapshot, whose shared extents are
+// its template's, referenced bytes for a plain subvolume.
+func NewBtrfsCounters(dir string) (*BtrfsCounters, error) {
 	q, snap, err := qgroupOf(dir)
 	if err != nil {
 		return nil, err
@@ -124,35 +137,73 @@ func btrfsProbe(dir string) (*Probe, error) {
 	if err != nil {
 		return nil, err
 	}
-	qdir := filepath.Join("/sys/fs/btrfs", fsid, "qgroups", strings.ReplaceAll(q, "/", "_"))
-	used, limit := filepath.Join(qdir, "referenced"), filepath.Join(qdir, "max_referenced")
+	c := &BtrfsCounters{Qgroup: q, Dir: filepath.Join("/sys/fs/btrfs", fsid, "qgroups", strings.ReplaceAll(q, "/", "_"))}
+	used, limit := "referenced", "max_referenced"
 	if snap {
-		used, limit = filepath.Join(qdir, "exclusive"), filepath.Join(qdir, "max_exclusive")
+		used, limit = "exclusive", "max_exclusive"
 	}
+	c.Used, c.Limit = []string{filepath.Join(c.Dir, used)}, filepath.Join(c.Dir, limit)
+	if _, err := os.Stat(c.Limit); err != nil {
+		return nil, fmt.Errorf("qgroup %s of %s: no counters in sysfs (Linux 5.9+): %w", q, dir, err)
+	}
+	// Reservations (Linux 5.9+ as well); older layouts simply lack them.
+	for _, rsv := range []string{"rsv_data", "rsv_meta_pertrans", "rsv_meta_prealloc"} {
+		if _, err := os.Stat(filepath.Join(c.Dir, rsv)); err == nil {
+			c.Used = append(c.Used, filepath.Join(c.Dir, rsv))
+		}
+	}
+	return c, nil
+}
+
+// ReadBtrfsCounters reads used and limit bytes from the files of
+// BtrfsCounters; a limit of 0 means none.
+func ReadBtrfsCounters(usedFiles []string, limitFile string) (used, limit int64, err error) {
 	read := func(path string) (int64, error) {
 		b, err := kfile.Read(path)
 		if err != nil {
-			return 0, fmt.Errorf("qgroup %s of %s: %w", q, dir, err)
+			return 0, err
 		}
 		n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("qgroup %s of %s: %w", q, dir, err)
+			return 0, fmt.Errorf("%s: %w", path, err)
 		}
-		// No limit reads as 0 or as all ones.
 		return int64(min(n, 1<<62)), nil
 	}
-	fill := func() (Fill, error) {
-		max, err := read(limit)
-		if err != nil || max <= 0 || max == 1<<62 {
-			return Clear, err
-		}
-		n, err := read(used)
+	if limit, err = read(limitFile); err != nil {
+		return 0, 0, err
+	}
+	if limit == 1<<62 { // all ones: no limit
+		limit = 0
+	}
+	for _, f := range usedFiles {
+		n, err := read(f)
 		if err != nil {
+			return 0, 0, err
+		}
+		used += n
+	}
+	return used, limit, nil
+}
+
+// btrfsProbe samples the qgroup's committed bytes (see BtrfsCounters). A
+// write the qgroup refuses commits first, so at a hit they are current;
+// reservations would count writes still on their way as a hit.
+func btrfsProbe(dir string) (*Probe, error) {
+	c, err := NewBtrfsCounters(dir)
+	if err != nil {
+		return nil, err
+	}
+	fill := func() (Fill, error) {
+		n, max, err := ReadBtrfsCounters(c.Used[:1], c.Limit)
+		if err != nil || max <= 0 {
+			if err != nil {
+				err = fmt.Errorf("qgroup %s of %s: %w", c.Qgroup, dir, err)
+			}
 			return Clear, err
 		}
 		return fillOf(max-n, max), nil
 	}
-	return &Probe{fill: fill, close: func() { kfile.Forget(qdir) }}, nil
+	return &Probe{fill: fill, close: func() { kfile.Forget(c.Dir) }}, nil
 }
 
 // btrfsFSID returns the UUID of the btrfs filesystem of dir, which names

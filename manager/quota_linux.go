@@ -231,7 +231,7 @@ func (q *quotaPart) prestart(_ context.Context, rec *store.ZoneRecord, _ *revert
 	if err != nil || b == nil {
 		return err
 	}
-	q.backends.Store(rec.Name, quotaRef{b, q.dir(rec)})
+	q.setRef(rec.Name, b, q.dir(rec))
 	return b.Attach(q.dir(rec))
 }
 
@@ -255,7 +255,7 @@ func (q *quotaPart) reconcile(_ context.Context, recs []*store.ZoneRecord) error
 		}
 		b, err := q.backend(rec)
 		if err == nil && b != nil {
-			q.backends.Store(rec.Name, quotaRef{b, q.dir(rec)})
+			q.setRef(rec.Name, b, q.dir(rec))
 			err = b.Attach(q.dir(rec))
 		}
 		if err != nil {
@@ -274,7 +274,9 @@ func (q *quotaPart) reconcile(_ context.Context, recs []*store.ZoneRecord) error
 // deleted, qgroup or project limit dropped. A zone whose create died half
 // way has no annotation yet; its image, if any, is found by name.
 func (q *quotaPart) destroy(rec *store.ZoneRecord) error {
-	q.backends.Delete(rec.Name)
+	if v, ok := q.backends.LoadAndDelete(rec.Name); ok {
+		v.(*quotaRef).usage.Close()
+	}
 	q.unwatchHits(rec.Name)
 	b, err := q.backend(rec)
 	if err != nil {
@@ -357,10 +359,16 @@ func (m *Manager) ZoneDiskUsage(name string) (*quota.Usage, error) {
 	return &u, nil
 }
 
-// quotaRef is a zone's quota backend and the directory it caps.
+// quotaRef reads a zone's disk use for stats.
 type quotaRef struct {
-	b   quota.Backend
-	dir string
+	usage *quota.UsageReader
+}
+
+// setRef keeps how to read zone's disk use, for stats of every zone.
+func (q *quotaPart) setRef(zone string, b quota.Backend, dir string) {
+	if old, ok := q.backends.Swap(zone, &quotaRef{usage: quota.NewUsageReader(b, dir)}); ok {
+		old.(*quotaRef).usage.Close()
+	}
 }
 
 // fillStats adds disk use against the quota and the quota's hits to a
@@ -374,8 +382,7 @@ func (q *quotaPart) fillStats(zone string, st *api.ZoneStats) {
 	if !ok {
 		return
 	}
-	ref := v.(quotaRef)
-	u, err := ref.b.Usage(ref.dir)
+	u, err := v.(*quotaRef).usage.Read()
 	if err != nil {
 		q.m.log.Debug("disk usage for stats", "zone", zone, "err", err)
 		return

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -253,4 +254,59 @@ func projectProbe(dir string) (*Probe, error) {
 	}
 	key := WarningKey{Major: unix.Major(st.Dev), Minor: unix.Minor(st.Dev), Type: prjQuota, ID: uint64(id)}
 	return &Probe{Key: key, fill: fill}, nil
+}
+
+// A UsageReader reads a directory's Usage cheaply enough to be asked for
+// every zone in one stats request. Images and project quotas answer Usage
+// with a statfs or a quotactl already. A btrfs qgroup's Usage runs two
+// btrfs-progs processes and commits the filesystem; the reader reads the
+// qgroup's sysfs counters instead (committed plus reserved bytes, see
+// BtrfsCounters), found on first use, and falls back to Usage where they
+// cannot be read (kernels before 5.9).
+type UsageReader struct {
+	b   Backend
+	dir string
+
+	mu sync.Mutex
+	c  *BtrfsCounters
+}
+
+// NewUsageReader returns a reader of dir, which b made.
+func NewUsageReader(b Backend, dir string) *UsageReader { return &UsageReader{b: b, dir: dir} }
+
+// Read returns the directory's use and limits.
+func (r *UsageReader) Read() (Usage, error) {
+	if r.b.Name() != BtrfsQgroup {
+		return r.b.Usage(r.dir)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.c == nil {
+		c, err := NewBtrfsCounters(r.dir)
+		if err != nil {
+			return r.b.Usage(r.dir)
+		}
+		r.c = c
+	}
+	used, limit, err := ReadBtrfsCounters(r.c.Used, r.c.Limit)
+	if err != nil {
+		// The subvolume was made anew (a new qgroup): find it again.
+		r.closeLocked()
+		return r.b.Usage(r.dir)
+	}
+	return Usage{Backend: BtrfsQgroup, Bytes: used, LimitBytes: limit}, nil
+}
+
+// Close frees the descriptors the reader keeps open.
+func (r *UsageReader) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closeLocked()
+}
+
+func (r *UsageReader) closeLocked() {
+	if r.c != nil {
+		kfile.Forget(r.c.Dir)
+		r.c = nil
+	}
 }

@@ -308,6 +308,20 @@ func TestBtrfsQgroupEnforcedAndEscapesFail(t *testing.T) {
 	if err := fill(filepath.Join(dir, "big"), 40<<20); err != nil {
 		t.Fatalf("write after growing: %v", err)
 	}
+	// The stats' reader (sysfs counters, no commit) agrees with Usage
+	// (btrfs-progs after a commit) on the grown limit and the 40 MiB.
+	r := NewUsageReader(b, dir)
+	defer r.Close()
+	fast, err := r.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, err = b.Usage(dir); err != nil {
+		t.Fatal(err)
+	}
+	if fast.LimitBytes != 64<<20 || fast.Bytes < 40<<20 || fast.Bytes > u.Bytes+(1<<20) || fast.Bytes < u.Bytes-(1<<20) {
+		t.Errorf("stats reader: %+v, Usage: %+v", fast, u)
+	}
 	// Files outside the subvolume cannot be hard linked or renamed in,
 	// where they would escape the count.
 	outside := filepath.Join(mnt, "outside")

@@ -194,13 +194,22 @@ func checkDiskQuota(t *testing.T, d *daemon) {
 	if size, used := d.df("q1", "/"); size < 96<<10 || size > 128<<10 || used < 40<<10 {
 		t.Errorf("df in a zone (%s) grown to 128M with 40M written: size %d KiB, used %d KiB", backend, size, used)
 	}
-	// The limit holds after a daemon restart.
+	// The limit, and the count of hits (2 unless the zone restarted to
+	// grow), hold after a daemon restart.
+	hits := d.quotaHits("q1")
+	if z.State == api.StateRunning && hits < 2 {
+		t.Errorf("quota hits after growing live: %d, want the 2 before", hits)
+	}
 	d.kill9()
 	d.start()
+	if got := d.quotaHits("q1"); got != hits {
+		t.Errorf("quota hits after a daemon restart: %d, want the %d before", got, hits)
+	}
 	r = d.exec("q1", "", "dd", "if=/dev/zero", "of=/root/big2", "bs=1M", "count=100", "conv=fsync")
 	if r.code == 0 {
 		t.Fatalf("writing past the grown quota after a daemon restart succeeded")
 	}
+	waitFor(t, 10*time.Second, "the adopted zone's quota hit to count on", func() bool { return d.quotaHits("q1") == hits+1 })
 }
 
 // df returns the size and use of the filesystem of path inside zone as

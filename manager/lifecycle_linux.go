@@ -202,6 +202,7 @@ func (m *Manager) startLocked(rec *store.ZoneRecord) (_ *store.ZoneRecord, err e
 		z.InitStartTime = init.StartTime
 		z.StartedAt = &now
 		z.LastExit = ""
+		z.QuotaHits = 0
 		return nil
 	})
 	if err != nil {

@@ -239,7 +239,7 @@ func (q *quotaPart) prestart(_ context.Context, rec *store.ZoneRecord, _ *revert
 // start from 0.
 func (q *quotaPart) start(_ context.Context, rec *store.ZoneRecord, _ int, r *revert.Reverter) error {
 	r.Add(func() { q.unwatchHits(rec.Name) })
-	q.watchHits(rec)
+	q.watchHits(rec, false)
 	return nil
 }
 
@@ -263,8 +263,7 @@ func (q *quotaPart) reconcile(_ context.Context, recs []*store.ZoneRecord) error
 			continue
 		}
 		if rec.State == api.StateRunning {
-			// An adopted zone's earlier hits died with the old daemon.
-			q.watchHits(rec)
+			q.watchHits(rec, true)
 		}
 	}
 	return nil

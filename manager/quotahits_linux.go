@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -19,8 +20,9 @@ const quotaSampleInterval = 2 * time.Second
 // quotaHits counts the times each running zone ran into its disk quota
 // (api.ZoneFails.Quota): rising edges of "at the quota", from samples of
 // every zone's quota.Probe and, for project quotas, from the kernel's
-// quota warnings. Counts are in memory, since the zone started (or since
-// the daemon adopted it after a restart), as the cgroup's counters are.
+// quota warnings. Counts are since the zone started, as the cgroup's
+// counters are; each hit is saved in the zone's record, so a daemon that
+// adopts the zone after a restart counts on from there.
 type quotaHits struct {
 	mu    sync.Mutex
 	zones map[string]*zoneHits
@@ -48,9 +50,10 @@ type zoneHits struct {
 	warned bool
 }
 
-// watchHits starts counting rec's quota hits, from 0. A zone whose probe
+// watchHits starts counting rec's quota hits: from 0 for a zone that
+// starts, from its record's count for one adopted. A zone whose probe
 // cannot be made runs on, uncounted.
-func (q *quotaPart) watchHits(rec *store.ZoneRecord) {
+func (q *quotaPart) watchHits(rec *store.ZoneRecord, adopted bool) {
 	b, err := q.backend(rec)
 	if err != nil || b == nil {
 		return
@@ -64,6 +67,9 @@ func (q *quotaPart) watchHits(rec *store.ZoneRecord) {
 	// this run.
 	f, _ := p.Fill()
 	z := &zoneHits{probe: p, full: f == quota.Full}
+	if adopted {
+		z.count = rec.QuotaHits
+	}
 	h := &q.hits
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -195,8 +201,22 @@ func (q *quotaPart) warned(w quota.Warning) {
 	q.emitHit(zone, n)
 }
 
+// errZoneNotRunning ends a save of hits of a zone that stopped meanwhile.
+var errZoneNotRunning = errors.New("zone not running")
+
 func (q *quotaPart) emitHit(zone string, n uint64) {
 	q.m.log.Info("zone hit its disk quota", "zone", zone, "hits", n)
+	// Hits are rare; each costs a store write. max keeps a count that
+	// two hits saved out of order.
+	if _, err := q.m.store.UpdateZone(zone, func(z *store.ZoneRecord) error {
+		if z.State != api.StateRunning {
+			return errZoneNotRunning
+		}
+		z.QuotaHits = max(z.QuotaHits, n)
+		return nil
+	}); err != nil && !errors.Is(err, errZoneNotRunning) {
+		q.m.log.Warn("save the zone's disk quota hits", "zone", zone, "err", err)
+	}
 	q.m.emit(api.EventZoneQuota, zone, api.StateRunning, fmt.Sprintf("the zone's disk is at its quota: a write was refused (%d time(s) since it started)", n))
 }
 

@@ -36,6 +36,11 @@ type ZoneRecord struct {
 	CreatedAt     time.Time  `json:"created_at"`
 	StartedAt     *time.Time `json:"started_at,omitempty"`
 	LastExit      string     `json:"last_exit,omitempty"`
+	// QuotaHits counts the times the running zone hit its disk quota
+	// since it started (api.ZoneFails.Quota), kept here so that a daemon
+	// restart, which adopts the zone, does not reset it as it does not
+	// reset the cgroup's counters.
+	QuotaHits uint64 `json:"quota_hits,omitempty"`
 	// Privileged zones have no user namespace (root inside is host root).
 	Privileged bool `json:"privileged,omitempty"`
 	// Devices are the optional host devices the zone asked for.

@@ -130,12 +130,12 @@ func (v *viewPart) warnings(zone string) []string {
 // and seccomp rules to this start's spec (never stored: a start without
 // the view must not fail for want of their sources or its agent).
 func (v *viewPart) prestart(_ context.Context, rec *store.ZoneRecord, r *revert.Reverter) error {
+	v.learnDisk(rec) // runs btrfs-progs: before taking srv
 	v.srv.Lock()
 	if v.idle != nil {
 		v.idle.Stop()
 		v.idle = nil
 	}
-	v.learnDisk(rec)
 	err := v.ensure()
 	if err == nil {
 		err = procview.SetZone(v.state(), rec.Name, procview.Config{Cgroup: v.m.cgroupPath(rec.Name)})

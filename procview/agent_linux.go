@@ -55,6 +55,11 @@ type agent struct {
 	zones map[int32]string // listener fd → zone
 
 	snaps map[string]cachedSnap
+
+	// statfsBusy counts the statfs answers in progress, by zone
+	// (statfs_linux.go); statfsMu guards it.
+	statfsMu   sync.Mutex
+	statfsBusy map[string]int
 }
 
 // startAgent listens on SeccompSocket(state) and serves until the process
@@ -80,7 +85,7 @@ func startAgent(state string, log *slog.Logger) (*agent, error) {
 		ln.Close()
 		return nil, fmt.Errorf("seccomp agent: epoll: %w", err)
 	}
-	a := &agent{state: state, log: log, ln: ln, epfd: epfd, zones: map[int32]string{}, snaps: map[string]cachedSnap{}}
+	a := &agent{state: state, log: log, ln: ln, epfd: epfd, zones: map[int32]string{}, snaps: map[string]cachedSnap{}, statfsBusy: map[string]int{}}
 	go a.accept()
 	go a.poll()
 	return a, nil
@@ -212,10 +217,13 @@ func (a *agent) answer(fd int, zone string) {
 	if req.Data.Nr == unix.SYS_STATFS {
 		// Answered on a goroutine of its own with a copy of the
 		// listener (see statfs): the listener may be forgotten before.
-		lfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
-		if err == nil {
-			go a.statfs(lfd, zone, req)
-			return
+		if a.statfsBegin(zone) {
+			lfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+			if err == nil {
+				go a.statfs(lfd, zone, req)
+				return
+			}
+			a.statfsEnd(zone)
 		}
 		resp := seccompNotifResp{ID: req.ID, Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
 		_ = ioctlPtr(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&resp))

@@ -24,6 +24,7 @@ import (
 // (a dead network mount in the zone) holds up this caller only; lfd is
 // the agent's own copy of the listener, closed here.
 func (a *agent) statfs(lfd int, zone string, req seccompNotif) {
+	defer a.statfsEnd(zone)
 	defer unix.Close(lfd)
 	resp := seccompNotifResp{ID: req.ID, Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
 	if st, ok, err := a.zoneStatfs(lfd, zone, &req); err != nil {
@@ -37,6 +38,41 @@ func (a *agent) statfs(lfd int, zone string, req seccompNotif) {
 		}
 	}
 	_ = ioctlPtr(lfd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&resp))
+}
+
+// Each statfs answer in progress holds an OS thread of the server, and
+// one on a mount that hangs holds it until the mount answers. So that a
+// zone cannot make the server run out of threads (Go ends a process
+// past 10000), or keep other zones' answers waiting, at most
+// statfsPerZone answers run for a zone and statfsInAll for all zones;
+// past those, statfs goes to the kernel and shows the pool.
+const (
+	statfsPerZone = 8
+	statfsInAll   = 64
+)
+
+// statfsBegin takes a place for one of zone's statfs answers, if there
+// is one.
+func (a *agent) statfsBegin(zone string) bool {
+	a.statfsMu.Lock()
+	defer a.statfsMu.Unlock()
+	all := 0
+	for _, n := range a.statfsBusy {
+		all += n
+	}
+	if a.statfsBusy[zone] >= statfsPerZone || all >= statfsInAll {
+		return false
+	}
+	a.statfsBusy[zone]++
+	return true
+}
+
+func (a *agent) statfsEnd(zone string) {
+	a.statfsMu.Lock()
+	defer a.statfsMu.Unlock()
+	if a.statfsBusy[zone]--; a.statfsBusy[zone] <= 0 {
+		delete(a.statfsBusy, zone)
+	}
 }
 
 // zoneStatfs returns the answer to the caller's statfs with the zone's

@@ -29,3 +29,42 @@ func TestApplyQuota(t *testing.T) {
 		}
 	}
 }
+
+// TestStatfsPlacesAreBounded: a zone gets at most statfsPerZone answers
+// at once and all zones statfsInAll; an ended answer frees its place.
+func TestStatfsPlacesAreBounded(t *testing.T) {
+	a := &agent{statfsBusy: map[string]int{}}
+	for i := 0; i < statfsPerZone; i++ {
+		if !a.statfsBegin("z0") {
+			t.Fatalf("answer %d of a zone refused", i)
+		}
+	}
+	if a.statfsBegin("z0") {
+		t.Fatalf("answer %d of one zone taken", statfsPerZone+1)
+	}
+	a.statfsEnd("z0")
+	if !a.statfsBegin("z0") {
+		t.Fatal("a freed place was not given again")
+	}
+	taken := statfsPerZone
+	for z := 1; taken < statfsInAll; z++ {
+		for i := 0; i < statfsPerZone && taken < statfsInAll; i++ {
+			if !a.statfsBegin(string(rune('a' + z))) {
+				t.Fatalf("answer refused with %d in all", taken)
+			}
+			taken++
+		}
+	}
+	if a.statfsBegin("fresh") {
+		t.Fatalf("a zone got an answer past %d in all", statfsInAll)
+	}
+	for i := 0; i < statfsPerZone; i++ {
+		a.statfsEnd("z0")
+	}
+	if _, ok := a.statfsBusy["z0"]; ok {
+		t.Error("a zone with no answer left stays counted")
+	}
+	if !a.statfsBegin("fresh") {
+		t.Error("places freed by one zone were not given to another")
+	}
+}

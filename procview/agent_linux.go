@@ -260,7 +260,7 @@ type cachedSnap struct {
 
 // snapshot is the zone's snapshot, at most snapCacheFor old. Only the
 // poll goroutine calls it, so the cache needs no lock.
-func (a *agent) snapshot(zone string) (*Snapshot, error) {
+func (a *agent) snapshot(zone string, caller uint32) (*Snapshot, error) {
 	if c, ok := a.snaps[zone]; ok && time.Since(c.at) < snapCacheFor {
 		return c.s, nil
 	}
@@ -268,7 +268,7 @@ func (a *agent) snapshot(zone string) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := Snap(zone, cfg)
+	s, err := Snap(zone, cfg, int(caller))
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +284,7 @@ func (a *agent) snapshot(zone string) (*Snapshot, error) {
 // sysinfo answers sysinfo(2) with the zone's memory (as its meminfo
 // shows it), uptime, load and process count.
 func (a *agent) sysinfo(fd int, zone string, req *seccompNotif, resp *seccompNotifResp) error {
-	s, err := a.snapshot(zone)
+	s, err := a.snapshot(zone, req.Pid)
 	if err != nil {
 		return err
 	}
@@ -322,7 +322,7 @@ func (a *agent) affinity(fd int, zone string, req *seccompNotif, resp *seccompNo
 		resp.Error = -int32(unix.EINVAL)
 		return nil
 	}
-	s, err := a.snapshot(zone)
+	s, err := a.snapshot(zone, req.Pid)
 	if err != nil {
 		return err
 	}

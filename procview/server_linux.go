@@ -103,7 +103,7 @@ func (z *zoneNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 	}
 	// The entry carries the size the kernel reads up to (see render).
 	f := &fileNode{state: z.state, zone: z.zone, name: name}
-	data, errno := f.render()
+	data, errno := f.render(ctx)
 	if errno != 0 {
 		return nil, errno
 	}
@@ -132,12 +132,16 @@ func (z *zoneNode) Readdir(context.Context) (fusefs.DirStream, syscall.Errno) {
 // bind-mounted into a zone is looked up once, so a reader that neither
 // stats it nor reads it with read(2) may see it cut at the length of an
 // older render; meminfo's numbers have fixed widths so its length holds.
-func (f *fileNode) render() ([]byte, syscall.Errno) {
+func (f *fileNode) render(ctx context.Context) ([]byte, syscall.Errno) {
 	cfg, err := readConfig(filepath.Join(zonesDir(f.state), f.zone+".json"))
 	if err != nil {
 		return nil, syscall.ENOENT
 	}
-	snap, err := Snap(f.zone, cfg)
+	caller := 0
+	if fc, ok := ctx.(*fuse.Context); ok {
+		caller = int(fc.Caller.Pid)
+	}
+	snap, err := Snap(f.zone, cfg, caller)
 	if err != nil {
 		return nil, syscall.EIO
 	}
@@ -148,8 +152,8 @@ func (f *fileNode) render() ([]byte, syscall.Errno) {
 	return data, 0
 }
 
-func (f *fileNode) Getattr(_ context.Context, _ fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	data, errno := f.render()
+func (f *fileNode) Getattr(ctx context.Context, _ fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	data, errno := f.render(ctx)
 	if errno != 0 {
 		return errno
 	}
@@ -162,11 +166,11 @@ func (f *fileNode) Getattr(_ context.Context, _ fusefs.FileHandle, out *fuse.Att
 // Open takes one snapshot per open, so one read sequence sees one
 // consistent file, and a limit changed a moment ago shows at once; without
 // FOPEN_KEEP_CACHE the kernel drops the page cache of the previous open.
-func (f *fileNode) Open(_ context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
+func (f *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR) != 0 {
 		return nil, 0, syscall.EACCES
 	}
-	data, errno := f.render()
+	data, errno := f.render(ctx)
 	if errno != 0 {
 		return nil, 0, errno
 	}

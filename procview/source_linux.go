@@ -96,22 +96,25 @@ type loadTracker struct {
 type loadState struct {
 	at   time.Time
 	load [3]float64
+	// start is the zone init's start, which tells a zone that restarted.
+	start uint64
 }
 
 var loads = &loadTracker{zones: map[string]*loadState{}}
 
-func (l *loadTracker) sample(zone string, running int) [3]float64 {
+// sample adds a sample of running tasks to the averages of the zone
+// whose init started at start. A zone's first sample starts them from 0
+// at its start (up seconds ago), as the kernel's start from 0 at boot: a
+// zone read a second after it started shows a load near 0, not the one
+// task that happened to run.
+func (l *loadTracker) sample(zone string, start uint64, running int, up float64) [3]float64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := time.Now()
 	st := l.zones[zone]
-	if st == nil {
-		st = &loadState{at: now}
-		for i := range st.load {
-			st.load[i] = float64(running)
-		}
+	if st == nil || st.start != start {
+		st = &loadState{at: now.Add(-time.Duration(up * float64(time.Second))), start: start}
 		l.zones[zone] = st
-		return st.load
 	}
 	dt := now.Sub(st.at).Seconds()
 	st.at = now
@@ -123,7 +126,10 @@ func (l *loadTracker) sample(zone string, running int) [3]float64 {
 }
 
 // Snap reads a zone's snapshot from its cgroup and the host's /proc.
-func Snap(zone string, cfg Config) (*Snapshot, error) {
+// caller is the process whose read or system call asks for it (0 for
+// none): it is not counted as running, since it is running only to ask,
+// and would otherwise add 1 to the load of every zone that reads it.
+func Snap(zone string, cfg Config, caller int) (*Snapshot, error) {
 	s := &Snapshot{}
 	hostMem, _ := os.ReadFile("/proc/meminfo")
 	s.HostMeminfo = string(hostMem)
@@ -208,11 +214,14 @@ func Snap(zone string, cfg Config) (*Snapshot, error) {
 		if pid > s.LastPID {
 			s.LastPID = pid
 		}
+		if pid == caller {
+			continue
+		}
 		if state, _ := procState(pid); state == 'R' {
 			s.Running++
 		}
 	}
-	s.Load = loads.sample(zone, s.Running)
+	s.Load = loads.sample(zone, cfg.InitStart, s.Running, s.Uptime)
 	return s, nil
 }
 

@@ -211,8 +211,14 @@ func writeZoneStats(w io.Writer, s *api.ZoneStats) error {
 	fmt.Fprintf(tw, "memory\t%s\t%s\t%d (OOM kills %d)\n", size(s.MemoryBytes), limitText(s.MemoryLimitBytes, true), f.Memory, f.OOMKills)
 	fmt.Fprintf(tw, "swap\t%s\t-\t-\n", size(s.SwapBytes))
 	fmt.Fprintf(tw, "processes\t%d\t%s\t%d refused forks\n", s.Processes, limitText(s.ProcessesLimit, false), f.Forks)
-	fmt.Fprintf(tw, "disk\t%s\t%s\t%s\n", size(s.DiskBytes), limitText(s.DiskLimitBytes, true), quotaFails(s))
-	fmt.Fprintf(tw, "inodes\t%d\t%s\t-\n", s.DiskInodes, limitText(s.DiskLimitInodes, false))
+	// The daemon measures disk use through the quota: without one the
+	// use is unknown here (zonectl df walks the layer), not 0.
+	diskUsed, inodesUsed := "-", "-"
+	if hasQuota(s) {
+		diskUsed, inodesUsed = size(s.DiskBytes), strconv.FormatUint(s.DiskInodes, 10)
+	}
+	fmt.Fprintf(tw, "disk\t%s\t%s\t%s\n", diskUsed, limitText(s.DiskLimitBytes, true), quotaFails(s))
+	fmt.Fprintf(tw, "inodes\t%s\t%s\t-\n", inodesUsed, limitText(s.DiskLimitInodes, false))
 	fmt.Fprintf(tw, "net rx\t%s (%d packets)\t-\t-\n", size(s.NetRxBytes), s.NetRxPackets)
 	fmt.Fprintf(tw, "net tx\t%s (%d packets)\t-\t-\n", size(s.NetTxBytes), s.NetTxPackets)
 	fmt.Fprintf(tw, "io read\t%s (%d ops)\t-\t-\n", size(s.IOReadBytes), s.IOReadOps)
@@ -220,10 +226,16 @@ func writeZoneStats(w io.Writer, s *api.ZoneStats) error {
 	return tw.Flush()
 }
 
+// hasQuota tells whether the zone's disk has a quota, which its stats'
+// disk figures come from.
+func hasQuota(s *api.ZoneStats) bool {
+	return s.DiskLimitBytes > 0 || s.DiskLimitInodes > 0 || s.DiskBytes > 0 || s.Fails.Quota > 0
+}
+
 // quotaFails is the disk quota's fail count, "-" for a zone without a
 // quota.
 func quotaFails(s *api.ZoneStats) string {
-	if s.Fails.Quota > 0 || s.DiskLimitBytes > 0 {
+	if hasQuota(s) {
 		return strconv.FormatUint(s.Fails.Quota, 10)
 	}
 	return "-"

@@ -81,7 +81,18 @@ func TestStatsShowQuotaFails(t *testing.T) {
 	if err := writeZoneStats(&b, &withQuota); err != nil {
 		t.Fatal(err)
 	}
-	if !regexp.MustCompile(`(?m)^disk .*64MiB +2$`).MatchString(b.String()) {
-		t.Errorf("zone stats lack the disk quota's 2 fails:\n%s", b.String())
+	if !regexp.MustCompile(`(?m)^disk +60MiB +64MiB +2$`).MatchString(b.String()) {
+		t.Errorf("zone stats lack the disk quota's use and 2 fails:\n%s", b.String())
+	}
+	// Without a quota the daemon does not measure the disk: its use is
+	// unknown, not 0.
+	b.Reset()
+	if err := writeZoneStats(&b, &none); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`(?m)^disk +- +- +-$`, `(?m)^inodes +- +- +-$`} {
+		if !regexp.MustCompile(want).MatchString(b.String()) {
+			t.Errorf("stats of a zone without a quota do not match %s:\n%s", want, b.String())
+		}
 	}
 }

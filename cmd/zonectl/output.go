@@ -95,8 +95,12 @@ func wideColumns(stats map[string]api.ZoneStats, zone string) string {
 	if !ok {
 		return "\t-\t-\t-\t-\t-"
 	}
-	return fmt.Sprintf("\t%s\t%s/%s\t%d/%s\t%s/%s\t%s/%s", size(s.SwapBytes),
-		size(s.DiskBytes), limitText(s.DiskLimitBytes, true), s.DiskInodes, limitText(s.DiskLimitInodes, false),
+	disk, inodes := "-", "-" // measured through a quota only (see writeZoneStats)
+	if hasQuota(&s) {
+		disk = size(s.DiskBytes) + "/" + limitText(s.DiskLimitBytes, true)
+		inodes = strconv.FormatUint(s.DiskInodes, 10) + "/" + limitText(s.DiskLimitInodes, false)
+	}
+	return fmt.Sprintf("\t%s\t%s\t%s\t%s/%s\t%s/%s", size(s.SwapBytes), disk, inodes,
 		size(s.NetRxBytes), size(s.NetTxBytes), size(s.IOReadBytes), size(s.IOWriteBytes))
 }
 

@@ -50,6 +50,20 @@ func TestZoneTable(t *testing.T) {
 	}
 }
 
+// TestZoneTableWideWithoutQuota: a running zone without a disk quota has
+// no disk figures (the daemon measures through the quota), shown "-".
+func TestZoneTableWideWithoutQuota(t *testing.T) {
+	var b bytes.Buffer
+	stats := map[string]api.ZoneStats{"web1": {Name: "web1", SwapBytes: 1 << 20, NetRxBytes: 2048}}
+	if err := writeZoneTable(&b, sampleZones(), stats, true); err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Fields(strings.Split(b.String(), "\n")[1]) // web1, sorted first
+	if len(line) != 12 || line[8] != "-" || line[9] != "-" || line[10] != "2KiB/0B" {
+		t.Errorf("wide line of a zone without a quota: %q", line)
+	}
+}
+
 func TestMemoryColumnWithoutLimit(t *testing.T) {
 	z := api.Zone{Usage: &api.Usage{MemoryBytes: 2048}}
 	if got := memoryColumn(z); got != "2KiB/-" {

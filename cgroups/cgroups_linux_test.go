@@ -119,6 +119,9 @@ func checkKernel(t *testing.T, path string, r api.Resources) {
 		mem, memsw := v1Unlimited, v1Unlimited
 		if r.MemoryBytes > 0 {
 			mem, memsw = strconv.FormatInt(r.MemoryBytes, 10), strconv.FormatInt(r.MemoryBytes+r.SwapBytes, 10)
+			if r.SwapBytes == 0 {
+				memsw = strconv.FormatInt(r.MemoryBytes+MemswHeadroom, 10)
+			}
 		}
 		check("memory", "memory.limit_in_bytes", mem)
 		if memswPresent(path) {
@@ -321,16 +324,11 @@ func TestMemoryLimitKills(t *testing.T) {
 	if st.OOMKills < 1 {
 		t.Errorf("OOMKills = %d, want >= 1", st.OOMKills)
 	}
-	switch {
-	case Mode() == "v2" && st.MemoryFailcnt < 1:
-		t.Errorf("MemoryFailcnt = %d, want >= 1 (memory.events max)", st.MemoryFailcnt)
-	case Mode() == "v1" && st.MemoryFailcnt == 0:
-		// Seen on 6.18: a zone without swap has memory+swap limited to
-		// its memory limit, so the memsw counter refuses the charge
-		// first, and this kernel keeps no failcnt for it (memory.failcnt
-		// counts only when memsw has headroom). It still enforces and
-		// OOM-kills, which OOMKills counts.
-		t.Logf("kernel %s left memory.memsw.failcnt at 0", kernelRelease())
+	// v2: memory.events max; v1: memory.failcnt, which counts with the
+	// memsw headroom (MemswHeadroom) on kernels that keep no memsw
+	// failcnt too.
+	if st.MemoryFailcnt < 1 {
+		t.Errorf("MemoryFailcnt = %d, want >= 1", st.MemoryFailcnt)
 	}
 }
 

@@ -211,6 +211,15 @@ func (g *v1Group) setCPU(res *specs.LinuxResources) error {
 	return nil
 }
 
+// MemswHeadroom is what a v1 group without swap gets on top of its memory
+// limit as memory+swap limit: one page. The kernel charges memory+swap
+// first; with both limits equal it is memory+swap that refuses a charge,
+// and recent kernels (seen on 6.18) keep no failcnt for that counter, so
+// memory.failcnt stayed 0 while the zone ran into its limit. With one page of headroom
+// a page's charge passes memory+swap and is refused by memory, which
+// counts it. The zone may so keep one page in swap: no swap to speak of.
+const MemswHeadroom = 4096
+
 // setMemory writes memory.limit_in_bytes and memory.memsw.limit_in_bytes.
 // The kernel insists that memsw >= limit at every moment, so the order
 // depends on the direction: when the new limit exceeds the current memsw,
@@ -230,16 +239,17 @@ func (g *v1Group) setMemory(res *specs.LinuxResources) error {
 	case limit == -1:
 		// memsw may never be below the limit: no memory limit, no swap one.
 		memsw = -1
-	case memsw < limit:
-		// OCI's Swap is memory+swap; less than the limit means no swap.
-		memsw = limit
+	case memsw <= limit:
+		// OCI's Swap is memory+swap; no more than the limit means no
+		// swap, but for the headroom that lets failcnt count.
+		memsw = limit + MemswHeadroom
 	}
 	hasMemsw := true
 	if _, err := os.Stat(filepath.Join(dir, "memory.memsw.limit_in_bytes")); errors.Is(err, os.ErrNotExist) {
 		hasMemsw = false
 	}
 	if !hasMemsw {
-		if memsw > limit {
+		if limit != -1 && memsw > limit+MemswHeadroom {
 			return fmt.Errorf("limit swap to %d bytes: the kernel does not account swap (memory.memsw.* missing; boot with swapaccount=1): %w",
 				memsw-limit, errdefs.ErrUnsupported)
 		}

@@ -167,13 +167,7 @@ func TestFailCountersAndOOMEvent(t *testing.T) {
 		t.Errorf("OOM kill counter did not rise: %+v", after.Fails)
 	}
 	if after.Fails.Memory < 1 {
-		// 6.18's v1 memcg stopped counting failcnt (see the cgroups
-		// package's TestMemoryLimitKills); v2's memory.events max does.
-		if isUnified() {
-			t.Errorf("memory fail counter did not rise: %+v", after.Fails)
-		} else {
-			t.Logf("kernel left v1 memory failcnt at 0 while OOM-killing")
-		}
+		t.Errorf("memory fail counter did not rise: %+v", after.Fails)
 	}
 	d.exec("hog", "", "sh", "-c", "for i in $(seq 60); do sleep 600 </dev/null >/dev/null 2>&1 & done")
 	if st := d.stats("hog"); st.Fails.Forks < 1 || st.Processes > 30 {

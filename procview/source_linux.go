@@ -180,7 +180,9 @@ func Snap(zone string, cfg Config, caller int) (*Snapshot, error) {
 		s.MemUsage = ms["total_rss"] + ms["total_cache"]
 		s.MemCache, s.MemShmem = ms["total_cache"], ms["total_shmem"]
 		if s.MemLimit > 0 {
-			if memsw := limit(readU(filepath.Join(mem, "memory.memsw.limit_in_bytes")), 1<<62); memsw > s.MemLimit {
+			// A zone without swap has one page of headroom (see
+			// cgroups.MemswHeadroom): no swap to show.
+			if memsw := limit(readU(filepath.Join(mem, "memory.memsw.limit_in_bytes")), 1<<62); memsw > s.MemLimit+cgroups.MemswHeadroom {
 				s.SwapLimit = memsw - s.MemLimit
 			}
 			s.SwapUsage = ms["total_swap"]

@@ -355,20 +355,30 @@ func (a *agent) affinity(fd int, zone string, req *seccompNotif, resp *seccompNo
 	return nil
 }
 
-// writeCaller writes data at addr in the calling process's memory. The
-// memory file is opened first and the notification checked afterwards
-// (seccomp_unotify(2)): if the caller died and its pid was reused in
-// between, the check fails and nothing is written to the new process.
+// callerMem opens the calling process's memory file. It is opened first
+// and the notification checked afterwards (seccomp_unotify(2)): if the
+// caller died and its pid was reused in between, the check fails and
+// the new process's memory is neither read nor written.
+func callerMem(fd int, req *seccompNotif, flag int) (*os.File, error) {
+	mem, err := os.OpenFile(fmt.Sprintf("/proc/%d/mem", req.Pid), flag, 0)
+	if err != nil {
+		return nil, err
+	}
+	id := req.ID
+	if err := ioctlPtr(fd, unix.SECCOMP_IOCTL_NOTIF_ID_VALID, unsafe.Pointer(&id)); err != nil {
+		mem.Close()
+		return nil, err
+	}
+	return mem, nil
+}
+
+// writeCaller writes data at addr in the calling process's memory.
 func writeCaller(fd int, req *seccompNotif, addr uint64, data []byte) error {
-	mem, err := os.OpenFile(fmt.Sprintf("/proc/%d/mem", req.Pid), os.O_WRONLY, 0)
+	mem, err := callerMem(fd, req, os.O_WRONLY)
 	if err != nil {
 		return err
 	}
 	defer mem.Close()
-	id := req.ID
-	if err := ioctlPtr(fd, unix.SECCOMP_IOCTL_NOTIF_ID_VALID, unsafe.Pointer(&id)); err != nil {
-		return err
-	}
 	if addr > math.MaxInt64 {
 		return unix.EFAULT
 	}

@@ -128,10 +128,10 @@ func applyQuota(st *unix.Statfs_t, used, limit int64) {
 }
 
 // statfsAs runs statfs(path) as process pid would: path resolved from its
-// root directory and working directory, through its mounts. It runs on a
-// thread of its own that takes the process's root (unshare(CLONE_FS),
-// chroot); the thread is never given back to Go, which ends it with the
-// goroutine, so no other goroutine ever runs with that root.
+// root directory and working directory, through its mounts (statfsIn),
+// on a thread of its own. The thread is never given back to Go, which
+// ends it with the goroutine, so no other goroutine ever runs on a thread
+// whose filesystem context was changed.
 func statfsAs(pid int, path string) (unix.Statfs_t, error) {
 	type result struct {
 		st  unix.Statfs_t
@@ -140,52 +140,66 @@ func statfsAs(pid int, path string) (unix.Statfs_t, error) {
 	done := make(chan result, 1)
 	go func() {
 		runtime.LockOSThread()
-		var r result
-		r.err = func() error {
-			root, err := unix.Open(fmt.Sprintf("/proc/%d/root", pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				return err
-			}
-			defer unix.Close(root)
-			cwd, err := unix.Open(fmt.Sprintf("/proc/%d/cwd", pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				return err
-			}
-			defer unix.Close(cwd)
-			if err := unix.Unshare(unix.CLONE_FS); err != nil {
-				return fmt.Errorf("unshare fs: %w", err)
-			}
-			if err := unix.Fchdir(root); err != nil {
-				return err
-			}
-			if err := unix.Chroot("."); err != nil {
-				return err
-			}
-			if err := unix.Fchdir(cwd); err != nil {
-				return err
-			}
-			return unix.Statfs(path, &r.st)
-		}()
-		done <- r
+		st, err := statfsIn(pid, path)
+		done <- result{st, err}
 	}()
 	r := <-done
 	return r.st, r.err
 }
 
+// statfsIn does statfsAs's work on the calling goroutine, which must be
+// locked to its thread: the thread leaves the process's shared
+// filesystem context (unshare(CLONE_FS)) and takes pid's root and working
+// directory (chroot). Before it returns, it takes the server's root and
+// directory back: Go does not end the process's main thread when a
+// goroutine exits locked to it but parks it for good, and a thread left
+// in a zone's root would pin that root's filesystem for the server's
+// life (a destroyed zone's btrfs snapshot could then never be cleaned,
+// and btrfs subvolume sync would wait for it forever).
+func statfsIn(pid int, path string) (st unix.Statfs_t, err error) {
+	open := func(p string) (int, error) {
+		return unix.Open(p, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	}
+	var home, wd, root, cwd int
+	for _, o := range []struct {
+		fd   *int
+		path string
+	}{{&home, "/"}, {&wd, "."}, {&root, fmt.Sprintf("/proc/%d/root", pid)}, {&cwd, fmt.Sprintf("/proc/%d/cwd", pid)}} {
+		if *o.fd, err = open(o.path); err != nil {
+			return st, err
+		}
+		defer unix.Close(*o.fd)
+	}
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return st, fmt.Errorf("unshare fs: %w", err)
+	}
+	defer func() {
+		if unix.Fchdir(home) == nil && unix.Chroot(".") == nil {
+			_ = unix.Fchdir(wd)
+		}
+	}()
+	if err := unix.Fchdir(root); err != nil {
+		return st, err
+	}
+	if err := unix.Chroot("."); err != nil {
+		return st, err
+	}
+	if err := unix.Fchdir(cwd); err != nil {
+		return st, err
+	}
+	err = unix.Statfs(path, &st)
+	return st, err
+}
+
 // readCallerString reads the NUL-terminated string at addr in the calling
 // process's memory, at most PATH_MAX bytes, page by page so that a string
-// ending just before an unmapped page reads. The notification is checked
-// after the memory file is opened, as writeCaller does.
+// ending just before an unmapped page reads.
 func readCallerString(lfd int, req *seccompNotif, addr uint64) (string, error) {
-	mem, err := os.Open(fmt.Sprintf("/proc/%d/mem", req.Pid))
+	mem, err := callerMem(lfd, req, os.O_RDONLY)
 	if err != nil {
 		return "", err
 	}
 	defer mem.Close()
-	id := req.ID
-	if err := ioctlPtr(lfd, unix.SECCOMP_IOCTL_NOTIF_ID_VALID, unsafe.Pointer(&id)); err != nil {
-		return "", err
-	}
 	const pathMax, page = 4096, 4096
 	var out []byte
 	buf := make([]byte, page)

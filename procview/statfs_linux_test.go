@@ -1,6 +1,9 @@
 package procview
 
 import (
+	"os"
+	"path/filepath"
+	"runtime"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -66,5 +69,63 @@ func TestStatfsPlacesAreBounded(t *testing.T) {
 	}
 	if !a.statfsBegin("fresh") {
 		t.Error("places freed by one zone were not given to another")
+	}
+}
+
+// TestStatfsInResolvesAsTheCallerAndGivesTheThreadBack: statfsIn resolves
+// a path from the caller's root and directory, and leaves its own thread
+// in the server's root and directory, so that a thread Go keeps (the
+// main one) pins no zone's filesystem.
+func TestStatfsInResolvesAsTheCallerAndGivesTheThreadBack(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: chroot and mount")
+	}
+	// The caller: a thread of this process chrooted into dir, where
+	// /sub is a tmpfs. From the server's root, /sub does not exist.
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", sub, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(sub, unix.MNT_DETACH)
+	if _, err := os.Stat("/sub"); err == nil {
+		t.Skip("this host has a /sub")
+	}
+	tid, release := make(chan int), make(chan struct{})
+	defer close(release)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+		if unix.Unshare(unix.CLONE_FS) != nil || unix.Chroot(dir) != nil || unix.Chdir("/") != nil {
+			tid <- -1
+			return
+		}
+		tid <- unix.Gettid()
+		<-release
+	}()
+	caller := <-tid
+	if caller < 0 {
+		t.Fatal("cannot make a chrooted caller thread")
+	}
+
+	runtime.LockOSThread() // statfsIn's thread is this test's
+	defer runtime.UnlockOSThread()
+	rootBefore, _ := os.Readlink("/proc/thread-self/root")
+	cwdBefore, _ := os.Readlink("/proc/thread-self/cwd")
+	for _, path := range []string{"/sub", "sub", "/../sub"} {
+		st, err := statfsIn(caller, path)
+		if err != nil || st.Type != unix.TMPFS_MAGIC {
+			t.Errorf("statfs %q as the chrooted caller: type %#x, %v; want tmpfs", path, st.Type, err)
+		}
+	}
+	if _, err := statfsIn(caller, "/no/such"); err == nil {
+		t.Error("statfs of a missing path as the caller succeeded")
+	}
+	root, _ := os.Readlink("/proc/thread-self/root")
+	cwd, _ := os.Readlink("/proc/thread-self/cwd")
+	if root != rootBefore || cwd != cwdBefore {
+		t.Errorf("thread after statfsIn: root %q cwd %q, want %q %q", root, cwd, rootBefore, cwdBefore)
 	}
 }

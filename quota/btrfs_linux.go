@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -27,8 +28,17 @@ type btrfsBackend struct{}
 
 func (btrfsBackend) Name() string { return BtrfsQgroup }
 
-func btrfs(args ...string) (string, error) {
-	out, err := exec.Command("btrfs", args...).CombinedOutput()
+func btrfs(args ...string) (string, error) { return btrfsWithin(0, args...) }
+
+// btrfsWithin runs btrfs-progs, killed after timeout (0: none).
+func btrfsWithin(timeout time.Duration, args ...string) (string, error) {
+	ctx := context.Background()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	out, err := exec.CommandContext(ctx, "btrfs", args...).CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("btrfs %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
@@ -199,7 +209,12 @@ func (btrfsBackend) Remove(dir string) error {
 // dropped the subvolume's tree; wait for that, then remove it. Kernels
 // that remove it themselves leave nothing to destroy.
 func DropQgroup(parent, q string) error {
-	_, _ = btrfs("subvolume", "sync", parent)
+	// Wait for this subvolume only: without an ID, subvolume sync waits
+	// for every deleted one, and one still in use (a process's cwd or
+	// open file, in another zone or on the host) would hold this
+	// destroy as long. Even this one is bounded: a destroy must not
+	// wait forever.
+	_, _ = btrfsWithin(subvolumeSyncTimeout, "subvolume", "sync", parent, strings.TrimPrefix(q, "0/"))
 	for try := 0; ; try++ {
 		out, err := btrfs("qgroup", "show", parent)
 		if err != nil {
@@ -219,6 +234,9 @@ func DropQgroup(parent, q string) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// subvolumeSyncTimeout bounds DropQgroup's wait for the cleaner.
+const subvolumeSyncTimeout = time.Minute
 
 // hasQgroup tells whether btrfs qgroup show's output lists q.
 func hasQgroup(out, q string) bool {

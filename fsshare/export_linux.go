@@ -13,7 +13,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 
@@ -21,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zoned-project/zoned/errdefs"
+	"github.com/zoned-project/zoned/internal/privmount"
 	"github.com/zoned-project/zoned/internal/validate"
 )
 
@@ -166,7 +166,7 @@ func (s *Storage) ExportZone(ctx context.Context, zone, template string, full bo
 		default:
 			// The whole root of an overlay zone: its layer over its
 			// template, read-only, mounted where only this walk sees it.
-			err = inPrivateMount(func() error {
+			err = privmount.Do(func() error {
 				mnt := filepath.Join(layer, "export-root")
 				if err := os.MkdirAll(mnt, 0o700); err != nil {
 					return err
@@ -212,27 +212,6 @@ func (s *Storage) ExportZone(ctx context.Context, zone, template string, full bo
 		return "", fmt.Errorf("export zone %q: %w", zone, err)
 	}
 	return kind, nil
-}
-
-// inPrivateMount runs fn on a thread of its own in a private mount
-// namespace that dies with the thread, so what fn mounts is seen by fn
-// alone and cannot leak into the host's mount table.
-func inPrivateMount(fn func() error) error {
-	ch := make(chan error, 1)
-	go func() {
-		// Never unlocked: the thread ends with the goroutine.
-		runtime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-			ch <- fmt.Errorf("private mount namespace: %w", err)
-			return
-		}
-		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-			ch <- fmt.Errorf("private mount namespace: %w", err)
-			return
-		}
-		ch <- fn()
-	}()
-	return <-ch
 }
 
 // ExportReader reads an export archive: its header first (OpenExport),

@@ -37,7 +37,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"syscall"
 
@@ -45,6 +44,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zoned-project/zoned/errdefs"
+	"github.com/zoned-project/zoned/internal/privmount"
 )
 
 // RoleUserNS is the re-exec role of the placeholder process that only
@@ -109,28 +109,15 @@ func idmappedRootMount(m specs.Mount, usernsFd int) (int, error) {
 	// 6.5 or so refuse a detached mount (named as /proc/self/fd/N) as a
 	// layer, Debian 12's 6.1 among them, and attaching them in the
 	// daemon's own namespace would put zone mounts in the host's table.
-	type result struct {
-		fd  int
-		err error
+	fd := -1
+	err := privmount.Do(func() (err error) {
+		fd, err = buildIdmappedRoot(m, usernsFd)
+		return err
+	})
+	if err != nil {
+		return -1, err
 	}
-	ch := make(chan result, 1)
-	go func() {
-		// Never unlocked: the goroutine's end ends the thread, and with
-		// it the private mount namespace.
-		runtime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-			ch <- result{-1, fmt.Errorf("private mount namespace for the zone's root: %w", err)}
-			return
-		}
-		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-			ch <- result{-1, fmt.Errorf("private mount namespace for the zone's root: %w", err)}
-			return
-		}
-		fd, err := buildIdmappedRoot(m, usernsFd)
-		ch <- result{fd, err}
-	}()
-	r := <-ch
-	return r.fd, r.err
+	return fd, nil
 }
 
 // buildIdmappedRoot does idmappedRootMount's work on a thread with a

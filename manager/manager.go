@@ -72,6 +72,9 @@ type Manager struct {
 	// parts are what zones hold beside root and cgroup, called in this
 	// order at create and start and in reverse at stop and destroy.
 	parts []zonePart
+	// quota is the disk quota part of parts, which the /proc view and
+	// disk usage ask how to read a zone's disk.
+	quota *quotaPart
 	// events tells subscribers (GET /v1/events) what happens.
 	events *eventHub
 
@@ -144,11 +147,12 @@ func New(cfg Config) (*Manager, error) {
 		running: map[string]*runtimeZone{},
 	}
 	m.events.log = m.log.Warn
+	m.quota = &quotaPart{m: m}
 	// Order matters: the quota makes the zone's directory before the
 	// root is built in it, and the /proc view reads limits the resource
 	// part set.
 	m.parts = []zonePart{
-		&quotaPart{m: m},
+		m.quota,
 		newResourcePart(m),
 		newNetPart(m),
 		newViewPart(m),

@@ -83,8 +83,9 @@ func (v *viewPart) ensure() error {
 // directory's project quota). Without the counters, df shows the pool.
 func (v *viewPart) learnDisk(rec *store.ZoneRecord) {
 	var disk *procview.DiskQuota
-	if rec.Spec != nil && rec.Spec.Annotations[diskQuotaAnnotation] == quota.BtrfsQgroup {
-		c, err := quota.NewBtrfsCounters(v.m.quotaDir(rec))
+	if r := v.m.quota.reader(rec.Name); r != nil && rec.Spec != nil && rec.Spec.Annotations[diskQuotaAnnotation] == quota.BtrfsQgroup {
+		// The quota part, before this one, found the counters.
+		c, err := r.BtrfsCounters()
 		if err != nil {
 			v.m.log.Warn("df in the zone will show the pool, not the zone's quota", "zone", rec.Name, "err", err)
 		} else {

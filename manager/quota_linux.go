@@ -109,15 +109,11 @@ func (q *quotaPart) onBtrfsPool(req *api.CreateZoneRequest) bool {
 }
 
 // dir is the directory the zone's quota is on.
-func (q *quotaPart) dir(rec *store.ZoneRecord) string { return q.m.quotaDir(rec) }
-
-// quotaDir is the directory rec's disk quota is on: its layer, a
-// snapshot, in a btrfs pool; else the zone's directory holding the layer.
-func (m *Manager) quotaDir(rec *store.ZoneRecord) string {
+func (q *quotaPart) dir(rec *store.ZoneRecord) string {
 	if rec.Spec != nil && rec.Spec.Annotations[quotaOnLayerAnnotation] != "" {
-		return m.fs.ZoneLayerDir(rec.Name)
+		return q.m.fs.ZoneLayerDir(rec.Name)
 	}
-	return m.fs.ZoneDir(rec.Name)
+	return q.m.fs.ZoneDir(rec.Name)
 }
 
 // checkSize refuses limits the backend of this host cannot hold.
@@ -339,7 +335,7 @@ func (m *Manager) ZoneDiskUsage(name string) (*quota.Usage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("zone %q: %w", name, err)
 	}
-	q := &quotaPart{m: m}
+	q := m.quota
 	b, err := q.backend(rec)
 	if err != nil {
 		return nil, err
@@ -361,6 +357,15 @@ func (m *Manager) ZoneDiskUsage(name string) (*quota.Usage, error) {
 // quotaRef reads a zone's disk use for stats.
 type quotaRef struct {
 	usage *quota.UsageReader
+}
+
+// reader is how zone's disk use is read, nil for a zone without a quota
+// or not started since the daemon did.
+func (q *quotaPart) reader(zone string) *quota.UsageReader {
+	if v, ok := q.backends.Load(zone); ok {
+		return v.(*quotaRef).usage
+	}
+	return nil
 }
 
 // setRef keeps how to read zone's disk use, for stats of every zone.

@@ -54,11 +54,11 @@ type zoneHits struct {
 // starts, from its record's count for one adopted. A zone whose probe
 // cannot be made runs on, uncounted.
 func (q *quotaPart) watchHits(rec *store.ZoneRecord, adopted bool) {
-	b, err := q.backend(rec)
-	if err != nil || b == nil {
-		return
+	r := q.reader(rec.Name)
+	if r == nil {
+		return // no quota
 	}
-	p, err := quota.NewProbe(b, q.dir(rec))
+	p, err := quota.NewProbe(r)
 	if err != nil {
 		q.m.log.Warn("cannot count disk quota hits", "zone", rec.Name, "err", err)
 		return

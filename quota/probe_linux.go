@@ -75,18 +75,24 @@ func (p *Probe) Close() {
 	}
 }
 
-// NewProbe returns a probe of dir, which b made. It does the expensive
-// part (finding the qgroup, the project) once.
-func NewProbe(b Backend, dir string) (*Probe, error) {
-	switch b.Name() {
+// NewProbe returns a probe of the directory r reads. It does the
+// expensive part (finding the project) once; a btrfs qgroup's counters
+// are the ones r found.
+func NewProbe(r *UsageReader) (*Probe, error) {
+	dir := r.dir
+	switch r.b.Name() {
 	case Image:
 		return &Probe{fill: func() (Fill, error) { return imageFill(dir) }}, nil
 	case BtrfsQgroup:
-		return btrfsProbe(dir)
+		c, err := r.BtrfsCounters()
+		if err != nil {
+			return nil, err
+		}
+		return btrfsProbe(c, dir), nil
 	case Project:
 		return projectProbe(dir)
 	}
-	return nil, fmt.Errorf("quota probe for backend %q: %w", b.Name(), errdefs.ErrUnsupported)
+	return nil, fmt.Errorf("quota probe for backend %q: %w", r.b.Name(), errdefs.ErrUnsupported)
 }
 
 // imageFill reads the free blocks and inodes of the image mounted on dir.
@@ -189,11 +195,7 @@ func ReadBtrfsCounters(usedFiles []string, limitFile string) (used, limit int64,
 // btrfsProbe samples the qgroup's committed bytes (see BtrfsCounters). A
 // write the qgroup refuses commits first, so at a hit they are current;
 // reservations would count writes still on their way as a hit.
-func btrfsProbe(dir string) (*Probe, error) {
-	c, err := NewBtrfsCounters(dir)
-	if err != nil {
-		return nil, err
-	}
+func btrfsProbe(c *BtrfsCounters, dir string) *Probe {
 	fill := func() (Fill, error) {
 		n, max, err := ReadBtrfsCounters(c.Used[:1], c.Limit)
 		if err != nil || max <= 0 {
@@ -204,7 +206,7 @@ func btrfsProbe(dir string) (*Probe, error) {
 		}
 		return fillOf(max-n, max), nil
 	}
-	return &Probe{fill: fill, close: func() { kfile.Forget(c.Dir) }}, nil
+	return &Probe{fill: fill, close: func() { kfile.Forget(c.Dir) }}
 }
 
 // btrfsFSID returns the UUID of the btrfs filesystem of dir, which names
@@ -257,7 +259,8 @@ func projectProbe(dir string) (*Probe, error) {
 }
 
 // A UsageReader reads a directory's Usage cheaply enough to be asked for
-// every zone in one stats request. Images and project quotas answer Usage
+// every zone in one stats request, and finds a btrfs qgroup's counters
+// once for everything that reads them (stats, the Probe, df's answer). Images and project quotas answer Usage
 // with a statfs or a quotactl already. A btrfs qgroup's Usage runs two
 // btrfs-progs processes and commits the filesystem; the reader reads the
 // qgroup's sysfs counters instead (committed plus reserved bytes, see
@@ -281,12 +284,8 @@ func (r *UsageReader) Read() (Usage, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.c == nil {
-		c, err := NewBtrfsCounters(r.dir)
-		if err != nil {
-			return r.b.Usage(r.dir)
-		}
-		r.c = c
+	if _, err := r.countersLocked(); err != nil {
+		return r.b.Usage(r.dir)
 	}
 	used, limit, err := ReadBtrfsCounters(r.c.Used, r.c.Limit)
 	if err != nil {
@@ -295,6 +294,28 @@ func (r *UsageReader) Read() (Usage, error) {
 		return r.b.Usage(r.dir)
 	}
 	return Usage{Backend: BtrfsQgroup, Bytes: used, LimitBytes: limit}, nil
+}
+
+// BtrfsCounters returns the counters of the btrfs qgroup capping the
+// directory, found on first use.
+func (r *UsageReader) BtrfsCounters() (*BtrfsCounters, error) {
+	if r.b.Name() != BtrfsQgroup {
+		return nil, fmt.Errorf("%s has a %s quota, not a btrfs qgroup: %w", r.dir, r.b.Name(), errdefs.ErrUnsupported)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.countersLocked()
+}
+
+func (r *UsageReader) countersLocked() (*BtrfsCounters, error) {
+	if r.c == nil {
+		c, err := NewBtrfsCounters(r.dir)
+		if err != nil {
+			return nil, err
+		}
+		r.c = c
+	}
+	return r.c, nil
 }
 
 // Close frees the descriptors the reader keeps open.

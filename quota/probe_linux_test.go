@@ -32,7 +32,7 @@ func madeProbe(t *testing.T, b Backend, dir string, l Limits) *Probe {
 	if err := b.Make(dir, l); err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewProbe(b, dir)
+	p, err := NewProbe(NewUsageReader(b, dir))
 	t.Cleanup(func() {
 		if p != nil {
 			p.Close()

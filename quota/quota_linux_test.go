@@ -439,7 +439,7 @@ func testProjectQuota(t *testing.T, fstype string) {
 		t.Fatal(err)
 	}
 	// The kernel warns of the hit over netlink, keyed as the probe says.
-	p, err := NewProbe(b, dir)
+	p, err := NewProbe(NewUsageReader(b, dir))
 	if err != nil {
 		t.Fatal(err)
 	}

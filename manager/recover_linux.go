@@ -46,8 +46,12 @@ func openStore(cfg Config) (*store.Store, error) {
 		Logger: cfg.Logger,
 	})
 	if err != nil {
-		if errors.Is(err, store.ErrDamaged) || errors.Is(err, store.ErrNewerSchema) || errors.Is(err, errFreshBesideZones) {
-			return nil, fmt.Errorf("open store: %w; %s", err, recoveryHint(cfg))
+		// The store's errors name its file already.
+		if errors.Is(err, store.ErrNewerSchema) {
+			return nil, fmt.Errorf("%w; run the zoned that wrote it, or %s", err, recoveryHint(cfg))
+		}
+		if errors.Is(err, store.ErrDamaged) || errors.Is(err, errFreshBesideZones) {
+			return nil, fmt.Errorf("%w; %s", err, recoveryHint(cfg))
 		}
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -55,7 +59,7 @@ func openStore(cfg Config) (*store.Store, error) {
 }
 
 // errFreshBesideZones: an empty store while zones exist.
-var errFreshBesideZones = fmt.Errorf("store is empty but zones exist: %w", errdefs.ErrConflict)
+var errFreshBesideZones = fmt.Errorf("the store is missing or empty while zones exist (%w)", errdefs.ErrConflict)
 
 func refuseFreshBesideZones(cfg Config) error {
 	running := zoneCgroupProcs(cfg.CgroupParent)
@@ -98,7 +102,7 @@ func recoveryHint(cfg Config) string {
 	if cfg.IDMapBase != DefaultIDMapBase {
 		args += " -idmap-base " + strconv.FormatUint(uint64(cfg.IDMapBase), 10)
 	}
-	return fmt.Sprintf("to recover, run `%s -from-backup` (restore the newest good backup from %s) or `%s` (rebuild the records from the zones on disk and their processes); see docs/recovery.md",
+	return fmt.Sprintf("to recover with no daemon running, run `%s -from-backup` (restore the newest good backup from %s) or `%s` (rebuild the records from the zones on disk and their processes); see docs/recovery.md",
 		args, backupDir(cfg), args)
 }
 

@@ -388,6 +388,11 @@ func (r *recovery) rebuild(name string, pid int, start uint64, running bool, oth
 		CreatedAt: modTime(dir),
 		Pool:      poolName(readLine(filepath.Join(dir, "pool"))),
 	}
+	if rec.Pool != fsshare.DefaultPool {
+		if _, err := fsh.Pool(rec.Pool); err != nil {
+			fmt.Fprintf(r.out, "zone %s: its pool %s has no record: the zone cannot start until the pool is back (`zonectl storage create %s --path DIR` with its old directory)\n", name, rec.Pool, rec.Pool)
+		}
+	}
 	if h := readLine(filepath.Join(fsh.ZoneLayerDir(name), "etc", "hostname")); h != "" && validate.Hostname(h) == nil {
 		rec.Hostname = h
 	}

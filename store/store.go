@@ -1,23 +1,3 @@
-// Package store keeps all of zoned's persistent state in one bbolt file, so
-// that a zone's record and its state change in a single fsynced
-// transaction and a daemon restarted after a crash finds exactly what was
-// committed.
-//
-// The file's schema, one bucket per kind of object under a versioned root:
-//
-//	v1                              root bucket; the "1" is the layout generation
-//	├── version : uint64 big-endian schema version (migrations bump it)
-//	├── zones
-//	│   └── <zone name> : ZoneRecord as JSON
-//	├── templates
-//	│   └── <template name> : TemplateRecord as JSON
-//	└── operations
-//	    └── <operation id> : api.Operation as JSON (store/operations.go)
-//
-// Values are JSON so that a person with bbolt's CLI can read them and a new
-// field needs no migration; migrations are for changes of layout or meaning.
-// Bytes bbolt hands out are only valid inside their transaction, so every
-// value is decoded (copied) before the transaction ends.
 package store
 
 import (

@@ -202,6 +202,12 @@ func Recover(cfg Config, o RecoverOptions) (err error) {
 	if out == nil {
 		out = io.Discard
 	}
+	// Recovery of a directory that is not there would make a new one.
+	if fi, err := os.Stat(cfg.DataDir); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	} else if !fi.IsDir() {
+		return fmt.Errorf("data directory %s is not a directory: %w", cfg.DataDir, errdefs.ErrInvalid)
+	}
 	lock, err := lockDataDir(cfg.DataDir, cfg.Logger)
 	if err != nil {
 		return fmt.Errorf("%w (stop it before recovering)", err)

@@ -72,6 +72,20 @@ func (d *daemon) mustRefuse(wants ...string) string {
 	return out
 }
 
+// recoverIfFailed makes a failed test run `zoned recover` before the
+// daemon's cleanup, so that zones whose records the test took away are
+// known again and destroyed rather than leaked.
+func (d *daemon) recoverIfFailed() {
+	d.t.Cleanup(func() {
+		if !d.t.Failed() {
+			return
+		}
+		d.stop()
+		out, code := d.zonedRun("recover")
+		d.t.Logf("cleanup: zoned recover exited %d:\n%s", code, out)
+	})
+}
+
 func (d *daemon) storePath() string { return filepath.Join(d.dataDir, "zoned.db") }
 
 // editStore changes the stopped daemon's store with bbolt directly.
@@ -89,6 +103,7 @@ func (d *daemon) editStore(fn func(root *bolt.Bucket) error) {
 
 func TestEmptyStoreBesideZonesRefusedThenRecovered(t *testing.T) {
 	d := startDaemon(t)
+	d.recoverIfFailed()
 	z := d.createStarted("rec1", api.Resources{})
 	d.stop()
 	if err := os.Truncate(d.storePath(), 0); err != nil {
@@ -146,6 +161,7 @@ func TestEmptyStoreInFreshDataDirStarts(t *testing.T) {
 
 func TestTruncatedStoreRefusedThenRestoredFromBackup(t *testing.T) {
 	d := startDaemon(t)
+	d.recoverIfFailed()
 	labels := map[string]string{"customer": "c42"}
 	if _, err := d.c.CreateZone(ctxT(t), api.CreateZoneRequest{Name: "trunc1", Template: "busybox", Labels: labels, Resources: api.Resources{PidsMax: 321}}); err != nil {
 		t.Fatal(err)
@@ -183,13 +199,16 @@ func TestTruncatedStoreRefusedThenRestoredFromBackup(t *testing.T) {
 
 func TestBadRecordQuarantinedDaemonRuns(t *testing.T) {
 	d := startDaemon(t)
+	d.recoverIfFailed()
 	d.createStarted("quar1", api.Resources{})
+	bad := d.createStarted("quar2", api.Resources{})
 	d.stop()
+	// An operation record and a running zone's record that do not decode.
 	d.editStore(func(root *bolt.Bucket) error {
 		if err := root.Bucket([]byte("operations")).Put([]byte("op-garbage"), []byte("\x00\x01 not json")); err != nil {
 			return err
 		}
-		return root.Bucket([]byte("zones")).Put([]byte("ghost"), []byte(`{"name": ["not", "a", "string"]}`))
+		return root.Bucket([]byte("zones")).Put([]byte("quar2"), []byte(`{"name": ["not", "a", "string"]}`))
 	})
 	d.start()
 	zones, err := d.c.ListZones(ctxT(t))
@@ -199,15 +218,38 @@ func TestBadRecordQuarantinedDaemonRuns(t *testing.T) {
 	if len(zones) != 1 || zones[0].Name != "quar1" || zones[0].State != api.StateRunning {
 		t.Fatalf("zones after quarantine: %+v, want quar1 running", zones)
 	}
-	for _, w := range []string{"moved to quarantine", "key=op-garbage", "key=ghost"} {
+	for _, w := range []string{"moved to quarantine", "key=op-garbage", "key=quar2", "zone directory has no record"} {
 		if !strings.Contains(d.logs(), w) {
 			t.Errorf("log does not say %q", w)
 		}
+	}
+	if !processAlive(bad.InitPID) {
+		t.Fatal("the zone whose record was quarantined was killed")
+	}
+	// The quarantined zone's host IDs are not handed out again.
+	z3 := d.createStarted("quar3", api.Resources{})
+	if z3.IDMap == nil || z3.IDMap.HostID == bad.IDMap.HostID {
+		t.Fatalf("new zone got ID map %+v, the quarantined zone has %+v", z3.IDMap, bad.IDMap)
+	}
+	// zoned recover rebuilds its record; the next daemon adopts it.
+	d.stop()
+	out, code := d.zonedRun("recover")
+	if code != 0 || !strings.Contains(out, "zone quar2: record rebuilt") || !strings.Contains(out, "quarantined records") {
+		t.Fatalf("zoned recover exited %d:\n%s", code, out)
+	}
+	d.start()
+	got, err := d.c.GetZone(ctxT(t), "quar2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != api.StateRunning || got.InitPID != bad.InitPID {
+		t.Errorf("rebuilt zone is %s with init %d, want running with %d", got.State, got.InitPID, bad.InitPID)
 	}
 }
 
 func TestNewerSchemaRefused(t *testing.T) {
 	d := startDaemon(t)
+	d.recoverIfFailed()
 	d.createStarted("newer1", api.Resources{})
 	d.stop()
 	d.editStore(func(root *bolt.Bucket) error {

@@ -42,8 +42,9 @@ func (m *Manager) startBackups() {
 // zones. Damage, a newer schema and that refusal all name the way out.
 func openStore(cfg Config) (*store.Store, error) {
 	st, err := store.OpenWith(cfg.StorePath, store.Options{
-		Fresh:  func() error { return refuseFreshBesideZones(cfg) },
-		Logger: cfg.Logger,
+		Fresh:       func() error { return refuseFreshBesideZones(cfg) },
+		Logger:      cfg.Logger,
+		ReservedIDs: func() [][2]uint64 { return zoneDirIDRanges(cfg.DataDir) },
 	})
 	if err != nil {
 		// The store's errors name its file already.
@@ -55,7 +56,42 @@ func openStore(cfg Config) (*store.Store, error) {
 		}
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	warnOrphans(cfg, st)
 	return st, nil
+}
+
+// zoneDirIDRanges are the host ID ranges the zones' directories say they
+// use (zones/NAME/idmap). The allocator skips them besides the records',
+// so a zone whose record was quarantined or lost keeps its IDs to itself.
+func zoneDirIDRanges(dataDir string) [][2]uint64 {
+	var out [][2]uint64
+	for _, name := range zoneDirNames(dataDir) {
+		base, err := strconv.ParseUint(readLine(filepath.Join(dataDir, "zones", name, "idmap")), 10, 32)
+		if err == nil && base > 0 {
+			out = append(out, [2]uint64{base, base + IDMapSize})
+		}
+	}
+	return out
+}
+
+// warnOrphans logs each zone directory that has no record (its record was
+// quarantined, or the store lost it): the daemon does not manage such a
+// zone until `zoned recover` rebuilds its record.
+func warnOrphans(cfg Config, st *store.Store) {
+	recs, err := st.ListZones()
+	if err != nil {
+		return
+	}
+	known := map[string]bool{}
+	for _, r := range recs {
+		known[r.Name] = true
+	}
+	for _, name := range zoneDirNames(cfg.DataDir) {
+		if !known[name] {
+			cfg.Logger.Error("zone directory has no record: this daemon does not manage the zone (its host IDs stay reserved); stop zoned and run zoned recover to rebuild it",
+				"zone", name, "dir", filepath.Join(cfg.DataDir, "zones", name))
+		}
+	}
 }
 
 // errFreshBesideZones: an empty store while zones exist.

@@ -44,6 +44,11 @@ type Options struct {
 	Fresh func() error
 	// Logger reports quarantined records; nil is slog.Default().
 	Logger *slog.Logger
+	// ReservedIDs, when set, lists host ID ranges [lo, hi) that
+	// CreateZoneWithIDMap must not give out although no record holds
+	// them: those of zones whose record was lost or quarantined, which
+	// still own their files and may still run.
+	ReservedIDs func() [][2]uint64
 }
 
 func (o Options) logger() *slog.Logger {

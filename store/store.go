@@ -41,6 +41,8 @@ type Store struct {
 	// onFresh is Options.Fresh, asked by migrate when the file has no
 	// schema yet.
 	onFresh func() error
+	// reservedIDs is Options.ReservedIDs.
+	reservedIDs func() [][2]uint64
 }
 
 // Open opens (creating if needed) the store at path and brings its schema
@@ -71,7 +73,7 @@ func OpenWith(path string, o Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, log: o.logger()}
+	s := &Store{db: db, path: path, log: o.logger(), reservedIDs: o.ReservedIDs}
 	if err := s.prepare(o); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store %s: %w", path, err)

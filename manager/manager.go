@@ -97,6 +97,9 @@ type Manager struct {
 	// shutdown); autostartDone is closed when it has ended.
 	autostartCancel context.CancelFunc
 	autostartDone   chan struct{}
+
+	// dirLock is the data directory's lock, held for the daemon's life.
+	dirLock *dataDirLock
 }
 
 type zoneLock struct {
@@ -106,35 +109,28 @@ type zoneLock struct {
 
 // New opens the store and storage under cfg and reconciles what the store
 // says with what the kernel has (see Reconcile).
-func New(cfg Config) (*Manager, error) {
-	if cfg.DataDir == "" {
-		cfg.DataDir = DefaultDataDir
+func New(cfg Config) (_ *Manager, err error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
 	}
-	if cfg.StorePath == "" {
-		cfg.StorePath = filepath.Join(cfg.DataDir, "zoned.db")
+	// The data directory is locked before anything in it is touched: a
+	// second daemon must not adopt the first one's zones (recover_linux.go).
+	dirLock, err := lockDataDir(cfg.DataDir, cfg.Logger)
+	if err != nil {
+		return nil, err
 	}
-	if cfg.CgroupParent == "" {
-		cfg.CgroupParent = DefaultCgroupParent
-	}
-	if !strings.HasPrefix(cfg.CgroupParent, "/") {
-		return nil, fmt.Errorf("cgroup parent %q must be an absolute path", cfg.CgroupParent)
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.IDMapBase == 0 {
-		cfg.IDMapBase = DefaultIDMapBase
-	}
-	if cfg.IDMapBase < IDMapSize {
-		return nil, fmt.Errorf("ID map base %d must be at least %d: zones' host IDs must not be the host's own", cfg.IDMapBase, IDMapSize)
-	}
+	defer func() {
+		if err != nil {
+			dirLock.release()
+		}
+	}()
 	fs, err := fsshare.New(cfg.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("open storage in %s: %w", cfg.DataDir, err)
 	}
-	st, err := store.Open(cfg.StorePath)
+	st, err := openStore(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
+		return nil, err
 	}
 	m := &Manager{
 		cfg:     cfg,
@@ -145,6 +141,7 @@ func New(cfg Config) (*Manager, error) {
 		events:  newEventHub(),
 		locks:   map[string]*zoneLock{},
 		running: map[string]*runtimeZone{},
+		dirLock: dirLock,
 	}
 	m.events.log = m.log.Warn
 	m.quota = &quotaPart{m: m}
@@ -172,6 +169,7 @@ func New(cfg Config) (*Manager, error) {
 		st.Close()
 		return nil, fmt.Errorf("reconcile: %w", err)
 	}
+	m.startBackups()
 	// Autostart runs behind reconcile, not inside it: with priorities,
 	// delays and retries it can take minutes, and the API (and systemd's
 	// READY) must not wait for it.
@@ -208,7 +206,35 @@ func (m *Manager) Close() error {
 			m.log.Debug("keep the zones' parent cgroup", "cgroup", m.cfg.CgroupParent, "err", err)
 		}
 	}
-	return m.store.Close()
+	err := m.store.Close()
+	m.dirLock.release()
+	return err
+}
+
+// setDefaults fills what cfg leaves empty and checks the rest.
+func (cfg *Config) setDefaults() error {
+	if cfg.DataDir == "" {
+		cfg.DataDir = DefaultDataDir
+	}
+	if cfg.StorePath == "" {
+		cfg.StorePath = filepath.Join(cfg.DataDir, "zoned.db")
+	}
+	if cfg.CgroupParent == "" {
+		cfg.CgroupParent = DefaultCgroupParent
+	}
+	if !strings.HasPrefix(cfg.CgroupParent, "/") {
+		return fmt.Errorf("cgroup parent %q must be an absolute path", cfg.CgroupParent)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.IDMapBase == 0 {
+		cfg.IDMapBase = DefaultIDMapBase
+	}
+	if cfg.IDMapBase < IDMapSize {
+		return fmt.Errorf("ID map base %d must be at least %d: zones' host IDs must not be the host's own", cfg.IDMapBase, IDMapSize)
+	}
+	return nil
 }
 
 // lock serializes calls on one zone; the returned func unlocks.

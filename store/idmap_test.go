@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -96,5 +97,24 @@ func TestCreateZoneWithIDMapConcurrent(t *testing.T) {
 		if r.IDMapBase < 100000 || (r.IDMapBase-100000)%1000 != 0 || r.IDMapBase >= 100000+n*1000 {
 			t.Errorf("zone %s got range %d, not among the lowest %d", r.Name, r.IDMapBase, n)
 		}
+	}
+}
+
+func TestCreateZoneWithIDMapSkipsReservedRanges(t *testing.T) {
+	const base, size = 1 << 20, 65536
+	// The first range belongs to a zone whose record is gone (its
+	// directory still says so): it is not handed out again.
+	reserved := [][2]uint64{{base, base + size}}
+	s, err := OpenWith(filepath.Join(t.TempDir(), "zoned.db"), Options{ReservedIDs: func() [][2]uint64 { return reserved }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rec := zone("a")
+	if err := s.CreateZoneWithIDMap(rec, base, size); err != nil {
+		t.Fatal(err)
+	}
+	if rec.IDMapBase != base+size {
+		t.Errorf("zone got range at %d, want %d past the reserved one", rec.IDMapBase, base+size)
 	}
 }

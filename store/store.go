@@ -1,23 +1,3 @@
-// Package store keeps all of zoned's persistent state in one bbolt file, so
-// that a zone's record and its state change in a single fsynced
-// transaction and a daemon restarted after a crash finds exactly what was
-// committed.
-//
-// The file's schema, one bucket per kind of object under a versioned root:
-//
-//	v1                              root bucket; the "1" is the layout generation
-//	├── version : uint64 big-endian schema version (migrations bump it)
-//	├── zones
-//	│   └── <zone name> : ZoneRecord as JSON
-//	├── templates
-//	│   └── <template name> : TemplateRecord as JSON
-//	└── operations
-//	    └── <operation id> : api.Operation as JSON (store/operations.go)
-//
-// Values are JSON so that a person with bbolt's CLI can read them and a new
-// field needs no migration; migrations are for changes of layout or meaning.
-// Bytes bbolt hands out are only valid inside their transaction, so every
-// value is decoded (copied) before the transaction ends.
 package store
 
 import (
@@ -25,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -54,27 +35,46 @@ type Store struct {
 	path string
 	// summaries serves ListZoneSummaries (zonesummary.go).
 	summaries summaryCache
+	log       *slog.Logger
+	// backups is the periodic backup started by StartBackups (backup.go).
+	backups *backupLoop
+	// onFresh is Options.Fresh, asked by migrate when the file has no
+	// schema yet.
+	onFresh func() error
+	// reservedIDs is Options.ReservedIDs.
+	reservedIDs func() [][2]uint64
 }
 
 // Open opens (creating if needed) the store at path and brings its schema
 // up to date. A store held by another process fails with an error wrapping
-// errdefs.ErrUnavailable.
+// errdefs.ErrUnavailable. It is OpenWith without options.
 func Open(path string) (*Store, error) {
+	return OpenWith(path, Options{})
+}
+
+// OpenWith opens the store at path like Open, defensively (see open.go):
+// a damaged file is an error wrapping ErrDamaged, not a panic; a store
+// newer than this build wraps ErrNewerSchema; records that do not decode
+// are moved to the quarantine bucket.
+func OpenWith(path string, o Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create directory of store %s: %w", path, err)
+	}
+	if err := o.checkFresh(path); err != nil {
+		return nil, err
 	}
 	// NoSync stays false: every committed transaction is on disk before the
 	// call returns, which is what lets the manager act on it (start a zone,
 	// delete a directory) without fear of losing the record in a crash.
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+	db, err := openBolt(path, &bolt.Options{Timeout: lockTimeout})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("store %s is locked by another zoned: %w", path, errdefs.ErrUnavailable)
 		}
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path}
-	if err := s.migrate(); err != nil {
+	s := &Store{db: db, path: path, log: o.logger(), reservedIDs: o.ReservedIDs}
+	if err := s.prepare(o); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
@@ -83,6 +83,7 @@ func Open(path string) (*Store, error) {
 
 // Close releases the file and its lock.
 func (s *Store) Close() error {
+	s.stopBackups()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close store %s: %w", s.path, err)
 	}
@@ -125,13 +126,23 @@ func (s *Store) migrate() error {
 		want := schemaVersion()
 		have := baseVersion
 		fresh := root.Get(keyVersion) == nil
+		if fresh && s.onFresh != nil {
+			// Nothing is committed: a refusal leaves the file as it was.
+			if err := s.onFresh(); err != nil {
+				return err
+			}
+		}
 		if !fresh {
-			have = int(binary.BigEndian.Uint64(root.Get(keyVersion)))
+			v := root.Get(keyVersion)
+			if len(v) != 8 {
+				return fmt.Errorf("schema version is %d bytes, not 8: %w", len(v), ErrDamaged)
+			}
+			have = int(binary.BigEndian.Uint64(v))
 		}
 		if have > want {
-			return fmt.Errorf("schema version %d is newer than this zoned understands (%d); refusing to touch it", have, want)
+			return fmt.Errorf("schema version %d is newer than this zoned understands (%d); refusing to touch it: %w", have, want, ErrNewerSchema)
 		}
-		for _, name := range [][]byte{bucketZones, bucketTemplates, bucketNetworks, bucketPortForwards, bucketOperations, bucketPools, bucketSnapshots} {
+		for _, name := range append(dataBuckets(), bucketQuarantine) {
 			if _, err := root.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}

@@ -122,6 +122,11 @@ func (s *Store) CreateZoneWithIDMap(rec *ZoneRecord, minBase, size uint32) error
 		if err != nil {
 			return err
 		}
+		if s.reservedIDs != nil {
+			for _, r := range s.reservedIDs() {
+				used = append(used, span{r[0], r[1]})
+			}
+		}
 		// IDs up to 2^32-2: (uid_t)-1 means "no change" to the kernel.
 		const limit = uint64(1)<<32 - 1
 		base := uint64(minBase)

@@ -18,7 +18,7 @@ import (
 	"github.com/zoned-project/zoned/manager"
 )
 
-// subcommand runs `zoned install|uninstall|shutdown ARGS` and returns its
+// subcommand runs `zoned install|uninstall|shutdown|recover ARGS` and returns its
 // exit status; ok is false when args name no subcommand (the daemon runs).
 func subcommand(args []string) (status int, ok bool) {
 	if len(args) == 0 {
@@ -34,6 +34,8 @@ func subcommand(args []string) (status int, ok bool) {
 		err = shutdownCmd(args[1:])
 	case "viewfs":
 		err = viewfsCmd(args[1:])
+	case "recover":
+		err = recoverCmd(args[1:])
 	default:
 		return 0, false
 	}

@@ -1,0 +1,35 @@
+// Package store keeps all of zoned's persistent state in one bbolt file, so
+// that a zone's record and its state change in a single fsynced
+// transaction and a daemon restarted after a crash finds exactly what was
+// committed.
+//
+// The file's schema, one bucket per kind of object under a versioned root:
+//
+//	v1                              root bucket; the "1" is the layout generation
+//	├── version : uint64 big-endian schema version (migrations bump it)
+//	├── zones
+//	│   └── <zone name> : ZoneRecord as JSON
+//	├── templates
+//	│   └── <template name> : TemplateRecord as JSON
+//	├── operations
+//	│   └── <operation id> : api.Operation as JSON (store/operations.go)
+//	├── networks, portforwards, pools, snapshots : their records as JSON
+//	└── quarantine
+//	    └── <bucket>/<key> : a record that did not decode at open, moved
+//	                         here as it was (open.go); nothing reads it
+//
+// Values are JSON so that a person with bbolt's CLI can read them and a new
+// field needs no migration; migrations are for changes of layout or meaning.
+// Bytes bbolt hands out are only valid inside their transaction, so every
+// value is decoded (copied) before the transaction ends.
+//
+// Opening is defensive (open.go): the meta pages are checked against the
+// file's size before bbolt reads it, bbolt's panics become ErrDamaged,
+// its consistency check runs on every open, and a newer schema is
+// ErrNewerSchema; the daemon refuses such a file with the way out
+// (docs/recovery.md) instead of crashing or guessing. Backups
+// (backup.go) are consistent copies written beside the data, which
+// `zoned recover -from-backup` verifies and restores. The quarantine
+// bucket needed no migration: migrate creates missing buckets on every
+// open.
+package store

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"archive/tar"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -182,8 +181,8 @@ func assertNoZone(t *testing.T, d *daemon, name string) {
 	}
 }
 
-// bombArchive writes an export archive of kind whose data unpacks to mib
-// MiB of zeros but compresses to a few KB. It has no manifest: the cap
+// bombArchive writes an export archive of kind whose data unpacks to a file
+// of mib MiB of zeros but compresses to a few KB. It has no manifest: the cap
 // must stop it before the manifest could.
 func bombArchive(t *testing.T, path, kind string, mib int) {
 	t.Helper()
@@ -208,10 +207,9 @@ func bombArchive(t *testing.T, path, kind string, mib int) {
 	head := fmt.Sprintf(`{"version":1,"kind":%q,"config":{"name":"bomb","template":"busybox"}}`, kind)
 	add("zoned-export.json", strings.NewReader(head), int64(len(head)))
 	add(kind+"/sbin/init", strings.NewReader("x"), 1)
-	zero := make([]byte, 1<<20)
-	for i := range mib {
-		add(fmt.Sprintf("%s/zero%d", kind, i), bytes.NewReader(zero), 1<<20)
-	}
+	// One file: the cap must refuse it from its header, before a byte of
+	// it is written (a disk image quota would stop it too, later).
+	add(kind+"/zero", zeroReader{}, int64(mib)<<20)
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -221,27 +219,40 @@ func bombArchive(t *testing.T, path, kind string, mib int) {
 }
 
 // TestImportBombIsCapped: an export archive of a few KB that unpacks to
-// 64 MiB, as a layer and as a whole root, stops at the host's cap
-// (-import-max-bytes 16M) with a clear error and leaves no zone, no zone
-// directory, no template, no record and no mount.
+// 96 MiB, as a layer and as a whole root, stops at the host's cap
+// (-import-max-bytes 48M), or at the zone's lower disk quota, with a clear
+// error and leaves no zone, no zone directory, no template, no record, no
+// mount and no disk image.
 func TestImportBombIsCapped(t *testing.T) {
 	requireIDMappedOverlay(t)
-	d := startDaemonWith(t, []string{"-import-max-bytes", "16M"})
+	d := startDaemonWith(t, []string{"-import-max-bytes", "48M"})
 	ctx := ctxT(t)
 	dir := t.TempDir()
 	for _, kind := range []string{"layer", "rootfs"} {
 		arc := filepath.Join(dir, kind+".zoned")
-		bombArchive(t, arc, kind, 64)
+		bombArchive(t, arc, kind, 96)
 		if fi, err := os.Stat(arc); err != nil || fi.Size() > 256<<10 {
 			t.Fatalf("bomb %s: %v %v", kind, fi, err)
 		}
 		_, stderr, code := d.zonectl("", "import", arc)
-		if code == 0 || !strings.Contains(stderr, "unpacks to more than 16MiB") || !strings.Contains(stderr, "-import-max-bytes") {
+		if code == 0 || !strings.Contains(stderr, "unpacks to more than 48MiB") || !strings.Contains(stderr, "-import-max-bytes") {
 			t.Fatalf("%s bomb: exit %d, %s", kind, code, stderr)
 		}
 		assertNoZone(t, d, "bomb")
 		if tp, err := d.c.ListTemplates(ctx); err != nil || len(tp) != 1 {
 			t.Fatalf("%s bomb left templates: %+v %v", kind, tp, err)
+		}
+		// A zone's disk quota lowers the cap for that zone.
+		_, stderr, code = d.zonectl("", "import", arc, "--disk", "32M")
+		if code == 0 || !strings.Contains(stderr, "unpacks to more than 32MiB, the zone's disk quota") {
+			t.Fatalf("%s bomb into a 32M zone: exit %d, %s", kind, code, stderr)
+		}
+		assertNoZone(t, d, "bomb")
+		if l := loopsBackedBy(d.dataDir); len(l) != 0 {
+			t.Errorf("loop devices left: %v", l)
+		}
+		if imgs, _ := filepath.Glob(filepath.Join(d.dataDir, "disks", "*")); len(imgs) != 0 {
+			t.Errorf("disk images left: %v", imgs)
 		}
 	}
 }
@@ -284,4 +295,11 @@ func TestCloneTakesNoGrantFromTheCaller(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }

@@ -303,3 +303,53 @@ func (zeroReader) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
+
+// TestImportCannotNameAnotherZonesRoot: a full import's root becomes the
+// template NAME-root, that zone's customer data. A layer archive naming it
+// would lay a stranger's zone over it; it is refused (field template) and
+// leaves nothing, unless the operator names that template in the request.
+func TestImportCannotNameAnotherZonesRoot(t *testing.T) {
+	requireIDMappedOverlay(t)
+	d := startDaemon(t)
+	ctx := ctxT(t)
+	dir := t.TempDir()
+	if _, err := d.c.CreateZone(ctx, api.CreateZoneRequest{Name: "v", Template: "busybox"}); err != nil {
+		t.Fatal(err)
+	}
+	full := filepath.Join(dir, "v-full.zoned")
+	if _, stderr, code := d.zonectl("", "export", "v", full, "--full"); code != 0 {
+		t.Fatalf("export: %s", stderr)
+	}
+	if _, stderr, code := d.zonectl("", "import", full, "--name", "victim"); code != 0 {
+		t.Fatalf("import full: %s", stderr)
+	}
+	// An archive whose configuration names victim-root, as a hostile one
+	// would: made from a zone the operator laid over it.
+	if _, err := d.c.CreateZone(ctx, api.CreateZoneRequest{Name: "w", Template: "victim-root"}); err != nil {
+		t.Fatal(err)
+	}
+	layer := filepath.Join(dir, "w.zoned")
+	if _, stderr, code := d.zonectl("", "export", "w", layer); code != 0 {
+		t.Fatalf("export: %s", stderr)
+	}
+	_, err := d.c.ImportZone(ctx, api.ImportZoneRequest{Path: layer, Name: "thief"})
+	var ce *client.Error
+	if !errors.Is(err, errdefs.ErrInvalid) || !errors.As(err, &ce) || ce.Field != "template" || !strings.Contains(err.Error(), "victim-root") {
+		t.Fatalf("layer archive naming another zone's root: %v", err)
+	}
+	assertNoZone(t, d, "thief")
+	if _, err := d.c.ImportZone(ctx, api.ImportZoneRequest{Path: full, Name: "x", Template: "busybox"}); !errors.As(err, &ce) || ce.Field != "template" {
+		t.Fatalf("full archive with a template: %v", err)
+	}
+	if _, stderr, code := d.zonectl("", "import", layer, "--name", "granted", "--template", "victim-root"); code != 0 {
+		t.Fatalf("import naming the template in the request: %s", stderr)
+	}
+	for _, n := range []string{"v", "victim", "w", "granted"} {
+		if err := d.c.DestroyZone(ctx, n, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.c.DeleteTemplate(ctx, "victim-root"); err != nil {
+		t.Fatal(err)
+	}
+}

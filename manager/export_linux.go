@@ -172,7 +172,7 @@ func (m *Manager) ImportZone(ctx context.Context, req api.ImportZoneRequest) (*a
 		return nil, errdefs.WithField("path", fmt.Errorf("zone configuration in %s: %v: %w", req.Path, err, errdefs.ErrInvalid))
 	}
 	create, warnings := grant.Limit(cfg.request(), api.CreateZoneRequest{
-		Name: req.Name, Pool: req.Pool, Privileged: req.Privileged, Devices: req.Devices,
+		Name: req.Name, Template: req.Template, Pool: req.Pool, Privileged: req.Privileged, Devices: req.Devices,
 		Resources: req.Resources, Labels: req.Labels, Autostart: req.Autostart,
 		AutostartPriority: req.AutostartPriority, AutostartDelaySeconds: req.AutostartDelaySeconds,
 	})
@@ -185,6 +185,11 @@ func (m *Manager) ImportZone(ctx context.Context, req api.ImportZoneRequest) (*a
 		er.Close()
 		f.Close()
 		return nil, errdefs.WithField("name", fmt.Errorf("zone %q: %w", create.Name, errdefs.ErrAlreadyExists))
+	}
+	if err := m.checkImportTemplate(er.Kind, req.Template, create.Template); err != nil {
+		er.Close()
+		f.Close()
+		return nil, errdefs.WithField("template", err)
 	}
 	idSize := 0
 	if !create.Privileged {
@@ -219,6 +224,27 @@ func (c exportConfig) request() api.CreateZoneRequest {
 		Privileged: c.Privileged, Devices: c.Devices, Autostart: c.Autostart,
 		AutostartPriority: c.AutostartPriority, AutostartDelaySeconds: c.AutostartDelaySeconds, Labels: c.Labels,
 	}
+}
+
+// checkImportTemplate refuses a template an archive may not use. A
+// template made by a full import (NAME-root) is that zone's whole root,
+// its customer's data: a layer archive naming it would lay a stranger's
+// zone over it, so only the operator's request may name it. A full
+// archive brings its own root.
+func (m *Manager) checkImportTemplate(kind, requested, template string) error {
+	if kind == fsshare.ExportRootfs {
+		if requested != "" {
+			return fmt.Errorf("a full archive brings its own root; template is for layer archives: %w", errdefs.ErrInvalid)
+		}
+		return nil
+	}
+	if requested != "" {
+		return nil
+	}
+	if rec, err := m.store.GetTemplate(template); err == nil && rec.Source == "import" {
+		return fmt.Errorf("the archive names template %q, which holds an imported zone's whole root; name it in the request to lay this archive over it: %w", template, errdefs.ErrInvalid)
+	}
+	return nil
 }
 
 // checkGrant refuses an import request whose grant a create would refuse,

@@ -48,7 +48,7 @@ export of an overlay zone needs it stopped.`,
 }
 
 func newImportCmd(a *app) *cobra.Command {
-	var name, pool string
+	var name, pool, template string
 	var l limitFlags
 	var privileged bool
 	var devices, labelArgs []string
@@ -73,6 +73,7 @@ unpack to.`,
 	}
 	cmd.Flags().StringVar(&name, "name", "", "name of the new zone (default: the exported zone's)")
 	cmd.Flags().StringVar(&pool, "pool", "", "storage pool for the zone (default: the data dir)")
+	cmd.Flags().StringVar(&template, "template", "", "template a layer archive is laid over (default: the archive's, unless that is another imported zone's root)")
 	cmd.Flags().BoolVar(&privileged, "privileged", false, "no user namespace: root inside is root on the host; only for archives you trust")
 	cmd.Flags().StringSliceVar(&devices, "device", nil, "optional host device to give the zone: tun or fuse; repeatable")
 	cmd.Flags().StringArrayVarP(&labelArgs, "label", "l", nil, "label the zone KEY=VALUE; repeatable")
@@ -87,7 +88,7 @@ unpack to.`,
 			return err
 		}
 		req := api.ImportZoneRequest{
-			Path: path, Name: name, Pool: pool, Privileged: privileged, Devices: devices,
+			Path: path, Name: name, Template: template, Pool: pool, Privileged: privileged, Devices: devices,
 			Resources: res, Labels: labels, Autostart: l.autostart,
 			AutostartPriority: l.autostartPriority, AutostartDelaySeconds: delay,
 		}

@@ -3,8 +3,9 @@
 // customer's and proves nothing about itself, so what the zone may do
 // comes from the operator's request only.
 //
-// From the data a zone takes its identity hints: its name (when the
-// request names none), its template's name and its host name. Everything
+// From the data a zone takes its identity hints: its name and its
+// template's name (when the request names none) and its host name; the
+// caller checks that the data may name that template. Everything
 // that widens isolation or escapes limits — privileged, devices,
 // resources, labels (a panel's tenant and billing keys), pool, NICs, DNS,
 // autostart — comes from the request; what the data asks for beyond it is
@@ -27,7 +28,9 @@ import (
 // thing the data asked for that the zone does not get.
 func Limit(fromData, granted api.CreateZoneRequest) (api.CreateZoneRequest, []string) {
 	out := granted
-	out.Template = fromData.Template
+	if out.Template == "" {
+		out.Template = fromData.Template
+	}
 	if out.Name == "" {
 		out.Name = fromData.Name
 	}
@@ -37,6 +40,9 @@ func Limit(fromData, granted api.CreateZoneRequest) (api.CreateZoneRequest, []st
 		out.Hostname = fromData.Hostname
 	}
 	var warn []string
+	if fromData.Template != "" && out.Template != fromData.Template {
+		warn = append(warn, fmt.Sprintf("template %q from the data not used; the zone is laid over %q", fromData.Template, out.Template))
+	}
 	if fromData.Privileged && !granted.Privileged {
 		warn = append(warn, "the data comes from a privileged zone; made unprivileged (grant privileged to keep it privileged)")
 	}

@@ -60,6 +60,11 @@ func TestLimitIdentity(t *testing.T) {
 	if len(warn) != 1 || !strings.Contains(warn[0], "resources") {
 		t.Fatalf("warnings %q, want one about resources", warn)
 	}
+	// A template in the request wins, and the change is said.
+	got, warn = Limit(data, api.CreateZoneRequest{Template: "u"})
+	if got.Template != "u" || len(warn) != 2 || !strings.Contains(warn[0], `template "t"`) {
+		t.Fatalf("template granted: %+v, %q", got, warn)
+	}
 	// A grant of what the data asked for warns of nothing.
 	same := api.CreateZoneRequest{Name: "a", Privileged: true, Devices: []string{"tun"}, Labels: map[string]string{"k": "v"}, Resources: data.Resources}
 	data.Privileged, data.Devices, data.Labels = true, []string{"tun"}, map[string]string{"k": "v"}

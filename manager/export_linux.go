@@ -165,11 +165,15 @@ func (m *Manager) ImportZone(ctx context.Context, req api.ImportZoneRequest) (*a
 		f.Close()
 		return nil, errdefs.WithField("path", err)
 	}
-	var cfg exportConfig
-	if err := json.Unmarshal(er.Config, &cfg); err != nil {
+	// Until the operation owns them, a refusal closes the archive.
+	refuse := func(field string, err error) (*api.Operation, error) {
 		er.Close()
 		f.Close()
-		return nil, errdefs.WithField("path", fmt.Errorf("zone configuration in %s: %v: %w", req.Path, err, errdefs.ErrInvalid))
+		return nil, errdefs.WithField(field, err)
+	}
+	var cfg exportConfig
+	if err := json.Unmarshal(er.Config, &cfg); err != nil {
+		return refuse("path", fmt.Errorf("zone configuration in %s: %v: %w", req.Path, err, errdefs.ErrInvalid))
 	}
 	create, warnings := grant.Limit(cfg.request(), api.CreateZoneRequest{
 		Name: req.Name, Template: req.Template, Pool: req.Pool, Privileged: req.Privileged, Devices: req.Devices,
@@ -177,19 +181,13 @@ func (m *Manager) ImportZone(ctx context.Context, req api.ImportZoneRequest) (*a
 		AutostartPriority: req.AutostartPriority, AutostartDelaySeconds: req.AutostartDelaySeconds,
 	})
 	if err := validate.Name("zone", create.Name); err != nil {
-		er.Close()
-		f.Close()
-		return nil, errdefs.WithField("name", err)
+		return refuse("name", err)
 	}
 	if _, err := m.store.GetZone(create.Name); err == nil {
-		er.Close()
-		f.Close()
-		return nil, errdefs.WithField("name", fmt.Errorf("zone %q: %w", create.Name, errdefs.ErrAlreadyExists))
+		return refuse("name", fmt.Errorf("zone %q: %w", create.Name, errdefs.ErrAlreadyExists))
 	}
 	if err := m.checkImportTemplate(er.Kind, req.Template, create.Template); err != nil {
-		er.Close()
-		f.Close()
-		return nil, errdefs.WithField("template", err)
+		return refuse("template", err)
 	}
 	idSize := 0
 	if !create.Privileged {

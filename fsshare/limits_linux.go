@@ -88,6 +88,15 @@ func (x *extractor) admit(hdr *tar.Header) error {
 	if m := x.lim.MaxID; m > 0 && (hdr.Uid < 0 || hdr.Gid < 0 || hdr.Uid >= m || hdr.Gid >= m) {
 		return errdefs.WithField("privileged", fmt.Errorf("owner %d:%d is beyond an unprivileged zone's IDs 0-%d (the archive comes from a privileged zone?); grant privileged to import it as it is: %w", hdr.Uid, hdr.Gid, m-1, errdefs.ErrInvalid))
 	}
+	// overlayfs keeps its own state in trusted.overlay.* xattrs
+	// (redirects, metacopy origins, opaque and whiteout marks), which no
+	// program in a zone can set; from an archive they would steer the
+	// overlay mount of a zone's root. Exports never write them.
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "SCHILY.xattr.trusted.overlay.") {
+			return fmt.Errorf("xattr %s is overlayfs's own and cannot come from an archive: %w", strings.TrimPrefix(k, "SCHILY.xattr."), errdefs.ErrInvalid)
+		}
+	}
 	switch hdr.Typeflag {
 	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
 		if hdr.Size < 0 {

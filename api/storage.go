@@ -97,11 +97,38 @@ type ExportZoneRequest struct {
 	Full bool `json:"full,omitempty"`
 }
 
-// ImportZoneRequest is the body of POST /v1/zones/import.
+// ImportZoneRequest is the body of POST /v1/zones/import. An archive is
+// data: what the zone it becomes may do is what this request grants, never
+// what the archive's configuration says. The archive gives only the name
+// (when Name is ""), the template's name (when Template is "") and the
+// host name; its
+// privileged, devices, resources, labels and autostart are hints that are
+// dropped, each with a warning in the operation's message. An archive from
+// a privileged zone imported without Privileged becomes an unprivileged
+// zone, or is refused (field "privileged") when it holds owners beyond an
+// unprivileged zone's 65536 IDs.
 type ImportZoneRequest struct {
 	// Path is the archive to read, on the daemon's host.
 	Path string `json:"path"`
 	// Name is the new zone's; "" keeps the exported zone's name.
 	Name string `json:"name,omitempty"`
 	Pool string `json:"pool,omitempty"`
+	// Template is the template a layer archive is laid over; "" takes the
+	// archive's, unless that is a template made by importing a zone's
+	// whole root (another zone's data), which only the request may name.
+	// A full archive brings its own root and takes no template.
+	Template string `json:"template,omitempty"`
+	// Privileged grants a zone without a user namespace, as at create.
+	Privileged bool `json:"privileged,omitempty"`
+	// Devices grants optional host devices ("tun", "fuse"), as at create.
+	Devices []string `json:"devices,omitempty"`
+	// Resources are the zone's limits, as at create. A disk quota also
+	// caps what the archive may unpack to.
+	Resources Resources `json:"resources,omitzero"`
+	// Labels are the zone's labels, as at create.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Autostart, AutostartPriority, AutostartDelaySeconds: as at create.
+	Autostart             bool `json:"autostart,omitempty"`
+	AutostartPriority     int  `json:"autostart_priority,omitempty"`
+	AutostartDelaySeconds int  `json:"autostart_delay_seconds,omitempty"`
 }

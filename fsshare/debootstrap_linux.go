@@ -151,7 +151,7 @@ func (s *Storage) debootstrapInto(ctx context.Context, root string, opts Deboots
 	cache := filepath.Join(DebootstrapCacheDir, opts.cacheKey())
 	if f, err := os.Open(cache); err == nil {
 		report(progress, 1, "restoring cached "+opts.Suite+" root")
-		err := importArchive(ctx, root, f, func(pc int, msg string) { report(progress, pc*9/10, msg) })
+		err := importArchive(ctx, root, f, func(pc int, msg string) { report(progress, pc*9/10, msg) }, s.ImportLimits())
 		f.Close()
 		if err == nil {
 			return nil

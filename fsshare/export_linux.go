@@ -302,7 +302,7 @@ func (er *ExportReader) extractInto(ctx context.Context, x *extractor, tick func
 		h := sha256.New()
 		data := io.TeeReader(er.tr, h)
 		if err := x.entry(&local, data); err != nil {
-			return fmt.Errorf("entry %q: %w", hdr.Name, err)
+			return fmt.Errorf("entry %q: %w", shortName(hdr.Name), err)
 		}
 		if _, err := io.Copy(h, er.tr); err != nil {
 			return fmt.Errorf("read archive: %v: %w", err, errdefs.ErrInvalid)
@@ -342,14 +342,14 @@ func (er *ExportReader) checkManifest() error {
 	return nil
 }
 
-// ImportRootTemplate makes template name from a "rootfs" export archive.
-// Nothing is left if the archive is bad.
-func (s *Storage) ImportRootTemplate(ctx context.Context, name string, er *ExportReader, progress ProgressFunc) error {
+// ImportRootTemplate makes template name from a "rootfs" export archive,
+// within lim (see ZoneImportLimits). Nothing is left if the archive is bad.
+func (s *Storage) ImportRootTemplate(ctx context.Context, name string, er *ExportReader, lim ImportLimits, progress ProgressFunc) error {
 	if er.Kind != ExportRootfs {
 		return fmt.Errorf("archive holds a zone's layer, not a whole root: %w", errdefs.ErrInvalid)
 	}
 	return s.build(name, func(root string) error {
-		x, err := newExtractor(root)
+		x, err := newExtractor(root, lim)
 		if err != nil {
 			return err
 		}
@@ -374,14 +374,15 @@ func tickEntries(progress ProgressFunc, n int) {
 // and MapZoneIDs) from a "layer" export archive: into an overlay upper dir
 // its whiteouts become overlay whiteouts; onto a btrfs snapshot of the
 // template they delete. Owners move into the zone's host ID range. The
-// caller deletes the zone if this fails.
-func (s *Storage) ImportZoneLayer(ctx context.Context, zone string, er *ExportReader, progress ProgressFunc) error {
+// archive is held to lim (see ZoneImportLimits). The caller deletes the
+// zone if this fails.
+func (s *Storage) ImportZoneLayer(ctx context.Context, zone string, er *ExportReader, lim ImportLimits, progress ProgressFunc) error {
 	if er.Kind != ExportLayer {
 		return fmt.Errorf("archive holds a whole root, not a zone's layer: %w", errdefs.ErrInvalid)
 	}
 	p := s.zonePool(zone)
 	dir := p.backend.WritableDir(s.layerDir(zone, p))
-	x, err := newExtractor(dir)
+	x, err := newExtractor(dir, lim)
 	if err != nil {
 		return err
 	}

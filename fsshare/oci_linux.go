@@ -113,7 +113,7 @@ func (s *Storage) ImportOCI(ctx context.Context, name, src string, progress Prog
 			return err
 		}
 		defer img.Close()
-		return applyImage(ctx, root, img, progress)
+		return applyImage(ctx, root, img, progress, s.ImportLimits())
 	}, "import template %q from OCI image "+src)
 }
 
@@ -140,7 +140,7 @@ func (s *Storage) ImportDir(ctx context.Context, name, dir string, progress Prog
 		}
 		pr, pw := io.Pipe()
 		go func() { pw.CloseWithError(writeTar(ctx, dir, pw)) }()
-		err = importArchive(ctx, root, pr, nil)
+		err = importArchive(ctx, root, pr, nil, s.ImportLimits())
 		pr.CloseWithError(err)
 		return err
 	}, "import template %q from directory "+dir)
@@ -375,7 +375,7 @@ func pickManifest(ds []v1.Descriptor) (v1.Descriptor, error) {
 }
 
 // applyImage extracts the image's layers in order into root.
-func applyImage(ctx context.Context, root string, img image, progress ProgressFunc) error {
+func applyImage(ctx context.Context, root string, img image, progress ProgressFunc, lim ImportLimits) error {
 	layers, err := imageLayers(img)
 	if err != nil {
 		return err
@@ -383,7 +383,7 @@ func applyImage(ctx context.Context, root string, img image, progress ProgressFu
 	if len(layers) == 0 {
 		return fmt.Errorf("image has no layers: %w", errdefs.ErrInvalid)
 	}
-	x, err := newExtractor(root)
+	x, err := newExtractor(root, lim)
 	if err != nil {
 		return err
 	}

@@ -70,6 +70,8 @@ type Storage struct {
 
 	mu    sync.Mutex
 	pools map[string]*pool // by name, the default pool included
+	// limits are the host's caps on imports (SetImportLimits).
+	limits ImportLimits
 }
 
 // New prepares dataDir for use and returns a Storage over it.
@@ -112,7 +114,7 @@ func New(dataDir string) (*Storage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data dir %q: %w", abs, err)
 	}
-	s := &Storage{dataDir: abs, backend: b}
+	s := &Storage{dataDir: abs, backend: b, limits: DefaultImportLimits()}
 	s.pools = map[string]*pool{DefaultPool: {name: DefaultPool, path: abs, backend: b}}
 	return s, nil
 }

@@ -35,7 +35,7 @@ func (s *Storage) ImportTar(ctx context.Context, name string, r io.Reader, progr
 	if err != nil {
 		return err
 	}
-	if err := importArchive(ctx, st.Root, r, progress); err != nil {
+	if err := importArchive(ctx, st.Root, r, progress, s.ImportLimits()); err != nil {
 		st.discard()
 		return fmt.Errorf("import template %q: %w", name, err)
 	}
@@ -59,7 +59,7 @@ func report(p ProgressFunc, percent int, msg string) {
 
 // importArchive extracts a possibly compressed archive into root and checks
 // that the result can boot.
-func importArchive(ctx context.Context, root string, r io.Reader, progress ProgressFunc) error {
+func importArchive(ctx context.Context, root string, r io.Reader, progress ProgressFunc, lim ImportLimits) error {
 	total := int64(-1)
 	if f, ok := r.(interface{ Stat() (fs.FileInfo, error) }); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
@@ -67,7 +67,7 @@ func importArchive(ctx context.Context, root string, r io.Reader, progress Progr
 		}
 	}
 	counted := &countingReader{r: r}
-	x, err := newExtractor(root)
+	x, err := newExtractor(root, lim)
 	if err != nil {
 		return err
 	}
@@ -206,6 +206,10 @@ type extractor struct {
 	// overlayWhiteouts writes .wh. entries as overlay whiteouts, for
 	// extracting a zone's layer into an overlay upper dir.
 	overlayWhiteouts bool
+	// lim bounds the whole extraction; seen and bytes count against it
+	// (every entry, and regular files' sizes, of all streams applied).
+	lim         ImportLimits
+	seen, bytes int64
 }
 
 type dirAttr struct {
@@ -214,12 +218,12 @@ type dirAttr struct {
 	mtime unix.Timespec
 }
 
-func newExtractor(root string) (*extractor, error) {
+func newExtractor(root string, lim ImportLimits) (*extractor, error) {
 	fd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", root, err)
 	}
-	return &extractor{rootFD: fd, parentFD: -1}, nil
+	return &extractor{rootFD: fd, parentFD: -1, lim: lim}, nil
 }
 
 func (x *extractor) close() {
@@ -268,7 +272,7 @@ func (x *extractor) extract(ctx context.Context, r io.Reader, tick func()) error
 			return fmt.Errorf("read archive after %d entries: %v: %w", x.entries, err, errdefs.ErrInvalid)
 		}
 		if err := x.entry(hdr, tr); err != nil {
-			return fmt.Errorf("entry %q: %w", hdr.Name, err)
+			return fmt.Errorf("entry %q: %w", shortName(hdr.Name), err)
 		}
 		x.entries++
 		tick()
@@ -276,6 +280,9 @@ func (x *extractor) extract(ctx context.Context, r io.Reader, tick func()) error
 }
 
 func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
+	if err := x.admit(hdr); err != nil {
+		return err
+	}
 	switch hdr.Typeflag {
 	case tar.TypeXGlobalHeader:
 		return nil

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,7 +90,7 @@ var goodRoot = []entry{
 	// merged /usr: sbin is a symlink, init lives below it.
 	{name: "sbin", typ: tar.TypeSymlink, link: "usr/sbin"},
 	{name: "usr/sbin/init", typ: tar.TypeReg, mode: 0o755, body: "#!/bin/sh\necho INIT_VERSION\n"},
-	{name: "/etc/passwd", typ: tar.TypeReg, mode: 0o644, body: "root:x:0:0::/root:/bin/sh\n"},
+	{name: "etc/passwd", typ: tar.TypeReg, mode: 0o644, body: "root:x:0:0::/root:/bin/sh\n"},
 	{name: "etc/shadow", typ: tar.TypeReg, mode: 0o640, uid: 0, gid: 42, body: "root:*:1::::::\n"},
 	{name: "home/user/", typ: tar.TypeDir, mode: 0o750, uid: 1000, gid: 1000},
 	{name: "home/user/file", typ: tar.TypeReg, mode: 0o600, uid: 1000, gid: 1000, body: "mine",
@@ -213,6 +214,14 @@ func TestImportTarRejects(t *testing.T) {
 	}{
 		{"dotdot", makeTar(t, []entry{init, {name: "../x", typ: tar.TypeReg, body: "evil"}}), true},
 		{"abs-dotdot", makeTar(t, []entry{init, {name: "/abs/../../x", typ: tar.TypeReg, body: "evil"}}), true},
+		// Absolute names are refused, not stripped (GNU tar writes them
+		// only with -P).
+		{"absolute", makeTar(t, []entry{init, {name: "/etc/a", typ: tar.TypeReg, body: "a"}}), true},
+		{"absolute-dir", makeTar(t, []entry{{name: "/", typ: tar.TypeDir, mode: 0o755}, init}), true},
+		{"absolute-hardlink", makeTar(t, []entry{init, {name: "h", typ: tar.TypeLink, link: "/sbin/init"}}), true},
+		{"overlay-xattr", makeTar(t, []entry{init, {name: "etc/", typ: tar.TypeDir, mode: 0o755,
+			xattrs: map[string]string{"trusted.overlay.redirect": "/root"}}}), true},
+		{"long-name", makeTar(t, []entry{init, {name: strings.Repeat("d/", 3000) + "f", typ: tar.TypeReg, body: "deep"}}), true},
 		{"hardlink-escape", makeTar(t, []entry{init, {name: "h", typ: tar.TypeLink, link: "../../../etc/passwd"}}), true},
 		{"hardlink-via-symlink", makeTar(t, []entry{init, {name: "l", typ: tar.TypeSymlink, link: "/etc"},
 			{name: "h", typ: tar.TypeLink, link: "l/passwd"}}), true},

@@ -14,8 +14,10 @@ import (
 	"strings"
 
 	"github.com/zoned-project/zoned/api"
+	"github.com/zoned-project/zoned/cgroups"
 	"github.com/zoned-project/zoned/errdefs"
 	"github.com/zoned-project/zoned/fsshare"
+	"github.com/zoned-project/zoned/internal/grant"
 	"github.com/zoned-project/zoned/internal/validate"
 	"github.com/zoned-project/zoned/store"
 )
@@ -139,9 +141,20 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // host and returns the operation. A layer archive needs its template here;
 // a full one brings its root, which becomes the template NAME-root. A bad
 // or truncated archive leaves no zone and no template.
+//
+// The archive is customer data, and its manifest's sha256 is its own: it
+// proves the archive whole, not that zoned wrote it. So the zone gets
+// what req grants (grant.Limit), the archive's wishes beyond that are
+// dropped with a warning in the operation's message, and what it unpacks
+// is capped by the host's limits and the zone's disk quota.
 func (m *Manager) ImportZone(ctx context.Context, req api.ImportZoneRequest) (*api.Operation, error) {
 	if !filepath.IsAbs(req.Path) {
 		return nil, errdefs.WithField("path", fmt.Errorf("import path %q must be absolute: %w", req.Path, errdefs.ErrInvalid))
+	}
+	// The grant is checked before the archive is opened: a bad request is
+	// the caller's 4xx, whatever the archive holds.
+	if err := checkGrant(req); err != nil {
+		return nil, err
 	}
 	f, err := os.Open(req.Path)
 	if err != nil {
@@ -152,51 +165,109 @@ func (m *Manager) ImportZone(ctx context.Context, req api.ImportZoneRequest) (*a
 		f.Close()
 		return nil, errdefs.WithField("path", err)
 	}
+	// Until the operation owns them, a refusal closes the archive.
+	refuse := func(field string, err error) (*api.Operation, error) {
+		er.Close()
+		f.Close()
+		return nil, errdefs.WithField(field, err)
+	}
 	var cfg exportConfig
 	if err := json.Unmarshal(er.Config, &cfg); err != nil {
-		er.Close()
-		f.Close()
-		return nil, errdefs.WithField("path", fmt.Errorf("zone configuration in %s: %v: %w", req.Path, err, errdefs.ErrInvalid))
+		return refuse("path", fmt.Errorf("zone configuration in %s: %v: %w", req.Path, err, errdefs.ErrInvalid))
 	}
-	if req.Name == "" {
-		req.Name = cfg.Name
+	create, warnings := grant.Limit(cfg.request(), api.CreateZoneRequest{
+		Name: req.Name, Template: req.Template, Pool: req.Pool, Privileged: req.Privileged, Devices: req.Devices,
+		Resources: req.Resources, Labels: req.Labels, Autostart: req.Autostart,
+		AutostartPriority: req.AutostartPriority, AutostartDelaySeconds: req.AutostartDelaySeconds,
+	})
+	if err := validate.Name("zone", create.Name); err != nil {
+		return refuse("name", err)
 	}
-	if err := validate.Name("zone", req.Name); err != nil {
-		er.Close()
-		f.Close()
-		return nil, errdefs.WithField("name", err)
+	if _, err := m.store.GetZone(create.Name); err == nil {
+		return refuse("name", fmt.Errorf("zone %q: %w", create.Name, errdefs.ErrAlreadyExists))
 	}
-	if _, err := m.store.GetZone(req.Name); err == nil {
-		er.Close()
-		f.Close()
-		return nil, errdefs.WithField("name", fmt.Errorf("zone %q: %w", req.Name, errdefs.ErrAlreadyExists))
+	if err := m.checkImportTemplate(er.Kind, req.Template, create.Template); err != nil {
+		return refuse("template", err)
 	}
-	create := api.CreateZoneRequest{
-		Name: req.Name, Template: cfg.Template, Resources: cfg.Resources, Privileged: cfg.Privileged,
-		Devices: cfg.Devices, Autostart: cfg.Autostart, AutostartPriority: cfg.AutostartPriority,
-		AutostartDelaySeconds: cfg.AutostartDelaySeconds, Labels: cfg.Labels, Pool: req.Pool,
+	idSize := 0
+	if !create.Privileged {
+		idSize = IDMapSize
 	}
-	if req.Name == cfg.Name {
-		create.Hostname = cfg.Hostname
-	}
+	lim := m.fs.ZoneImportLimits(create.Resources.DiskBytes, create.Resources.DiskInodes, idSize)
 	// Cancellable: the zone and template made so far are undone.
-	return m.ops.startCtx("zone-import", req.Name, func(ctx context.Context, progress func(int, string)) error {
+	return m.ops.startCtx("zone-import", create.Name, func(ctx context.Context, progress func(int, string)) error {
 		defer f.Close()
 		defer er.Close()
-		err := m.importZone(ctx, create, er, progress)
-		if err != nil {
-			return fmt.Errorf("import zone %q from %s: %w", req.Name, req.Path, err)
+		for _, w := range warnings {
+			m.log.Warn("import: archive asked for more than granted", "zone", create.Name, "path", req.Path, "dropped", w)
 		}
+		err := m.importZone(ctx, create, er, lim, progress)
+		if err != nil {
+			return fmt.Errorf("import zone %q from %s: %w", create.Name, req.Path, err)
+		}
+		msg := "imported " + create.Name
+		if len(warnings) > 0 {
+			msg += "; warning: " + strings.Join(warnings, "; ")
+		}
+		progress(100, msg)
 		return nil
 	}), nil
 }
 
-func (m *Manager) importZone(ctx context.Context, create api.CreateZoneRequest, er *fsshare.ExportReader, progress func(int, string)) error {
+// request is what the archive's configuration asks a zone to be: hints
+// for grant.Limit, never grants.
+func (c exportConfig) request() api.CreateZoneRequest {
+	return api.CreateZoneRequest{
+		Name: c.Name, Template: c.Template, Hostname: c.Hostname, Resources: c.Resources,
+		Privileged: c.Privileged, Devices: c.Devices, Autostart: c.Autostart,
+		AutostartPriority: c.AutostartPriority, AutostartDelaySeconds: c.AutostartDelaySeconds, Labels: c.Labels,
+	}
+}
+
+// checkImportTemplate refuses a template an archive may not use. A
+// template made by a full import (NAME-root) is that zone's whole root,
+// its customer's data: a layer archive naming it would lay a stranger's
+// zone over it, so only the operator's request may name it. A full
+// archive brings its own root.
+func (m *Manager) checkImportTemplate(kind, requested, template string) error {
+	if kind == fsshare.ExportRootfs {
+		if requested != "" {
+			return fmt.Errorf("a full archive brings its own root; template is for layer archives: %w", errdefs.ErrInvalid)
+		}
+		return nil
+	}
+	if requested != "" {
+		return nil
+	}
+	if rec, err := m.store.GetTemplate(template); err == nil && rec.Source == "import" {
+		return fmt.Errorf("the archive names template %q, which holds an imported zone's whole root; name it in the request to lay this archive over it: %w", template, errdefs.ErrInvalid)
+	}
+	return nil
+}
+
+// checkGrant refuses an import request whose grant a create would refuse,
+// naming the field.
+func checkGrant(req api.ImportZoneRequest) error {
+	if req.Name != "" {
+		if err := validate.Name("zone", req.Name); err != nil {
+			return errdefs.WithField("name", err)
+		}
+	}
+	if _, err := optionalDevices(req.Devices); err != nil {
+		return errdefs.WithField("devices", err)
+	}
+	if err := cgroups.Validate(req.Resources); err != nil {
+		return errdefs.WithField("resources", err)
+	}
+	return errdefs.WithField("labels", ValidateLabels(req.Labels))
+}
+
+func (m *Manager) importZone(ctx context.Context, create api.CreateZoneRequest, er *fsshare.ExportReader, lim fsshare.ImportLimits, progress func(int, string)) error {
 	if er.Kind == fsshare.ExportRootfs {
 		create.Template = create.Name + "-root"
 		progress(5, "making template "+create.Template)
 		err := m.buildTemplate(ctx, &store.TemplateRecord{Name: create.Template, Source: "import"}, func() error {
-			return m.fs.ImportRootTemplate(ctx, create.Template, er, fsshare.ProgressFunc(progress))
+			return m.fs.ImportRootTemplate(ctx, create.Template, er, lim, fsshare.ProgressFunc(progress))
 		})
 		if err != nil {
 			return err
@@ -209,9 +280,28 @@ func (m *Manager) importZone(ctx context.Context, create api.CreateZoneRequest, 
 	}
 	progress(5, "making zone "+create.Name)
 	_, err := m.createZone(ctx, create, func(rec *store.ZoneRecord) error {
-		return m.fs.ImportZoneLayer(ctx, rec.Name, er, fsshare.ProgressFunc(progress))
+		return m.fs.ImportZoneLayer(ctx, rec.Name, er, lim, fsshare.ProgressFunc(progress))
 	})
 	return err
+}
+
+// The host's caps on what one import may unpack to, unless Config sets
+// others.
+const (
+	DefaultImportMaxBytes   = fsshare.DefaultImportMaxBytes
+	DefaultImportMaxEntries = fsshare.DefaultImportMaxEntries
+)
+
+// importLimits are the host's caps on imports from the daemon's config.
+func importLimits(cfg Config) fsshare.ImportLimits {
+	lim := fsshare.DefaultImportLimits()
+	if cfg.ImportMaxBytes > 0 {
+		lim.MaxBytes = cfg.ImportMaxBytes
+	}
+	if cfg.ImportMaxEntries > 0 {
+		lim.MaxEntries = cfg.ImportMaxEntries
+	}
+	return lim
 }
 
 // restartImport settles an import the daemon died in: a zone past

@@ -59,7 +59,10 @@ type Config struct {
 	// takes IDMapSize IDs from there. 0 means DefaultIDMapBase. No host
 	// user or group should have an ID at or above it.
 	IDMapBase uint32
-	Logger    *slog.Logger
+	// ImportMaxBytes and ImportMaxEntries cap what one archive (a
+	// template, an export) may unpack to; 0 means fsshare's defaults.
+	ImportMaxBytes, ImportMaxEntries int64
+	Logger                           *slog.Logger
 }
 
 // Manager runs zones.
@@ -128,6 +131,7 @@ func New(cfg Config) (_ *Manager, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open storage in %s: %w", cfg.DataDir, err)
 	}
+	fs.SetImportLimits(importLimits(cfg))
 	st, err := openStore(cfg)
 	if err != nil {
 		return nil, err

@@ -289,15 +289,7 @@ namespace, whose root is the host's root; use it only for guests you trust.`,
 		if err := checkFormat(*out); err != nil {
 			return err
 		}
-		res, err := l.resources()
-		if err != nil {
-			return err
-		}
-		delay, err := l.autostartDelaySeconds()
-		if err != nil {
-			return err
-		}
-		labels, _, err := parseLabels(labelArgs, false)
+		res, delay, labels, err := l.grant(labelArgs)
 		if err != nil {
 			return err
 		}

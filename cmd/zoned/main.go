@@ -18,6 +18,7 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/zoned-project/zoned/api"
+	"github.com/zoned-project/zoned/internal/units"
 	"github.com/zoned-project/zoned/manager"
 	"github.com/zoned-project/zoned/namespaces"
 	"github.com/zoned-project/zoned/server"
@@ -42,6 +43,8 @@ func main() {
 		logLevel     = flag.String("log-level", "info", "debug, info, warn or error")
 		metricsAddr  = flag.String("metrics-address", "", "also serve GET /metrics (only that) on this TCP address, like 127.0.0.1:9464; unauthenticated, so bind it where only monitoring reaches")
 		version      = flag.Bool("version", false, "print the version and exit")
+		importBytes  = flag.String("import-max-bytes", units.FormatBytes(manager.DefaultImportMaxBytes), "most bytes one template or zone import may unpack to (binary units); a zone's disk quota lowers it for that zone")
+		importFiles  = flag.Int64("import-max-entries", manager.DefaultImportMaxEntries, "most entries (files, directories, links) one import may unpack")
 	)
 	flag.Parse()
 	if *version {
@@ -58,7 +61,13 @@ func main() {
 		fmt.Fprintf(os.Stderr, "zoned: -idmap-base %d leaves no room for a zone's 65536 IDs\n", *idmapBase)
 		os.Exit(2)
 	}
-	cfg := manager.Config{DataDir: *dataDir, StorePath: *storePath, CgroupParent: *cgroupParent, IDMapBase: uint32(*idmapBase), Logger: log}
+	maxBytes, err := units.ParseBytes(*importBytes)
+	if err != nil || maxBytes <= 0 || *importFiles <= 0 {
+		fmt.Fprintf(os.Stderr, "zoned: -import-max-bytes %q and -import-max-entries %d must be positive\n", *importBytes, *importFiles)
+		os.Exit(2)
+	}
+	cfg := manager.Config{DataDir: *dataDir, StorePath: *storePath, CgroupParent: *cgroupParent, IDMapBase: uint32(*idmapBase),
+		ImportMaxBytes: maxBytes, ImportMaxEntries: *importFiles, Logger: log}
 	if err := run(log, cfg, *socket, *metricsAddr); err != nil {
 		log.Error("zoned failed", "err", err)
 		os.Exit(1)

@@ -56,7 +56,7 @@ func startNetDaemon(t testing.TB) (*daemon, string) {
 				t.Errorf("leak: link %s left after the zones were destroyed", strings.Fields(l)[0])
 			}
 		}
-		if tables := inNS(t, ns, "nft", "list", "tables"); strings.Contains(tables, "bridge zoned") {
+		if tables := inNS(t, ns, "nft", "list", "tables"); strings.Contains(tables, "bridge zoned") || strings.Contains(tables, "inet zoned") {
 			t.Errorf("leak: anti-spoofing table left with no zone NICs: %s", tables)
 		}
 	})
@@ -86,9 +86,33 @@ func (d *daemon) failZonectl(want string, args ...string) {
 	}
 }
 
+// zonedTable is the name of the nftables table of family the daemon in
+// network namespace ns made (zoned_<instance>): the test's namespace
+// holds one daemon's.
+func zonedTable(t testing.TB, ns, family string) string {
+	t.Helper()
+	for _, l := range strings.Split(inNS(t, ns, "nft", "list", "tables", family), "\n") {
+		if f := strings.Fields(l); len(f) == 3 && strings.HasPrefix(f[2], "zoned_") {
+			return f[2]
+		}
+	}
+	t.Fatalf("no %s table of zoned's in netns %s", family, ns)
+	return ""
+}
+
+// bridgeOf is the host bridge of network name.
+func (d *daemon) bridgeOf(name string) string {
+	d.t.Helper()
+	nw, err := d.c.GetNetwork(ctxT(d.t), name)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return nw.Bridge
+}
+
 func spoofDrops(t *testing.T, ns, hostIf string) uint64 {
 	t.Helper()
-	out := inNS(t, ns, "nft", "list", "counter", "bridge", "zoned", "spoof_"+hostIf)
+	out := inNS(t, ns, "nft", "list", "counter", "bridge", zonedTable(t, ns, "bridge"), "spoof_"+hostIf)
 	m := regexp.MustCompile(`packets (\d+)`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("no packets in counter: %s", out)
@@ -254,6 +278,7 @@ func TestBridgeNetwork(t *testing.T) {
 
 	t.Run("hot add and remove", func(t *testing.T) {
 		d.mustZonectl("network", "create", "back", "--subnet", "10.51.0.0/24")
+		backBridge := d.bridgeOf("back")
 		out := d.mustZonectl("nic", "add", "n1", "--network", "back", "--ip", "auto")
 		if !strings.Contains(out, "10.51.0.2/24") || !strings.Contains(out, "eth1") {
 			t.Errorf("nic add: %s", out)
@@ -268,7 +293,7 @@ func TestBridgeNetwork(t *testing.T) {
 			t.Errorf("eth1 still in the zone: %s", r.stdout)
 		}
 		d.mustZonectl("network", "delete", "back")
-		if strings.Contains(inNS(t, ns, "ip", "-br", "link"), netvirt.BridgeName("back")) {
+		if strings.Contains(inNS(t, ns, "ip", "-br", "link"), backBridge) {
 			t.Error("deleted network's bridge left")
 		}
 	})
@@ -278,11 +303,12 @@ func TestBridgeNetwork(t *testing.T) {
 		// flushed ruleset, an operator's mistake); a restarted daemon
 		// puts them back, reattaches the running zones' ports, and the
 		// zones keep talking.
+		table, lanBridge := zonedTable(t, ns, "bridge"), d.bridgeOf("lan")
 		d.stop()
-		inNS(t, ns, "nft", "delete", "table", "bridge", "zoned")
-		inNS(t, ns, "ip", "link", "del", netvirt.BridgeName("lan"))
+		inNS(t, ns, "nft", "delete", "table", "bridge", table)
+		inNS(t, ns, "ip", "link", "del", lanBridge)
 		d.start()
-		rules := inNS(t, ns, "nft", "list", "table", "bridge", "zoned")
+		rules := inNS(t, ns, "nft", "list", "table", "bridge", table)
 		for _, z := range []string{"n1", "n2"} {
 			zz, _ := d.c.GetZone(ctx, z)
 			if !strings.Contains(rules, "port_"+zz.NICs[0].HostIfName) {
@@ -405,7 +431,7 @@ func TestNATAndPortForward(t *testing.T) {
 		t.Errorf("port-forward list: %s", out)
 	}
 	d.mustZonectl("port-forward", "remove", "nat1", "8080")
-	if rules := inNS(t, ns, "nft", "list", "table", "ip", "zoned"); strings.Contains(rules, "dnat") {
+	if rules := inNS(t, ns, "nft", "list", "table", "ip", zonedTable(t, ns, "ip")); strings.Contains(rules, "dnat") {
 		t.Errorf("DNAT left after remove: %s", rules)
 	}
 	d.mustZonectl("destroy", "--force", "nat1")

@@ -549,3 +549,74 @@ func TestBridgeVLANs(t *testing.T) {
 	}
 	d.mustZonectl("network", "delete", "vl")
 }
+
+// TestHostAccess: a service the host binds to 0.0.0.0 is not reachable
+// from zones on a bridge network by default (at the gateway address or
+// any other of the host's), while ping to the gateway and port forwards
+// still work; a network that lists the port, or allows all, reaches it.
+func TestHostAccess(t *testing.T) {
+	d, ns := startNetDaemon(t)
+	var ln net.Listener
+	inNetns(t, ns, func() {
+		var err error
+		if ln, err = net.Listen("tcp4", "0.0.0.0:0"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	accepted := make(chan string, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c.RemoteAddr().(*net.TCPAddr).IP.String()
+			c.Close()
+		}
+	}()
+	d.failZonectl("host access", "network", "create", "bad", "--subnet", "10.57.9.0/24", "--host-access", "ssh")
+	d.mustZonectl("network", "create", "closed", "--subnet", "10.57.0.0/24")
+	d.mustZonectl("network", "create", "listed", "--subnet", "10.57.1.0/24", "--host-access", fmt.Sprintf("tcp:%d", port))
+	d.mustZonectl("network", "create", "open", "--subnet", "10.57.2.0/24", "--host-access", "all")
+	if nw, err := d.c.GetNetwork(ctxT(t), "closed"); err != nil || nw.HostAccess != "none" {
+		t.Errorf("default host access: %+v %v", nw, err)
+	}
+	for z, nw := range map[string]string{"ha1": "closed", "ha2": "listed", "ha3": "open"} {
+		d.mustZonectl("create", z, "--nic", "network="+nw+",ip=auto")
+		d.mustZonectl("start", z)
+	}
+	dial := func(zone, addr string) bool {
+		d.exec(zone, "", "sh", "-c", fmt.Sprintf("echo hi | nc -w 2 %s %d", addr, port))
+		select {
+		case <-accepted:
+			return true
+		case <-time.After(3 * time.Second):
+			return false
+		}
+	}
+	d.mustExec("ha1", "ping", "-c", "1", "-W", "5", "10.57.0.1")
+	for _, addr := range []string{"10.57.0.1", "10.57.2.1"} {
+		if dial("ha1", addr) {
+			t.Errorf("a zone on a network with no host access reached the host's 0.0.0.0:%d at %s", port, addr)
+		}
+	}
+	if !dial("ha2", "10.57.1.1") {
+		t.Errorf("a zone on a network listing tcp:%d did not reach it", port)
+	}
+	if !dial("ha3", "10.57.2.1") {
+		t.Errorf("a zone on a network with all host access did not reach the host")
+	}
+	// The host still reaches the zone (replies are let back in).
+	inNS(t, ns, "ping", "-c", "1", "-W", "5", "10.57.0.2")
+	for _, z := range []string{"ha1", "ha2", "ha3"} {
+		d.mustZonectl("destroy", "--force", z)
+	}
+	for _, n := range []string{"closed", "listed", "open"} {
+		d.mustZonectl("network", "delete", n)
+	}
+	if tables := inNS(t, ns, "nft", "list", "tables"); strings.Contains(tables, "zoned") {
+		t.Errorf("tables left: %s", tables)
+	}
+}

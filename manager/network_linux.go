@@ -484,9 +484,6 @@ func (p *netPart) settlePending(rec *store.ZoneRecord) error {
 	for _, nic := range pending {
 		p.m.log.Info("settling interrupted NIC change", "zone", rec.Name, "nic", nic.Name, "pending", nic.Pending)
 		p.detach(nic, pid)
-		if err := netvirt.DeleteLink(ifbName(rec, nic)); err != nil {
-			return err
-		}
 	}
 	updated, err := p.m.store.UpdateZone(rec.Name, func(z *store.ZoneRecord) error {
 		z.NICs = slices.DeleteFunc(z.NICs, func(n api.NIC) bool { return n.Pending != "" })
@@ -1036,9 +1033,6 @@ func (m *Manager) RemoveNIC(ctx context.Context, zone, name string) error {
 				return err
 			}
 			p.detach(nic, rec.InitPID)
-			if err := netvirt.DeleteLink(ifbName(rec, nic)); err != nil {
-				return err
-			}
 		}
 		if _, err := m.store.UpdateZone(zone, func(z *store.ZoneRecord) error {
 			z.NICs = slices.DeleteFunc(z.NICs, func(n api.NIC) bool { return n.Name == name })

@@ -418,6 +418,3 @@ func sendICMPv6FromAddr(t *testing.T, pid int, ifname, src string, typ ipv6.ICMP
 		}
 	}
 }
-
-// testOwner is the daemon these tests stand in for.
-var testOwner = Owner{ID: "7e577e57"}

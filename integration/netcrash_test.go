@@ -182,6 +182,9 @@ func TestNICCrashRounds(t *testing.T) {
 			t.Fatalf("round %d: audit failed; log:\n%s", round, d.logs())
 		}
 	}
+	logs := d.logs()
+	t.Logf("%d rounds: %d interrupted NIC changes settled, %d leftover links swept, %d interrupted creates undone",
+		rounds, strings.Count(logs, "settling interrupted NIC change"), strings.Count(logs, "removed a link no record names"), strings.Count(logs, "undoing interrupted create"))
 	zs, _ := d.c.ListZones(ctx)
 	for _, z := range zs {
 		d.mustZonectl("destroy", "--force", z.Name)

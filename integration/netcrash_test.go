@@ -172,6 +172,16 @@ func TestNICCrashRounds(t *testing.T) {
 				_ = d.c.DestroyZone(opCtx, name, true)
 			}
 		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for opCtx.Err() == nil {
+				if op, err := d.c.CreateSnapshot(opCtx, "c1", "s"); err == nil {
+					_, _ = d.c.WaitOperation(opCtx, op.ID, 0)
+				}
+				_ = d.c.DeleteSnapshot(opCtx, "c1", "s")
+			}
+		}()
 		time.Sleep(time.Duration(100+rnd.Intn(700)) * time.Millisecond)
 		d.kill9()
 		cancel()
@@ -183,8 +193,9 @@ func TestNICCrashRounds(t *testing.T) {
 		}
 	}
 	logs := d.logs()
-	t.Logf("%d rounds: %d interrupted NIC changes settled, %d leftover links swept, %d interrupted creates undone",
-		rounds, strings.Count(logs, "settling interrupted NIC change"), strings.Count(logs, "removed a link no record names"), strings.Count(logs, "undoing interrupted create"))
+	t.Logf("%d rounds: %d interrupted NIC changes settled, %d leftover links swept, %d interrupted creates undone, %d snapshot requests",
+		rounds, strings.Count(logs, "settling interrupted NIC change"), strings.Count(logs, "removed a link no record names"), strings.Count(logs, "undoing interrupted create"),
+		strings.Count(logs, "path=/v1/zones/c1/snapshots"))
 	zs, _ := d.c.ListZones(ctx)
 	for _, z := range zs {
 		d.mustZonectl("destroy", "--force", z.Name)
@@ -274,6 +285,28 @@ func auditNet(t *testing.T, d *daemon, ns string, round int) {
 			if e.IsDir() && !names[e.Name()] && !strings.HasPrefix(e.Name(), "_") {
 				t.Errorf("round %d: cgroup %s/%s has no zone", round, dir, e.Name())
 			}
+		}
+	}
+	// Snapshots: each directory has its record and each record its
+	// directory (a half-made one is a .staging-… directory, which must
+	// not outlive a restart either).
+	if names["c1"] {
+		snaps, err := d.c.ListSnapshots(ctx, "c1")
+		if err != nil {
+			t.Errorf("round %d: list snapshots: %v", round, err)
+		}
+		var want, got []string
+		for _, sn := range snaps {
+			want = append(want, sn.Name)
+		}
+		entries, _ := os.ReadDir(filepath.Join(d.dataDir, "zones", "c1", "snapshots"))
+		for _, e := range entries {
+			got = append(got, e.Name())
+		}
+		sort.Strings(want)
+		sort.Strings(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("round %d: snapshot directories %v, records %v", round, got, want)
 		}
 	}
 	entries, _ := os.ReadDir(filepath.Join(d.dataDir, "zones"))

@@ -3,7 +3,7 @@ package netvirt
 // zoned drives nftables with `nft -f -`, one batch per change, rather
 // than with github.com/google/nftables: each batch is applied by the
 // kernel as one transaction (all or nothing), the rules read as what an
-// operator sees in `nft list table bridge zoned`, and the bridge-family
+// operator sees in `nft list table bridge zoned_<instance>`, and the bridge-family
 // ARP, ND and named-counter expressions need no hand-assembled bytecode.
 // The price is a fork per change, which is small beside creating a veth.
 

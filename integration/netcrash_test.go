@@ -118,6 +118,15 @@ func TestNICLeftoversAfterKill(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A running zone's NIC whose host side went behind zoned's back is
+	// plugged in again by the next start.
+	d.stop()
+	inNS(t, ns, "ip", "link", "del", eth0)
+	d.start()
+	if got := nicLinks(t, ns); !slices.Equal(got, want) {
+		t.Errorf("after the host side of eth0 was deleted: links %v, want %v", got, want)
+	}
+	d.mustExec("k1", "ping", "-c", "1", "-W", "5", "10.58.0.1")
 	// Another daemon's links (another alias) are not swept.
 	inNS(t, ns, "ip", "link", "add", "zvforeign0", "type", "bridge")
 	defer exec.Command("ip", "netns", "exec", ns, "ip", "link", "del", "zvforeign0").Run()

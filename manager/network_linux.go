@@ -531,10 +531,21 @@ func (p *netPart) reconcile(ctx context.Context, recs []*store.ZoneRecord) error
 			if nic.HostIfName == "" {
 				continue
 			}
-			if rec.State != api.StateRunning || !netvirt.LinkExists(nic.HostIfName) {
+			if rec.State != api.StateRunning {
 				_ = netvirt.DeleteLink(nic.HostIfName)
 				_ = netvirt.DeleteLink(ifbName(rec, nic))
 				continue
+			}
+			if !netvirt.LinkExists(nic.HostIfName) {
+				// The zone runs but its NIC's host side is gone (deleted
+				// behind zoned's back): the NIC is plugged in again, so
+				// the zone has what its record says.
+				if err := p.attach(rec, nic, rec.InitPID); err != nil {
+					p.m.log.Warn("replug NIC whose host side is gone", "zone", rec.Name, "nic", nic.Name, "err", err)
+					_ = netvirt.DeleteLink(ifbName(rec, nic))
+					continue
+				}
+				p.m.log.Info("replugged NIC whose host side was gone", "zone", rec.Name, "nic", nic.Name)
 			}
 			keep[nic.HostIfName] = true
 			keep[ifbName(rec, nic)] = true

@@ -330,3 +330,84 @@ func auditNet(t *testing.T, d *daemon, ns string, round int) {
 		t.Errorf("round %d: %v", round, err)
 	}
 }
+
+// TestTwoDaemonsOneHost: two daemons share a network namespace (a host).
+// Each has its own nftables tables and marks its links with its own
+// alias, so one's restart (which rebuilds its tables and sweeps its
+// links) and one's teardown of everything leave the other's rules,
+// bridge and NICs alone, and the other's zone keeps its network.
+func TestTwoDaemonsOneHost(t *testing.T) {
+	ns := netnsFor(t)
+	inNS := func(args ...string) string { return inNS(t, ns, args...) }
+	wrap := func(d *daemon) { d.wrap = []string{"nsenter", "--net=/run/netns/" + ns, "--"} }
+	a, b := startDaemon(t, wrap), startDaemon(t, wrap)
+	// Both name their network lan: their bridges still differ.
+	a.mustZonectl("network", "create", "lan", "--subnet", "10.60.0.0/24")
+	b.mustZonectl("network", "create", "lan", "--subnet", "10.60.1.0/24", "--nat")
+	if a.bridgeOf("lan") == b.bridgeOf("lan") {
+		t.Fatalf("two daemons' networks lan share bridge %s", a.bridgeOf("lan"))
+	}
+	a.mustZonectl("create", "za", "--nic", "network=lan,ip=auto,rate=10mbit")
+	a.mustZonectl("start", "za")
+	b.mustZonectl("create", "zb", "--nic", "network=lan,ip=auto,rate=10mbit")
+	b.mustZonectl("start", "zb")
+	var tables []string
+	for _, l := range strings.Split(inNS("nft", "list", "tables"), "\n") {
+		if strings.Contains(l, "zoned_") {
+			tables = append(tables, strings.TrimSpace(l))
+		}
+	}
+	bLinks := func() []string {
+		var out []string
+		for _, l := range strings.Split(inNS("ip", "-o", "link"), "\n") {
+			if f := strings.Fields(l); len(f) > 1 && strings.Contains(l, "alias zoned:") {
+				out = append(out, strings.TrimSuffix(strings.SplitN(f[1], "@", 2)[0], ":")+" "+l[strings.Index(l, "alias zoned:"):])
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	before := bLinks()
+	// a restarts (rebuild and sweep), then destroys all it has.
+	a.kill9()
+	a.start()
+	if got := bLinks(); !slices.Equal(got, before) {
+		t.Errorf("links after one daemon's restart:\n%v\nbefore:\n%v", got, before)
+	}
+	a.mustZonectl("destroy", "--force", "za")
+	a.mustZonectl("network", "delete", "lan")
+	var left []string
+	for _, l := range strings.Split(inNS("nft", "list", "tables"), "\n") {
+		if strings.Contains(l, "zoned_") {
+			left = append(left, strings.TrimSpace(l))
+		}
+	}
+	// a had bridge and inet tables, b has those and ip (NAT): b's three
+	// are all that is left.
+	if len(left) != 3 || len(tables) != 5 {
+		t.Errorf("tables before %v, after one daemon left %v", tables, left)
+	}
+	zb, err := b.c.GetZone(ctxT(t), "zb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostIf := zb.NICs[0].HostIfName
+	links := inNS("ip", "-br", "link")
+	for _, l := range []string{hostIf, netvirt.IFBName(zb.UUID, "eth0"), b.bridgeOf("lan")} {
+		if !strings.Contains(links, l) {
+			t.Errorf("the other daemon's link %s went: %s", l, links)
+		}
+	}
+	if rules := inNS("nft", "list", "table", "bridge", zonedTable(t, ns, "bridge")); !strings.Contains(rules, "port_"+hostIf) {
+		t.Errorf("the other daemon's port rules went: %s", rules)
+	}
+	b.mustExec("zb", "ping", "-c", "1", "-W", "5", "10.60.1.1")
+	b.mustZonectl("destroy", "--force", "zb")
+	b.mustZonectl("network", "delete", "lan")
+	if tables := inNS("nft", "list", "tables"); strings.Contains(tables, "zoned") {
+		t.Errorf("tables left: %s", tables)
+	}
+	if links := inNS("ip", "-br", "link"); strings.Contains(links, "zv") || strings.Contains(links, "zbr") || strings.Contains(links, "zxb") {
+		t.Errorf("links left: %s", links)
+	}
+}

@@ -37,6 +37,11 @@ type NIC struct {
 	RateBitsPerSecond int64    `json:"rate_bps,omitempty"`
 	// HostIfName is the host side of the NIC (a veth peer, zv…).
 	HostIfName string `json:"host_ifname,omitempty"`
+	// Pending is "adding" or "removing" while a NIC change on a running
+	// zone is under way: the change is recorded before the host is
+	// touched, so a daemon killed half way finishes (a remove) or undoes
+	// (an add) it when it starts again. "" otherwise.
+	Pending string `json:"pending,omitempty"`
 }
 
 // Network types.
@@ -81,6 +86,11 @@ type Network struct {
 	// the zone names none.
 	DNS []string `json:"dns,omitempty"`
 	MTU int      `json:"mtu,omitempty"`
+	// HostAccess is what zones on a bridge or vxlan network may reach on
+	// the host itself: "none" (the default: replies to the host's own
+	// connections, ICMP and port forwards only), "all", or a list of
+	// host ports like "tcp:53,udp:53".
+	HostAccess string `json:"host_access,omitempty"`
 	// Bridge is the host bridge zoned made for the network (zbr…);
 	// read-only.
 	Bridge string `json:"bridge,omitempty"`

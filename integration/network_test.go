@@ -86,9 +86,33 @@ func (d *daemon) failZonectl(want string, args ...string) {
 	}
 }
 
+// zonedTable is the name of the nftables table of family the daemon in
+// network namespace ns made (zoned_<instance>): the test's namespace
+// holds one daemon's.
+func zonedTable(t testing.TB, ns, family string) string {
+	t.Helper()
+	for _, l := range strings.Split(inNS(t, ns, "nft", "list", "tables", family), "\n") {
+		if f := strings.Fields(l); len(f) == 3 && strings.HasPrefix(f[2], "zoned_") {
+			return f[2]
+		}
+	}
+	t.Fatalf("no %s table of zoned's in netns %s", family, ns)
+	return ""
+}
+
+// bridgeOf is the host bridge of network name.
+func (d *daemon) bridgeOf(name string) string {
+	d.t.Helper()
+	nw, err := d.c.GetNetwork(ctxT(d.t), name)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return nw.Bridge
+}
+
 func spoofDrops(t *testing.T, ns, hostIf string) uint64 {
 	t.Helper()
-	out := inNS(t, ns, "nft", "list", "counter", "bridge", "zoned", "spoof_"+hostIf)
+	out := inNS(t, ns, "nft", "list", "counter", "bridge", zonedTable(t, ns, "bridge"), "spoof_"+hostIf)
 	m := regexp.MustCompile(`packets (\d+)`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("no packets in counter: %s", out)
@@ -254,6 +278,7 @@ func TestBridgeNetwork(t *testing.T) {
 
 	t.Run("hot add and remove", func(t *testing.T) {
 		d.mustZonectl("network", "create", "back", "--subnet", "10.51.0.0/24")
+		backBridge := d.bridgeOf("back")
 		out := d.mustZonectl("nic", "add", "n1", "--network", "back", "--ip", "auto")
 		if !strings.Contains(out, "10.51.0.2/24") || !strings.Contains(out, "eth1") {
 			t.Errorf("nic add: %s", out)
@@ -268,7 +293,7 @@ func TestBridgeNetwork(t *testing.T) {
 			t.Errorf("eth1 still in the zone: %s", r.stdout)
 		}
 		d.mustZonectl("network", "delete", "back")
-		if strings.Contains(inNS(t, ns, "ip", "-br", "link"), netvirt.BridgeName("back")) {
+		if strings.Contains(inNS(t, ns, "ip", "-br", "link"), backBridge) {
 			t.Error("deleted network's bridge left")
 		}
 	})
@@ -278,11 +303,12 @@ func TestBridgeNetwork(t *testing.T) {
 		// flushed ruleset, an operator's mistake); a restarted daemon
 		// puts them back, reattaches the running zones' ports, and the
 		// zones keep talking.
+		table, lanBridge := zonedTable(t, ns, "bridge"), d.bridgeOf("lan")
 		d.stop()
-		inNS(t, ns, "nft", "delete", "table", "bridge", "zoned")
-		inNS(t, ns, "ip", "link", "del", netvirt.BridgeName("lan"))
+		inNS(t, ns, "nft", "delete", "table", "bridge", table)
+		inNS(t, ns, "ip", "link", "del", lanBridge)
 		d.start()
-		rules := inNS(t, ns, "nft", "list", "table", "bridge", "zoned")
+		rules := inNS(t, ns, "nft", "list", "table", "bridge", table)
 		for _, z := range []string{"n1", "n2"} {
 			zz, _ := d.c.GetZone(ctx, z)
 			if !strings.Contains(rules, "port_"+zz.NICs[0].HostIfName) {
@@ -405,7 +431,7 @@ func TestNATAndPortForward(t *testing.T) {
 		t.Errorf("port-forward list: %s", out)
 	}
 	d.mustZonectl("port-forward", "remove", "nat1", "8080")
-	if rules := inNS(t, ns, "nft", "list", "table", "ip", "zoned"); strings.Contains(rules, "dnat") {
+	if rules := inNS(t, ns, "nft", "list", "table", "ip", zonedTable(t, ns, "ip")); strings.Contains(rules, "dnat") {
 		t.Errorf("DNAT left after remove: %s", rules)
 	}
 	d.mustZonectl("destroy", "--force", "nat1")
@@ -522,4 +548,75 @@ func TestBridgeVLANs(t *testing.T) {
 		d.mustZonectl("destroy", "--force", z)
 	}
 	d.mustZonectl("network", "delete", "vl")
+}
+
+// TestHostAccess: a service the host binds to 0.0.0.0 is not reachable
+// from zones on a bridge network by default (at the gateway address or
+// any other of the host's), while ping to the gateway and port forwards
+// still work; a network that lists the port, or allows all, reaches it.
+func TestHostAccess(t *testing.T) {
+	d, ns := startNetDaemon(t)
+	var ln net.Listener
+	inNetns(t, ns, func() {
+		var err error
+		if ln, err = net.Listen("tcp4", "0.0.0.0:0"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	accepted := make(chan string, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c.RemoteAddr().(*net.TCPAddr).IP.String()
+			c.Close()
+		}
+	}()
+	d.failZonectl("host access", "network", "create", "bad", "--subnet", "10.57.9.0/24", "--host-access", "ssh")
+	d.mustZonectl("network", "create", "closed", "--subnet", "10.57.0.0/24")
+	d.mustZonectl("network", "create", "listed", "--subnet", "10.57.1.0/24", "--host-access", fmt.Sprintf("tcp:%d", port))
+	d.mustZonectl("network", "create", "open", "--subnet", "10.57.2.0/24", "--host-access", "all")
+	if nw, err := d.c.GetNetwork(ctxT(t), "closed"); err != nil || nw.HostAccess != "none" {
+		t.Errorf("default host access: %+v %v", nw, err)
+	}
+	for z, nw := range map[string]string{"ha1": "closed", "ha2": "listed", "ha3": "open"} {
+		d.mustZonectl("create", z, "--nic", "network="+nw+",ip=auto")
+		d.mustZonectl("start", z)
+	}
+	dial := func(zone, addr string) bool {
+		d.exec(zone, "", "sh", "-c", fmt.Sprintf("echo hi | nc -w 2 %s %d", addr, port))
+		select {
+		case <-accepted:
+			return true
+		case <-time.After(3 * time.Second):
+			return false
+		}
+	}
+	d.mustExec("ha1", "ping", "-c", "1", "-W", "5", "10.57.0.1")
+	for _, addr := range []string{"10.57.0.1", "10.57.2.1"} {
+		if dial("ha1", addr) {
+			t.Errorf("a zone on a network with no host access reached the host's 0.0.0.0:%d at %s", port, addr)
+		}
+	}
+	if !dial("ha2", "10.57.1.1") {
+		t.Errorf("a zone on a network listing tcp:%d did not reach it", port)
+	}
+	if !dial("ha3", "10.57.2.1") {
+		t.Errorf("a zone on a network with all host access did not reach the host")
+	}
+	// The host still reaches the zone (replies are let back in).
+	inNS(t, ns, "ping", "-c", "1", "-W", "5", "10.57.0.2")
+	for _, z := range []string{"ha1", "ha2", "ha3"} {
+		d.mustZonectl("destroy", "--force", z)
+	}
+	for _, n := range []string{"closed", "listed", "open"} {
+		d.mustZonectl("network", "delete", n)
+	}
+	if tables := inNS(t, ns, "nft", "list", "tables"); strings.Contains(tables, "zoned") {
+		t.Errorf("tables left: %s", tables)
+	}
 }

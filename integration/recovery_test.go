@@ -88,8 +88,8 @@ func (d *daemon) recoverIfFailed() {
 
 func (d *daemon) storePath() string { return filepath.Join(d.dataDir, "zoned.db") }
 
-// editStore changes the stopped daemon's store with bbolt directly.
-func (d *daemon) editStore(fn func(root *bolt.Bucket) error) {
+// editStoreRaw changes the stopped daemon's store with bbolt directly.
+func (d *daemon) editStoreRaw(fn func(root *bolt.Bucket) error) {
 	d.t.Helper()
 	db, err := bolt.Open(d.storePath(), 0o600, &bolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
@@ -204,7 +204,7 @@ func TestBadRecordQuarantinedDaemonRuns(t *testing.T) {
 	bad := d.createStarted("quar2", api.Resources{})
 	d.stop()
 	// An operation record and a running zone's record that do not decode.
-	d.editStore(func(root *bolt.Bucket) error {
+	d.editStoreRaw(func(root *bolt.Bucket) error {
 		if err := root.Bucket([]byte("operations")).Put([]byte("op-garbage"), []byte("\x00\x01 not json")); err != nil {
 			return err
 		}
@@ -252,7 +252,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 	d.recoverIfFailed()
 	d.createStarted("newer1", api.Resources{})
 	d.stop()
-	d.editStore(func(root *bolt.Bucket) error {
+	d.editStoreRaw(func(root *bolt.Bucket) error {
 		return root.Put([]byte("version"), binary.BigEndian.AppendUint64(nil, 1<<20))
 	})
 	d.mustRefuse(d.storePath(), "newer than this zoned", "zoned recover")

@@ -33,7 +33,17 @@ type netPart struct {
 	// adds whose zone record is not saved yet, so a concurrent one does
 	// not take them too. Keys are "net/addr" and "mac/…".
 	reserved map[string]string
+	// owner names this daemon's host objects (nftables tables, link
+	// aliases); reconcile loads it from the store before anything else
+	// of the network's runs.
+	owner netvirt.Owner
 }
+
+// NIC states while a change on a running zone is under way (api.NIC.Pending).
+const (
+	nicAdding   = "adding"
+	nicRemoving = "removing"
+)
 
 func newNetPart(m *Manager) *netPart { return &netPart{m: m, reserved: map[string]string{}} }
 
@@ -337,21 +347,21 @@ func (p *netPart) attach(rec *store.ZoneRecord, nic api.NIC, pid int) (err error
 	if err != nil {
 		return err
 	}
-	if err := ensureNetwork(&nw.Network); err != nil {
+	if err := ensureNetwork(p.owner, &nw.Network); err != nil {
 		return err
 	}
 	c := netvirt.NIC{Name: nic.Name, HostIf: nic.HostIfName, MAC: nic.MAC, MTU: nic.MTU, IPv4: nic.IPv4, IPv6: nic.IPv6, Gateway: nic.Gateway, VLAN: nic.VLAN}
 	if nw.Type == api.NetworkMacvlan {
 		parent := nw.Parent
 		if nic.VLAN > 0 {
-			if parent, err = netvirt.EnsureVLANDevice(nw.Parent, nic.VLAN); err != nil {
+			if parent, err = p.owner.EnsureVLANDevice(nw.Parent, nic.VLAN); err != nil {
 				return err
 			}
 		}
 		c.VLAN = 0
 		return netvirt.AttachMacvlan(pid, parent, c)
 	}
-	if err := netvirt.AttachVeth(pid, nw.Bridge, c); err != nil {
+	if err := p.owner.AttachVeth(pid, nw.Bridge, c); err != nil {
 		return err
 	}
 	defer func() {
@@ -360,13 +370,13 @@ func (p *netPart) attach(rec *store.ZoneRecord, nic api.NIC, pid int) (err error
 		}
 	}()
 	p.mu.Lock()
-	err = netvirt.AddPort(netvirt.Port{HostIf: nic.HostIfName, MAC: nic.MAC, IPv4: nic.IPv4, IPv6: nic.IPv6})
+	err = p.owner.AddPort(netvirt.Port{HostIf: nic.HostIfName, MAC: nic.MAC, IPv4: nic.IPv4, IPv6: nic.IPv6})
 	p.mu.Unlock()
 	if err != nil {
 		return err
 	}
 	if nic.RateBitsPerSecond > 0 {
-		return netvirt.SetRate(nic.HostIfName, ifbName(rec, nic), nic.RateBitsPerSecond)
+		return p.owner.SetRate(nic.HostIfName, ifbName(rec, nic), nic.RateBitsPerSecond)
 	}
 	return nil
 }
@@ -386,7 +396,7 @@ func (p *netPart) detach(nic api.NIC, pid int) {
 		return
 	}
 	p.mu.Lock()
-	err := netvirt.RemovePort(nic.HostIfName)
+	err := p.owner.RemovePort(nic.HostIfName)
 	p.mu.Unlock()
 	if err != nil {
 		p.m.log.Warn("remove anti-spoofing rules", "nic", nic.Name, "err", err)
@@ -427,17 +437,91 @@ func (p *netPart) destroy(rec *store.ZoneRecord) error {
 	return nil
 }
 
-// reconcile rebuilds every network's host devices, every running zone's
-// anti-spoofing rules and rate caps, and the NAT table from the store:
+// loadOwner reads (or makes, on a store's first start) the daemon's
+// instance ID, which names its host objects. A store that already had
+// networks when it got its ID comes from a daemon older than instance
+// IDs, whose tables were named plainly "zoned": they were this daemon's,
+// and its predecessor's rules are dropped so the new ones stand alone.
+func (p *netPart) loadOwner() error {
+	id, created, err := p.m.store.InstanceID(netvirt.NewInstanceID)
+	if err != nil {
+		return err
+	}
+	if !netvirt.ValidInstanceID(id) {
+		return fmt.Errorf("instance ID %q in the store is not 8 hex digits", id)
+	}
+	p.owner = netvirt.Owner{ID: id}
+	if nets, err := p.m.store.ListNetworks(); created && err == nil && len(nets) > 0 {
+		legacy := netvirt.Owner{}
+		if err := legacy.ResetPorts(nil); err != nil {
+			p.m.log.Warn("remove the anti-spoofing table of an older zoned", "err", err)
+		}
+		if err := legacy.SetNAT(nil, nil); err != nil {
+			p.m.log.Warn("remove the NAT table of an older zoned", "err", err)
+		}
+	}
+	return nil
+}
+
+// settlePending finishes or undoes the NIC changes a crash cut short:
+// a NIC being removed is removed, one being added is taken out again
+// (its caller never heard it was made). Either way its host side goes;
+// rec is updated in place.
+func (p *netPart) settlePending(rec *store.ZoneRecord) error {
+	var pending []api.NIC
+	for _, nic := range rec.NICs {
+		if nic.Pending != "" {
+			pending = append(pending, nic)
+		}
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	pid := 0
+	if rec.State == api.StateRunning {
+		pid = rec.InitPID
+	}
+	for _, nic := range pending {
+		p.m.log.Info("settling interrupted NIC change", "zone", rec.Name, "nic", nic.Name, "pending", nic.Pending)
+		p.detach(nic, pid)
+	}
+	updated, err := p.m.store.UpdateZone(rec.Name, func(z *store.ZoneRecord) error {
+		z.NICs = slices.DeleteFunc(z.NICs, func(n api.NIC) bool { return n.Pending != "" })
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("settle NIC changes of %q: %w", rec.Name, err)
+	}
+	*rec = *updated
+	return nil
+}
+
+// reconcile settles interrupted NIC changes, then rebuilds every
+// network's host devices, every running zone's anti-spoofing rules and
+// rate caps, the NAT table and the host-access rules from the store:
 // after a daemon restart (zones kept running, their veths stayed) or a
-// host reboot (nothing stayed).
+// host reboot (nothing stayed). Last it sweeps every link of this
+// daemon's that no record names any more.
 func (p *netPart) reconcile(ctx context.Context, recs []*store.ZoneRecord) error {
+	if err := p.loadOwner(); err != nil {
+		return err
+	}
+	for _, rec := range recs {
+		if err := p.settlePending(rec); err != nil {
+			return err
+		}
+	}
 	nets, err := p.m.store.ListNetworks()
 	if err != nil {
 		return err
 	}
+	keep := map[string]bool{}
 	for _, nw := range nets {
-		if err := ensureNetwork(&nw.Network); err != nil {
+		keep[nw.Bridge] = true
+		if nw.Type == api.NetworkVXLAN {
+			keep[netvirt.VXLANName(nw.Name)] = true
+		}
+		if err := ensureNetwork(p.owner, &nw.Network); err != nil {
 			p.m.log.Warn("rebuild network", "network", nw.Name, "err", err)
 		}
 	}
@@ -447,11 +531,27 @@ func (p *netPart) reconcile(ctx context.Context, recs []*store.ZoneRecord) error
 			if nic.HostIfName == "" {
 				continue
 			}
-			if rec.State != api.StateRunning || !netvirt.LinkExists(nic.HostIfName) {
+			if rec.State != api.StateRunning {
 				_ = netvirt.DeleteLink(nic.HostIfName)
 				_ = netvirt.DeleteLink(ifbName(rec, nic))
 				continue
 			}
+			if !netvirt.LinkExists(nic.HostIfName) {
+				// The zone runs but its NIC's host side is gone (deleted
+				// behind zoned's back): the NIC is plugged in again, so
+				// the zone has what its record says.
+				if err := p.attach(rec, nic, rec.InitPID); err != nil {
+					p.m.log.Warn("replug NIC whose host side is gone", "zone", rec.Name, "nic", nic.Name, "err", err)
+					_ = netvirt.DeleteLink(ifbName(rec, nic))
+					continue
+				}
+				p.m.log.Info("replugged NIC whose host side was gone", "zone", rec.Name, "nic", nic.Name)
+			}
+			keep[nic.HostIfName] = true
+			keep[ifbName(rec, nic)] = true
+			// A veth made by a zoned from before aliases is claimed, so
+			// a later sweep knows it.
+			p.owner.Adopt(nic.HostIfName)
 			ports = append(ports, netvirt.Port{HostIf: nic.HostIfName, MAC: nic.MAC, IPv4: nic.IPv4, IPv6: nic.IPv6})
 			if nw, err := p.m.store.GetNetwork(nic.Network); err == nil {
 				if err := netvirt.EnsureUplink(nw.Bridge, nic.HostIfName); err != nil {
@@ -462,22 +562,34 @@ func (p *netPart) reconcile(ctx context.Context, recs []*store.ZoneRecord) error
 					}
 				}
 			}
-			if err := netvirt.SetRate(nic.HostIfName, ifbName(rec, nic), nic.RateBitsPerSecond); err != nil {
+			if err := p.owner.SetRate(nic.HostIfName, ifbName(rec, nic), nic.RateBitsPerSecond); err != nil {
 				p.m.log.Warn("restore rate cap", "zone", rec.Name, "nic", nic.Name, "err", err)
 			}
 		}
 	}
+	// 802.1Q sub-interfaces are shared by a parent's macvlan NICs and go
+	// with their network.
+	gone, err := p.owner.Sweep(func(name string) bool { return keep[name] || strings.HasPrefix(name, "zxq") })
+	for _, g := range gone {
+		p.m.log.Info("removed a link no record names", "link", g)
+	}
+	if err != nil {
+		p.m.log.Warn("sweep links", "err", err)
+	}
 	p.mu.Lock()
-	err = netvirt.ResetPorts(ports)
+	err = p.owner.ResetPorts(ports)
 	p.mu.Unlock()
 	if err != nil {
+		return err
+	}
+	if err := p.m.rebuildHostAccess(); err != nil {
 		return err
 	}
 	return p.m.rebuildNAT()
 }
 
 // ensureNetwork makes a network's host devices, or finds them there.
-func ensureNetwork(nw *api.Network) error {
+func ensureNetwork(o netvirt.Owner, nw *api.Network) error {
 	switch nw.Type {
 	case api.NetworkMacvlan:
 		return netvirt.CheckParent(nw.Parent)
@@ -487,7 +599,7 @@ func ensureNetwork(nw *api.Network) error {
 			sub, _ := netvirt.ParseSubnet(nw.Subnet)
 			gw = netip.PrefixFrom(netip.MustParseAddr(nw.Gateway), sub.Bits())
 		}
-		if err := netvirt.EnsureBridge(nw.Bridge, gw, nw.MTU, nw.VLANFiltering); err != nil {
+		if err := o.EnsureBridge(nw.Bridge, gw, nw.MTU, nw.VLANFiltering); err != nil {
 			return err
 		}
 		if nw.Uplink != "" {
@@ -496,7 +608,7 @@ func ensureNetwork(nw *api.Network) error {
 			}
 		}
 		if nw.Type == api.NetworkVXLAN {
-			return netvirt.EnsureVXLAN(netvirt.VXLANName(nw.Name), nw.Bridge, nw.VNI, nw.Remote, nw.Group, nw.Dev, nw.MTU)
+			return o.EnsureVXLAN(netvirt.VXLANName(nw.Name), nw.Bridge, nw.VNI, nw.Remote, nw.Group, nw.Dev, nw.MTU)
 		}
 		if nw.NAT {
 			return netvirt.EnableForwarding()
@@ -534,7 +646,32 @@ func (m *Manager) rebuildNAT() error {
 			return err
 		}
 	}
-	return netvirt.SetNAT(natNets, rules)
+	return m.netPart().owner.SetNAT(natNets, rules)
+}
+
+// rebuildHostAccess writes what zones may reach on the host, for every
+// bridge and vxlan network, from the store.
+func (m *Manager) rebuildHostAccess() error {
+	nets, err := m.store.ListNetworks()
+	if err != nil {
+		return err
+	}
+	var access []netvirt.HostAccess
+	for _, nw := range nets {
+		if nw.Bridge == "" {
+			continue
+		}
+		a := netvirt.HostAccess{Bridge: nw.Bridge}
+		switch nw.HostAccess {
+		case "", "none":
+		case "all":
+			a.All = true
+		default:
+			a.Ports = strings.Split(nw.HostAccess, ",")
+		}
+		access = append(access, a)
+	}
+	return m.netPart().owner.SetHostAccess(access)
 }
 
 // forwardAddress is where a zone's port forwards go: its first IPv4
@@ -564,11 +701,11 @@ func (m *Manager) CreateNetwork(ctx context.Context, req api.Network) (_ *api.Ne
 	if err := validate.Name("network", req.Name); err != nil {
 		return nil, errdefs.WithField("name", err)
 	}
-	nw, err := checkNetwork(req)
+	p := m.netPart()
+	nw, err := checkNetwork(p.owner, req)
 	if err != nil {
 		return nil, err
 	}
-	p := m.netPart()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	r := revert.New()
@@ -594,7 +731,13 @@ func (m *Manager) CreateNetwork(ctx context.Context, req api.Network) (_ *api.Ne
 	}
 	r.Add(func() { _ = m.store.DeleteNetwork(nw.Name, func([]*store.ZoneRecord) error { return nil }) })
 	r.Add(func() { teardownNetwork(&nw) })
-	if err := ensureNetwork(&nw); err != nil {
+	if err := ensureNetwork(p.owner, &nw); err != nil {
+		return nil, err
+	}
+	// The host-access rules are in place before a zone can be on the
+	// bridge.
+	r.Add(func() { _ = m.rebuildHostAccess() })
+	if err := m.rebuildHostAccess(); err != nil {
 		return nil, err
 	}
 	if nw.NAT {
@@ -609,7 +752,7 @@ func (m *Manager) CreateNetwork(ctx context.Context, req api.Network) (_ *api.Ne
 }
 
 // checkNetwork validates a create request and fills its defaults.
-func checkNetwork(nw api.Network) (api.Network, error) {
+func checkNetwork(o netvirt.Owner, nw api.Network) (api.Network, error) {
 	nw.UsedBy = nil
 	if nw.Type == "" {
 		nw.Type = api.NetworkBridge
@@ -619,7 +762,7 @@ func checkNetwork(nw api.Network) (api.Network, error) {
 	}
 	switch nw.Type {
 	case api.NetworkBridge, api.NetworkVXLAN:
-		nw.Bridge = netvirt.BridgeName(nw.Name)
+		nw.Bridge = o.BridgeName(nw.Name)
 		if nw.Parent != "" {
 			return bad("parent", "a %s network has no parent (that is for macvlan)", nw.Type)
 		}
@@ -629,6 +772,9 @@ func checkNetwork(nw api.Network) (api.Network, error) {
 		}
 		if nw.NAT || nw.VLANFiltering || nw.Uplink != "" {
 			return bad("type", "NAT, VLAN filtering and uplinks are for bridge networks")
+		}
+		if nw.HostAccess != "" && nw.HostAccess != "none" {
+			return bad("host_access", "host access is for bridge and vxlan networks (macvlan zones cannot reach their parent's host)")
 		}
 		nw.Bridge = ""
 	default:
@@ -692,6 +838,11 @@ func checkNetwork(nw api.Network) (api.Network, error) {
 	if nw.MTU != 0 && (nw.MTU < 576 || nw.MTU > 65535) {
 		return bad("mtu", "MTU %d is outside 576-65535", nw.MTU)
 	}
+	ha, err := netvirt.ParseHostAccess(nw.HostAccess)
+	if err != nil {
+		return api.Network{}, errdefs.WithField("host_access", fmt.Errorf("%w: %w", err, errdefs.ErrInvalid))
+	}
+	nw.HostAccess = ha
 	return nw, nil
 }
 
@@ -770,6 +921,9 @@ func (m *Manager) DeleteNetwork(ctx context.Context, name string) error {
 		return fmt.Errorf("delete network %q: %w", name, err)
 	}
 	teardownNetwork(&rec.Network)
+	if err := m.rebuildHostAccess(); err != nil {
+		return fmt.Errorf("delete network %q: %w", name, err)
+	}
 	if rec.NAT {
 		if err := m.rebuildNAT(); err != nil {
 			return fmt.Errorf("delete network %q: %w", name, err)
@@ -808,16 +962,49 @@ func (m *Manager) AddNIC(ctx context.Context, zone string, req api.NICRequest) (
 		defer p.release(nic)
 		r := revert.New()
 		defer r.Fail()
-		if rec.State == api.StateRunning && rec.InitPID > 0 {
-			if err := p.attach(rec, nic, rec.InitPID); err != nil {
-				return fmt.Errorf("nic %s: %w", nic.Name, err)
+		if rec.State == api.StateStopped {
+			// Nothing on the host: one commit adds the NIC.
+			_, err := m.store.UpdateZone(zone, func(z *store.ZoneRecord) error {
+				z.NICs = append(z.NICs, nic)
+				return nil
+			})
+			if err != nil {
+				return err
 			}
-			r.Add(func() { p.detach(nic, rec.InitPID) })
-		} else if rec.State != api.StateStopped {
+			out = nic
+			return nil
+		}
+		if rec.State != api.StateRunning || rec.InitPID <= 0 {
 			return fmt.Errorf("zone is %s: %w", rec.State, errdefs.ErrConflict)
 		}
+		// The NIC is recorded as being added before the host is
+		// touched, so a daemon killed half way finds what to undo.
+		pending := nic
+		pending.Pending = nicAdding
 		if _, err := m.store.UpdateZone(zone, func(z *store.ZoneRecord) error {
-			z.NICs = append(z.NICs, nic)
+			z.NICs = append(z.NICs, pending)
+			return nil
+		}); err != nil {
+			return err
+		}
+		r.Add(func() {
+			if _, err := m.store.UpdateZone(zone, func(z *store.ZoneRecord) error {
+				z.NICs = slices.DeleteFunc(z.NICs, func(n api.NIC) bool { return n.Name == nic.Name })
+				return nil
+			}); err != nil {
+				m.log.Warn("undo NIC add: the record keeps it until the next start settles it", "zone", zone, "nic", nic.Name, "err", err)
+			}
+		})
+		if err := p.attach(rec, nic, rec.InitPID); err != nil {
+			return fmt.Errorf("nic %s: %w", nic.Name, err)
+		}
+		r.Add(func() { p.detach(nic, rec.InitPID) })
+		if _, err := m.store.UpdateZone(zone, func(z *store.ZoneRecord) error {
+			for i := range z.NICs {
+				if z.NICs[i].Name == nic.Name {
+					z.NICs[i].Pending = ""
+				}
+			}
 			return nil
 		}); err != nil {
 			return err
@@ -842,17 +1029,28 @@ func (m *Manager) RemoveNIC(ctx context.Context, zone, name string) error {
 			return fmt.Errorf("nic %q: %w", name, errdefs.ErrNotFound)
 		}
 		nic := rec.NICs[i]
+		running := rec.State == api.StateRunning && rec.InitPID > 0
+		if running {
+			// Recorded first, so a daemon killed before the host side is
+			// gone finishes the remove when it starts again.
+			if _, err := m.store.UpdateZone(zone, func(z *store.ZoneRecord) error {
+				for i := range z.NICs {
+					if z.NICs[i].Name == name {
+						z.NICs[i].Pending = nicRemoving
+					}
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			p.detach(nic, rec.InitPID)
+		}
 		if _, err := m.store.UpdateZone(zone, func(z *store.ZoneRecord) error {
 			z.NICs = slices.DeleteFunc(z.NICs, func(n api.NIC) bool { return n.Name == name })
 			return nil
 		}); err != nil {
 			return err
 		}
-		pid := 0
-		if rec.State == api.StateRunning {
-			pid = rec.InitPID
-		}
-		p.detach(nic, pid)
 		p.release(nic)
 		return m.rebuildNAT()
 	})
@@ -876,7 +1074,7 @@ func (m *Manager) SetNIC(ctx context.Context, zone, name string, patch api.NICPa
 				return errdefs.WithField("rate_bps", fmt.Errorf("rate caps need a bridge or vxlan NIC (macvlan traffic bypasses the host): %w", errdefs.ErrUnsupported))
 			}
 			if rec.State == api.StateRunning && nic.HostIfName != "" {
-				if err := netvirt.SetRate(nic.HostIfName, ifbName(rec, nic), bps); err != nil {
+				if err := m.netPart().owner.SetRate(nic.HostIfName, ifbName(rec, nic), bps); err != nil {
 					return err
 				}
 			}

@@ -7,10 +7,11 @@ import (
 
 	"github.com/zoned-project/zoned/api"
 	"github.com/zoned-project/zoned/errdefs"
+	"github.com/zoned-project/zoned/netvirt"
 )
 
 func TestCheckNetwork(t *testing.T) {
-	nw, err := checkNetwork(api.Network{Name: "lan", Subnet: "10.20.0.9/24", NAT: true})
+	nw, err := checkNetwork(netvirt.Owner{ID: "0badc0de"}, api.Network{Name: "lan", Subnet: "10.20.0.9/24", NAT: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func TestCheckNetwork(t *testing.T) {
 		{api.Network{Name: "a", MTU: 100}, "MTU 100"},
 		{api.Network{Name: "a", DNS: []string{"dns.example"}}, "nameserver"},
 	} {
-		_, err := checkNetwork(c.nw)
+		_, err := checkNetwork(netvirt.Owner{}, c.nw)
 		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, errdefs.ErrInvalid) {
 			t.Errorf("%+v: error %v, want one saying %q", c.nw, err, c.want)
 		}

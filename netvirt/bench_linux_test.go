@@ -69,8 +69,8 @@ func BenchmarkThroughput(b *testing.B) {
 		inZone(b, pid, "ip", "link", "set", dev, "up")
 	}
 	// zoned's way: each namespace's eth0 on a bridge.
-	br := BridgeName("bench")
-	if err := EnsureBridge(br, netip.MustParsePrefix("10.91.0.1/24"), 0, false); err != nil {
+	br := testOwner.BridgeName("bench")
+	if err := testOwner.EnsureBridge(br, netip.MustParsePrefix("10.91.0.1/24"), 0, false); err != nil {
 		b.Fatal(err)
 	}
 	defer DeleteLink(br)
@@ -78,7 +78,7 @@ func BenchmarkThroughput(b *testing.B) {
 	for i, pid := range []int{a, z} {
 		id := fmt.Sprint("bench", i)
 		nic := NIC{Name: "eth0", HostIf: HostIfName(id, "eth0"), MAC: StableMAC(id, "eth0"), IPv4: []string{fmt.Sprintf("10.91.0.%d/24", i+2)}}
-		if err := AttachVeth(pid, br, nic); err != nil {
+		if err := testOwner.AttachVeth(pid, br, nic); err != nil {
 			b.Fatal(err)
 		}
 		defer DeleteLink(nic.HostIf)
@@ -88,11 +88,11 @@ func BenchmarkThroughput(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		bare += iperf(b, z, a, "10.90.0.2")
 		bridge += iperf(b, z, a, "10.91.0.3")
-		if err := ResetPorts(ports); err != nil {
+		if err := testOwner.ResetPorts(ports); err != nil {
 			b.Fatal(err)
 		}
 		spoof += iperf(b, z, a, "10.91.0.3")
-		if err := ResetPorts(nil); err != nil {
+		if err := testOwner.ResetPorts(nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -109,21 +109,21 @@ func BenchmarkThroughput(b *testing.B) {
 func BenchmarkAttachNIC(b *testing.B) {
 	requireNetns(b)
 	pid := fakeZone(b)
-	br := BridgeName("bench-add")
-	if err := EnsureBridge(br, netip.MustParsePrefix("10.92.0.1/24"), 0, false); err != nil {
+	br := testOwner.BridgeName("bench-add")
+	if err := testOwner.EnsureBridge(br, netip.MustParsePrefix("10.92.0.1/24"), 0, false); err != nil {
 		b.Fatal(err)
 	}
 	defer DeleteLink(br)
 	for i := 0; i < b.N; i++ {
 		nic := NIC{Name: "eth0", HostIf: HostIfName("add", strconv.Itoa(i)), MAC: StableMAC("add", strconv.Itoa(i)), IPv4: []string{"10.92.0.2/24"}, Gateway: "10.92.0.1"}
-		if err := AttachVeth(pid, br, nic); err != nil {
+		if err := testOwner.AttachVeth(pid, br, nic); err != nil {
 			b.Fatal(err)
 		}
-		if err := AddPort(Port{HostIf: nic.HostIf, MAC: nic.MAC, IPv4: nic.IPv4}); err != nil {
+		if err := testOwner.AddPort(Port{HostIf: nic.HostIf, MAC: nic.MAC, IPv4: nic.IPv4}); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
-		if err := RemovePort(nic.HostIf); err != nil {
+		if err := testOwner.RemovePort(nic.HostIf); err != nil {
 			b.Fatal(err)
 		}
 		if err := DeleteLink(nic.HostIf); err != nil {

@@ -6,10 +6,13 @@
 //
 // Everything it makes on the host carries a name zoned owns: bridges
 // zbr…, host-side veths zv…, ifb devices zxb…, VXLAN devices zxl…, 802.1Q
-// sub-interfaces zxq…, and the nftables tables named Table. Names are
-// derived from stable identities (network name, zone UUID and NIC name),
-// so a daemon restarted after a crash finds and rebuilds or removes them
-// from the store alone.
+// sub-interfaces zxq…, and the nftables tables named Owner.Table
+// (zoned_<instance>). Names are derived from stable identities (the
+// daemon's instance ID, network name, zone UUID and NIC name), so a
+// daemon restarted after a crash finds and rebuilds or removes them from
+// the store alone; every link also carries the daemon's alias
+// (zoned:<instance>), so it can sweep what no record names without
+// touching another daemon's links on the same host.
 //
 // The portable half (this file's neighbours without _linux) computes
 // names, MAC addresses, rates and addresses and is unit-tested anywhere;

@@ -83,7 +83,7 @@ func DeleteLink(name string) error {
 // gateway address when gw is valid, and sets it up. vlanFiltering turns
 // on bridge VLAN filtering and fails, naming the kernel option, where
 // the kernel has none.
-func EnsureBridge(name string, gw netip.Prefix, mtu int, vlanFiltering bool) error {
+func (o Owner) EnsureBridge(name string, gw netip.Prefix, mtu int, vlanFiltering bool) error {
 	l, err := linkByName(name)
 	if err != nil {
 		return err
@@ -95,6 +95,15 @@ func EnsureBridge(name string, gw netip.Prefix, mtu int, vlanFiltering bool) err
 		}
 		if l, err = netlink.LinkByName(name); err != nil {
 			return fmt.Errorf("create bridge %s: %w", name, err)
+		}
+		if err := o.claim(l); err != nil {
+			return err
+		}
+	} else if l.Attrs().Alias == "" {
+		// The network's record names this bridge: one a zoned from
+		// before aliases made is claimed.
+		if err := o.claim(l); err != nil {
+			return err
 		}
 	}
 	if vlanFiltering {
@@ -187,7 +196,7 @@ func EnsureUplink(bridge, uplink string) error {
 // EnsureVXLAN makes the VXLAN device of a vxlan network and attaches it to
 // the network's bridge: zones on the bridge then share a segment with
 // the remote hosts.
-func EnsureVXLAN(name, bridge string, vni int, remote, group, dev string, mtu int) error {
+func (o Owner) EnsureVXLAN(name, bridge string, vni int, remote, group, dev string, mtu int) error {
 	if l, err := linkByName(name); err != nil {
 		return err
 	} else if l == nil {
@@ -207,6 +216,9 @@ func EnsureVXLAN(name, bridge string, vni int, remote, group, dev string, mtu in
 		}
 		if err := netlink.LinkAdd(v); err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("create vxlan %s (VNI %d): %w", name, vni, err)
+		}
+		if err := o.claimName(name); err != nil {
+			return err
 		}
 	}
 	return EnsureUplink(bridge, name)
@@ -234,7 +246,7 @@ func zoneHandle(pid int) (*netlink.Handle, error) {
 // whose zone end is made directly in the zone's namespace with its final
 // name and MAC, whose host end joins bridge, then addresses and routes
 // inside the zone. On error nothing is left.
-func AttachVeth(pid int, bridge string, c NIC) (err error) {
+func (o Owner) AttachVeth(pid int, bridge string, c NIC) (err error) {
 	br, err := netlink.LinkByName(bridge)
 	if err != nil {
 		return fmt.Errorf("bridge %s: %w", bridge, err)
@@ -254,7 +266,18 @@ func AttachVeth(pid int, bridge string, c NIC) (err error) {
 		PeerMTU:          uint32(mtu),
 		PeerNamespace:    netlink.NsPid(pid),
 	}
-	if err := netlink.LinkAdd(v); err != nil {
+	err = netlink.LinkAdd(v)
+	if errors.Is(err, unix.EEXIST) {
+		// The host name is derived from the zone's UUID and the NIC's
+		// name, so a link by that name is this very NIC's, left by an
+		// attach a crash cut short: it goes, and the NIC is made anew.
+		if l, lerr := linkByName(c.HostIf); lerr == nil && l != nil && o.mine(l) {
+			if err = netlink.LinkDel(l); err == nil {
+				err = netlink.LinkAdd(v)
+			}
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("create veth %s: %w", c.HostIf, err)
 	}
 	defer func() {
@@ -264,6 +287,9 @@ func AttachVeth(pid int, bridge string, c NIC) (err error) {
 	}()
 	host, err := netlink.LinkByName(c.HostIf)
 	if err != nil {
+		return err
+	}
+	if err := o.claim(host); err != nil {
 		return err
 	}
 	if err := netlink.LinkSetMaster(host, br); err != nil {
@@ -295,7 +321,7 @@ func SetPortVLAN(port string, vid int) error {
 }
 
 // EnsureVLANDevice makes the 802.1Q sub-interface of parent for vid.
-func EnsureVLANDevice(parent string, vid int) (string, error) {
+func (o Owner) EnsureVLANDevice(parent string, vid int) (string, error) {
 	name := VLANName(parent, vid)
 	if l, err := linkByName(name); err != nil || l != nil {
 		return name, err
@@ -309,6 +335,9 @@ func EnsureVLANDevice(parent string, vid int) (string, error) {
 		return "", fmt.Errorf("create VLAN %d on %s: %w", vid, parent, err)
 	}
 	l, err := netlink.LinkByName(name)
+	if err == nil {
+		err = o.claim(l)
+	}
 	if err == nil {
 		err = netlink.LinkSetUp(l)
 	}
@@ -367,6 +396,11 @@ func configureInZone(pid int, c NIC) error {
 	if err != nil {
 		return fmt.Errorf("find %s in the zone: %w", c.Name, err)
 	}
+	// The link-local address comes from the MAC (EUI-64), as the port's
+	// anti-spoofing rules expect, whatever the namespace's default says.
+	if err := h.LinkSetIP6AddrGenMode(l, 0); err != nil && !errors.Is(err, unix.EAFNOSUPPORT) {
+		return fmt.Errorf("link-local address mode of %s: %w", c.Name, err)
+	}
 	for _, s := range append(append([]string{}, c.IPv4...), c.IPv6...) {
 		a, err := netlink.ParseAddr(s)
 		if err != nil {
@@ -419,4 +453,76 @@ func DeleteVLANDevices(parent string) error {
 		}
 	}
 	return nil
+}
+
+// claim writes the owner's alias on a link it just made.
+func (o Owner) claim(l netlink.Link) error {
+	if err := netlink.LinkSetAlias(l, o.Alias()); err != nil {
+		return fmt.Errorf("mark %s as zoned's: %w", l.Attrs().Name, err)
+	}
+	return nil
+}
+
+func (o Owner) claimName(name string) error {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("mark %s as zoned's: %w", name, err)
+	}
+	return o.claim(l)
+}
+
+// mine tells whether l is the owner's: its alias, or none at all on a
+// link whose name only the owner derives (a crash between making the link
+// and writing the alias leaves it so).
+func (o Owner) mine(l netlink.Link) bool {
+	a := l.Attrs().Alias
+	return a == o.Alias() || a == ""
+}
+
+// Sweep deletes every link carrying the owner's alias whose name keep
+// does not claim, and returns their names: what a crash left of NICs,
+// rate caps and networks no record names any more. Links of other
+// daemons (another alias) and of no daemon (none) are not touched.
+func (o Owner) Sweep(keep func(name string) bool) ([]string, error) {
+	links, err := netlink.LinkList()
+	if err != nil {
+		return nil, fmt.Errorf("list links: %w", err)
+	}
+	var gone []string
+	var errs []error
+	for _, l := range links {
+		name := l.Attrs().Name
+		if l.Attrs().Alias != o.Alias() || keep(name) {
+			continue
+		}
+		if err := netlink.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
+			errs = append(errs, fmt.Errorf("delete %s: %w", name, err))
+			continue
+		}
+		gone = append(gone, name)
+	}
+	return gone, errors.Join(errs...)
+}
+
+// OwnedLinks lists the names of the links carrying the owner's alias.
+func (o Owner) OwnedLinks() ([]string, error) {
+	links, err := netlink.LinkList()
+	if err != nil {
+		return nil, fmt.Errorf("list links: %w", err)
+	}
+	var out []string
+	for _, l := range links {
+		if l.Attrs().Alias == o.Alias() {
+			out = append(out, l.Attrs().Name)
+		}
+	}
+	return out, nil
+}
+
+// Adopt writes the owner's alias on a link of its that has none (made by
+// a zoned from before aliases); a link with another alias is left alone.
+func (o Owner) Adopt(name string) {
+	if l, err := linkByName(name); err == nil && l != nil && l.Attrs().Alias == "" {
+		_ = o.claim(l)
+	}
 }

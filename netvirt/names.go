@@ -1,6 +1,7 @@
 package netvirt
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -12,9 +13,49 @@ import (
 	"github.com/zoned-project/zoned/errdefs"
 )
 
-// Table is the name of the nftables tables zoned owns (bridge family for
-// anti-spoofing, ip family for NAT).
-const Table = "zoned"
+// Owner is one daemon's claim on the host's network objects. Several
+// daemons can share a host (a test suite runs many, an operator may run a
+// second one on another data directory), and each must find, rebuild and
+// sweep its own objects without touching another's: its nftables tables
+// are named after it (zoned_<id>), and every link it makes carries its
+// alias (zoned:<id>, `ip link show` prints it), so reconcile can tell
+// its own leftovers from another daemon's links.
+type Owner struct {
+	// ID is the daemon's instance ID, kept in its store; "" is the name
+	// scheme of daemons from before instance IDs (tables named zoned).
+	ID string
+}
+
+// Table is the name of the owner's nftables tables: bridge family for
+// anti-spoofing, ip family for NAT, inet family for what zones may reach
+// on the host.
+func (o Owner) Table() string {
+	if o.ID == "" {
+		return "zoned"
+	}
+	return "zoned_" + o.ID
+}
+
+// Alias is what the owner writes in the alias of each link it makes.
+func (o Owner) Alias() string { return "zoned:" + o.ID }
+
+// NewInstanceID makes a daemon instance ID: 8 hex digits, so table names
+// stay short and read well in `nft list tables`.
+func NewInstanceID() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// ValidInstanceID tells whether id is one NewInstanceID could have made:
+// it is spliced into nft scripts.
+func ValidInstanceID(id string) bool {
+	if len(id) != 8 {
+		return false
+	}
+	_, err := hex.DecodeString(id)
+	return err == nil && strings.ToLower(id) == id
+}
 
 // shortHash is 8 hex digits of a SHA-256 over parts: with a two or three
 // letter prefix it keeps interface names within IFNAMSIZ (15).
@@ -23,8 +64,16 @@ func shortHash(parts ...string) string {
 	return hex.EncodeToString(h[:4])
 }
 
-// BridgeName is the host bridge of network name.
-func BridgeName(network string) string { return "zbr" + shortHash("net", network) }
+// BridgeName is the host bridge of network name made by o: two daemons
+// on one host that both have a network "lan" get two bridges. (A
+// network's bridge is stored with it, so networks made before instance
+// IDs keep theirs.)
+func (o Owner) BridgeName(network string) string {
+	if o.ID == "" {
+		return "zbr" + shortHash("net", network)
+	}
+	return "zbr" + shortHash("net", o.ID, network)
+}
 
 // VXLANName is the VXLAN device of network name.
 func VXLANName(network string) string { return "zxl" + shortHash("vxlan", network) }

@@ -3,13 +3,14 @@ package netvirt
 import (
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/zoned-project/zoned/errdefs"
 )
 
 func TestNamesFitIFNAMSIZ(t *testing.T) {
-	for _, n := range []string{BridgeName("a-very-long-network-name-indeed"), HostIfName("uuid", "eth0"), IFBName("u", "eth1"), VXLANName("x"), VLANName("eth0", 4094)} {
+	for _, n := range []string{testOwner.BridgeName("a-very-long-network-name-indeed"), HostIfName("uuid", "eth0"), IFBName("u", "eth1"), VXLANName("x"), VLANName("eth0", 4094)} {
 		if len(n) > 15 {
 			t.Errorf("%s is longer than 15 bytes", n)
 		}
@@ -68,3 +69,44 @@ func TestAddressing(t *testing.T) {
 		t.Error("overlap not seen")
 	}
 }
+
+func TestLinkLocal(t *testing.T) {
+	// RFC 4291 appendix A: the universal/local bit flips, ff:fe goes in
+	// the middle.
+	a, err := LinkLocal("02:00:5e:10:00:01")
+	if err != nil || a.String() != "fe80::5eff:fe10:1" {
+		t.Errorf("LinkLocal: %v %v", a, err)
+	}
+	if _, err := LinkLocal("nonsense"); err == nil {
+		t.Error("a bad MAC gave a link-local address")
+	}
+}
+
+func TestParseHostAccess(t *testing.T) {
+	for in, want := range map[string]string{"": "none", "none": "none", "all": "all", "tcp:53, udp:53": "tcp:53,udp:53"} {
+		if got, err := ParseHostAccess(in); err != nil || got != want {
+			t.Errorf("%q: %q %v, want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"ssh", "tcp:0", "tcp:70000", "icmp:1", "tcp"} {
+		if _, err := ParseHostAccess(in); err == nil {
+			t.Errorf("%q accepted", in)
+		}
+	}
+}
+
+func TestOwnerNames(t *testing.T) {
+	a, b := Owner{ID: NewInstanceID()}, Owner{ID: NewInstanceID()}
+	if !ValidInstanceID(a.ID) || ValidInstanceID("zoned; drop") {
+		t.Errorf("instance ID checks: %q", a.ID)
+	}
+	if a.Table() == b.Table() || a.BridgeName("lan") == b.BridgeName("lan") || a.Alias() == b.Alias() {
+		t.Error("two daemons share a table, bridge or alias name")
+	}
+	if !strings.HasPrefix(a.Table(), "zoned_") || (Owner{}).Table() != "zoned" {
+		t.Errorf("table names: %q %q", a.Table(), Owner{}.Table())
+	}
+}
+
+// testOwner is the daemon these tests stand in for.
+var testOwner = Owner{ID: "7e577e57"}

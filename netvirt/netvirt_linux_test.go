@@ -13,6 +13,8 @@ import (
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv6"
 
+	"github.com/vishvananda/netlink"
+
 	"github.com/zoned-project/zoned/internal/netnsdo"
 )
 
@@ -82,18 +84,18 @@ func inZone(t testing.TB, pid int, args ...string) string {
 
 func TestBridgeVethNftAndRate(t *testing.T) {
 	requireNetns(t)
-	br := BridgeName("t1")
+	br := testOwner.BridgeName("t1")
 	gw := netip.MustParsePrefix("10.77.0.1/24")
-	if err := EnsureBridge(br, gw, 0, false); err != nil {
+	if err := testOwner.EnsureBridge(br, gw, 0, false); err != nil {
 		t.Fatal(err)
 	}
 	// A second call finds the bridge and changes nothing.
-	if err := EnsureBridge(br, gw, 0, false); err != nil {
+	if err := testOwner.EnsureBridge(br, gw, 0, false); err != nil {
 		t.Fatal(err)
 	}
 	pid := fakeZone(t)
 	nic := NIC{Name: "eth0", HostIf: HostIfName("z1", "eth0"), MAC: StableMAC("z1", "eth0"), IPv4: []string{"10.77.0.2/24"}, IPv6: []string{"fd77::2/64"}, Gateway: "10.77.0.1"}
-	if err := AttachVeth(pid, br, nic); err != nil {
+	if err := testOwner.AttachVeth(pid, br, nic); err != nil {
 		t.Fatal(err)
 	}
 	out := inZone(t, pid, "ip", "-o", "addr", "show", "eth0")
@@ -109,23 +111,23 @@ func TestBridgeVethNftAndRate(t *testing.T) {
 	inZone(t, pid, "ping", "-c", "1", "-W", "5", "10.77.0.1")
 
 	p := Port{HostIf: nic.HostIf, MAC: nic.MAC, IPv4: nic.IPv4, IPv6: nic.IPv6}
-	if err := AddPort(p); err != nil {
+	if err := testOwner.AddPort(p); err != nil {
 		t.Fatal(err)
 	}
-	if err := AddPort(p); err != nil {
+	if err := testOwner.AddPort(p); err != nil {
 		t.Fatalf("replace port rules: %v", err)
 	}
 	inZone(t, pid, "ping", "-c", "1", "-W", "5", "10.77.0.1")
 	// A second address the port does not own: the bridge drops it.
 	inZone(t, pid, "ip", "addr", "add", "10.77.0.99/24", "dev", "eth0")
-	before, err := SpoofDrops(nic.HostIf)
+	before, err := testOwner.SpoofDrops(nic.HostIf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := exec.Command("nsenter", "--net=/proc/"+fmt.Sprint(pid)+"/ns/net", "ping", "-c", "1", "-W", "1", "-I", "10.77.0.99", "10.77.0.1").Run(); err == nil {
 		t.Error("ping from a spoofed address got an answer")
 	}
-	after, _ := SpoofDrops(nic.HostIf)
+	after, _ := testOwner.SpoofDrops(nic.HostIf)
 	if after <= before {
 		t.Errorf("spoof counter did not grow: %d -> %d", before, after)
 	}
@@ -133,7 +135,7 @@ func TestBridgeVethNftAndRate(t *testing.T) {
 	// A DHCP server's reply from the zone's own address: dropped too.
 	before = after
 	sendUDPFrom(t, pid, 67, "10.77.0.2", "10.77.0.1:68")
-	if after, _ = SpoofDrops(nic.HostIf); after <= before {
+	if after, _ = testOwner.SpoofDrops(nic.HostIf); after <= before {
 		t.Errorf("DHCP server reply not dropped: %d -> %d", before, after)
 	}
 
@@ -150,9 +152,9 @@ func TestBridgeVethNftAndRate(t *testing.T) {
 		{"neighbour advertisement for another zone's address", ipv6.ICMPTypeNeighborAdvertisement, &icmp.RawBody{Data: naBody("fd77::99")}, true},
 		{"neighbour advertisement for its own address", ipv6.ICMPTypeNeighborAdvertisement, &icmp.RawBody{Data: naBody("fd77::2")}, false},
 	} {
-		before, _ = SpoofDrops(nic.HostIf)
+		before, _ = testOwner.SpoofDrops(nic.HostIf)
 		sendICMPv6From(t, pid, "eth0", c.typ, c.body)
-		after, _ = SpoofDrops(nic.HostIf)
+		after, _ = testOwner.SpoofDrops(nic.HostIf)
 		if c.drops && after <= before {
 			t.Errorf("%s from a zone not dropped: %d -> %d", c.what, before, after)
 		}
@@ -161,10 +163,53 @@ func TestBridgeVethNftAndRate(t *testing.T) {
 		}
 	}
 
-	if err := SetRate(nic.HostIf, IFBName("z1", "eth0"), 10e6); err != nil {
+	// IPv6 link-local: only the NIC's own (EUI-64 of its MAC) is its.
+	// Another zone's link-local as source, or a neighbour advertisement
+	// for another's link-local target (which would re-point the
+	// gateway's neighbour entry for it), is dropped; its own passes.
+	ll, err := LinkLocal(nic.MAC)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := SetRate(nic.HostIf, IFBName("z1", "eth0"), 20e6); err != nil {
+	if out := inZone(t, pid, "ip", "-6", "addr", "show", "dev", "eth0", "scope", "link"); !strings.Contains(out, ll.String()) {
+		t.Fatalf("zone's link-local address is not %s (EUI-64 of %s): %s", ll, nic.MAC, out)
+	}
+	other, _ := LinkLocal(StableMAC("z2", "eth0"))
+	inZone(t, pid, "ip", "addr", "add", other.String()+"/64", "dev", "eth0", "nodad")
+	for _, c := range []struct {
+		what  string
+		src   string
+		body  icmp.MessageBody
+		drops bool
+	}{
+		{"advertisement for another zone's link-local address", "::", &icmp.RawBody{Data: naBody(other.String())}, true},
+		{"advertisement from another zone's link-local address", other.String(), &icmp.RawBody{Data: naBody(other.String())}, true},
+		{"advertisement for its own link-local address", ll.String(), &icmp.RawBody{Data: naBody(ll.String())}, false},
+	} {
+		before, _ = testOwner.SpoofDrops(nic.HostIf)
+		sendICMPv6FromAddr(t, pid, "eth0", c.src, ipv6.ICMPTypeNeighborAdvertisement, c.body)
+		after, _ = testOwner.SpoofDrops(nic.HostIf)
+		if c.drops && after <= before {
+			t.Errorf("neighbour %s not dropped: %d -> %d", c.what, before, after)
+		}
+		if !c.drops && after != before {
+			t.Errorf("neighbour %s dropped: %d -> %d", c.what, before, after)
+		}
+	}
+	inZone(t, pid, "ip", "addr", "del", other.String()+"/64", "dev", "eth0")
+	// Its own link-local address talks to the bridge's.
+	brl, _ := netlink.LinkByName(br)
+	brAddrs, _ := netlink.AddrList(brl, netlink.FAMILY_V6)
+	for _, a := range brAddrs {
+		if a.IP.IsLinkLocalUnicast() {
+			inZone(t, pid, "ping", "-6", "-c", "1", "-W", "5", a.IP.String()+"%eth0")
+		}
+	}
+
+	if err := testOwner.SetRate(nic.HostIf, IFBName("z1", "eth0"), 10e6); err != nil {
+		t.Fatal(err)
+	}
+	if err := testOwner.SetRate(nic.HostIf, IFBName("z1", "eth0"), 20e6); err != nil {
 		t.Fatalf("change rate live: %v", err)
 	}
 	if out, _ := exec.Command("tc", "class", "show", "dev", nic.HostIf).CombinedOutput(); !strings.Contains(string(out), "rate 20Mbit") {
@@ -174,23 +219,23 @@ func TestBridgeVethNftAndRate(t *testing.T) {
 		t.Error("no ifb device")
 	}
 	inZone(t, pid, "ping", "-c", "1", "-W", "5", "10.77.0.1")
-	if err := SetRate(nic.HostIf, IFBName("z1", "eth0"), 0); err != nil {
+	if err := testOwner.SetRate(nic.HostIf, IFBName("z1", "eth0"), 0); err != nil {
 		t.Fatal(err)
 	}
 	if LinkExists(IFBName("z1", "eth0")) {
 		t.Error("ifb left after removing the rate")
 	}
 
-	if err := RemovePort(nic.HostIf); err != nil {
+	if err := testOwner.RemovePort(nic.HostIf); err != nil {
 		t.Fatal(err)
 	}
-	if err := RemovePort(nic.HostIf); err != nil {
+	if err := testOwner.RemovePort(nic.HostIf); err != nil {
 		t.Fatalf("second remove: %v", err)
 	}
-	if err := ResetPorts(nil); err != nil {
+	if err := testOwner.ResetPorts(nil); err != nil {
 		t.Fatal(err)
 	}
-	if out, _ := exec.Command("nft", "list", "tables").CombinedOutput(); strings.Contains(string(out), "zoned") {
+	if out, _ := exec.Command("nft", "list", "tables").CombinedOutput(); strings.Contains(string(out), testOwner.Table()) {
 		t.Errorf("table left: %s", out)
 	}
 	if err := DeleteLink(nic.HostIf); err != nil {
@@ -206,17 +251,17 @@ func TestBridgeVethNftAndRate(t *testing.T) {
 
 func TestNATTable(t *testing.T) {
 	requireNetns(t)
-	if err := SetNAT([]NATNet{{Subnet: "10.78.0.0/24", Bridge: BridgeName("n")}}, []Forward{{Protocol: "tcp", HostPort: 8080, Addr: "10.78.0.2", ZonePort: 80}}); err != nil {
+	if err := testOwner.SetNAT([]NATNet{{Subnet: "10.78.0.0/24", Bridge: testOwner.BridgeName("n")}}, []Forward{{Protocol: "tcp", HostPort: 8080, Addr: "10.78.0.2", ZonePort: 80}}); err != nil {
 		t.Fatal(err)
 	}
-	out, _ := exec.Command("nft", "list", "table", "ip", "zoned").CombinedOutput()
+	out, _ := exec.Command("nft", "list", "table", "ip", testOwner.Table()).CombinedOutput()
 	if !strings.Contains(string(out), "masquerade") || !strings.Contains(string(out), "dnat to 10.78.0.2:80") {
 		t.Errorf("NAT table: %s", out)
 	}
-	if err := SetNAT(nil, nil); err != nil {
+	if err := testOwner.SetNAT(nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if out, _ := exec.Command("nft", "list", "tables").CombinedOutput(); strings.Contains(string(out), "zoned") {
+	if out, _ := exec.Command("nft", "list", "tables").CombinedOutput(); strings.Contains(string(out), testOwner.Table()) {
 		t.Errorf("table left: %s", out)
 	}
 }
@@ -228,8 +273,8 @@ func TestNATTable(t *testing.T) {
 // missing kernel option.
 func TestVLANs(t *testing.T) {
 	requireNetns(t)
-	br := BridgeName("vf")
-	err := EnsureBridge(br, netip.Prefix{}, 0, true)
+	br := testOwner.BridgeName("vf")
+	err := testOwner.EnsureBridge(br, netip.Prefix{}, 0, true)
 	defer DeleteLink(br)
 	if perr := ProbeBridgeVLANFiltering(); perr != nil {
 		if err == nil || !strings.Contains(err.Error(), "CONFIG_BRIDGE_VLAN_FILTERING") || !strings.Contains(perr.Error(), "CONFIG_BRIDGE_VLAN_FILTERING") {
@@ -245,7 +290,7 @@ func TestVLANs(t *testing.T) {
 	}
 	pid := fakeZone(t)
 	nic := NIC{Name: "eth0", HostIf: HostIfName("v", "eth0"), MAC: StableMAC("v", "eth0"), VLAN: 100}
-	if err := AttachVeth(pid, br, nic); err != nil {
+	if err := testOwner.AttachVeth(pid, br, nic); err != nil {
 		t.Fatal(err)
 	}
 	out, _ := exec.Command("bridge", "vlan", "show", "dev", nic.HostIf).CombinedOutput()
@@ -265,7 +310,7 @@ func TestVLANs(t *testing.T) {
 			t.Fatalf("%v: %s", err, out)
 		}
 	}
-	sub, err := EnsureVLANDevice("vp0", 200)
+	sub, err := testOwner.EnsureVLANDevice("vp0", 200)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,6 +377,13 @@ func naBody(target string) []byte {
 // router or a neighbour would.
 func sendICMPv6From(t *testing.T, pid int, ifname string, typ ipv6.ICMPType, body icmp.MessageBody) {
 	t.Helper()
+	sendICMPv6FromAddr(t, pid, ifname, "::", typ, body)
+}
+
+// sendICMPv6FromAddr is sendICMPv6From from source address src (an
+// address of ifname's, "::" for the kernel's choice).
+func sendICMPv6FromAddr(t *testing.T, pid int, ifname, src string, typ ipv6.ICMPType, body icmp.MessageBody) {
+	t.Helper()
 	// Duplicate address detection must be over, or the kernel has no
 	// link-local source to send from.
 	waitDAD := func() bool {
@@ -343,7 +395,10 @@ func sendICMPv6From(t *testing.T, pid int, ifname string, typ ipv6.ICMPType, bod
 	}
 	var c *icmp.PacketConn
 	var err error
-	inZoneNetns(t, pid, func() { c, err = icmp.ListenPacket("ip6:ipv6-icmp", "::") })
+	if src != "::" {
+		src += "%" + ifname
+	}
+	inZoneNetns(t, pid, func() { c, err = icmp.ListenPacket("ip6:ipv6-icmp", src) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 // kernel has no police action), so an ingress qdisc redirects it to the
 // ifb device ifb, whose egress HTB shapes it as well. Changing the rate
 // replaces the classes in place: live, without dropping the NIC.
-func SetRate(hostIf, ifb string, bps int64) error {
+func (o Owner) SetRate(hostIf, ifb string, bps int64) error {
 	host, err := netlink.LinkByName(hostIf)
 	if err != nil {
 		return fmt.Errorf("rate on %s: %w", hostIf, err)
@@ -36,6 +36,9 @@ func SetRate(hostIf, ifb string, bps int64) error {
 			return fmt.Errorf("create ifb %s: %w", ifb, err)
 		}
 		if ifbLink, err = netlink.LinkByName(ifb); err != nil {
+			return err
+		}
+		if err := o.claim(ifbLink); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,8 @@
 //
 //	v1                              root bucket; the "1" is the layout generation
 //	├── version : uint64 big-endian schema version (migrations bump it)
+//	├── instance : the daemon's instance ID, 8 hex digits (instance.go);
+//	│              it names the daemon's nft tables and tags its links
 //	├── zones
 //	│   └── <zone name> : ZoneRecord as JSON
 //	├── templates

@@ -84,6 +84,7 @@ vxlan: a bridge with a VXLAN port (--vni, --remote or --group, --dev).`,
 	f.StringVar(&n.Dev, "dev", "", "VXLAN underlay interface")
 	f.StringSliceVar(&n.DNS, "dns", nil, "nameservers for zones' /etc/resolv.conf")
 	f.IntVar(&n.MTU, "mtu", 0, "MTU of the bridge")
+	f.StringVar(&n.HostAccess, "host-access", "", "what zones may reach on the host: none (default), all, or ports like tcp:53,udp:53")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkFormat(*out); err != nil {
 			return err

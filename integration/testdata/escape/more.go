@@ -230,6 +230,20 @@ var moreCommands = map[string]func(arg func(int) string) error{
 		os.Exit(0)
 		return nil
 	},
+	// inmntns CMD ARGS...: run a command in a new mount namespace (of the
+	// caller's user namespace), so what it unmounts stays unmounted only
+	// there.
+	"inmntns": func(arg func(int) string) error {
+		arg(2)
+		child := exec.Command(os.Args[2], os.Args[3:]...)
+		child.Stdout, child.Stderr = os.Stdout, os.Stderr
+		child.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNS}
+		if err := child.Run(); err != nil {
+			fmt.Println("ERROR", err)
+		}
+		os.Exit(0)
+		return nil
+	},
 	// connectpath PATH: a unix socket on the filesystem.
 	"connectpath": func(arg func(int) string) error {
 		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -242,6 +243,103 @@ var moreCommands = map[string]func(arg func(int) string) error{
 			fmt.Println("ERROR", err)
 		}
 		os.Exit(0)
+		return nil
+	},
+	// ptys N: open /dev/ptmx up to N times, hold them for HOLD seconds
+	// (arg 3, default 0), and print how many opened and what stopped it.
+	"ptys": func(arg func(int) string) error {
+		n := atoi(arg(2))
+		hold := 0
+		if len(os.Args) > 3 {
+			hold = atoi(os.Args[3])
+		}
+		var fds []int
+		var stop error
+		for len(fds) < n {
+			fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				stop = err
+				break
+			}
+			fds = append(fds, fd)
+		}
+		why := "limit"
+		if e, ok := stop.(unix.Errno); ok {
+			why = unix.ErrnoName(e)
+		}
+		fmt.Printf("%d %s\n", len(fds), why)
+		if hold > 0 {
+			os.Stdout.Close()
+			time.Sleep(time.Duration(hold) * time.Second)
+		}
+		os.Exit(0)
+		return nil
+	},
+	// tioccons: redirect the kernel's console output to a pty of the
+	// zone's (TIOCCONS); only ever run in a zone.
+	"tioccons": func(func(int) string) error {
+		m, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(m)
+		if err := unix.IoctlSetPointerInt(m, unix.TIOCSPTLCK, 0); err != nil {
+			return err
+		}
+		n, err := unix.IoctlGetInt(m, unix.TIOCGPTN)
+		if err != nil {
+			return err
+		}
+		s, err := unix.Open(fmt.Sprintf("/dev/pts/%d", n), unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(s)
+		_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(s), unix.TIOCCONS, 0)
+		return errnoOrNil(e)
+	},
+	// uevents SECONDS: listen to the kernel's device events (what udev
+	// hears) and print how many arrived; "READY" once listening.
+	"uevents": func(arg func(int) string) error {
+		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_KOBJECT_UEVENT)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: 1}); err != nil {
+			return err
+		}
+		fmt.Println("READY")
+		deadline := time.Now().Add(time.Duration(atoi(arg(2))) * time.Second)
+		tv := unix.Timeval{Usec: 200000}
+		_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+		n := 0
+		buf := make([]byte, 8192)
+		for time.Now().Before(deadline) {
+			if _, _, err := unix.Recvfrom(fd, buf, 0); err == nil {
+				n++
+			}
+		}
+		fmt.Println(n)
+		os.Exit(0)
+		return nil
+	},
+	// threads N: hold N OS threads at once (goroutines locked to their
+	// thread, each asleep in a syscall); prints "OK" if all started.
+	"threads": func(arg func(int) string) error {
+		n := atoi(arg(2))
+		started := make(chan struct{})
+		for i := 0; i < n; i++ {
+			go func() {
+				runtime.LockOSThread()
+				started <- struct{}{}
+				ts := unix.Timespec{Sec: 10}
+				_ = unix.Nanosleep(&ts, nil)
+			}()
+		}
+		for i := 0; i < n; i++ {
+			<-started
+		}
 		return nil
 	},
 	// connectpath PATH: a unix socket on the filesystem.

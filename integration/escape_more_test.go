@@ -616,3 +616,34 @@ func hostPtyCount(t *testing.T) int {
 	n, _ := strconv.Atoi(strings.TrimSpace(string(data)))
 	return n
 }
+
+// TestEscapeDeepTree: a zone nests directories far past PATH_MAX in its
+// own layer. The host's disk usage report (`zonectl df`), which walks
+// every zone's layer, must still answer, for the other zones too.
+func TestEscapeDeepTree(t *testing.T) {
+	requireIDMappedOverlay(t)
+	d := startDaemon(t)
+	d.createEscapeZoneAs(t, "deep", api.Resources{}, false)
+	d.createEscapeZoneAs(t, "calm", api.Resources{}, false)
+	d.mustExec("deep", "mkdir", "/root/deep")
+	if got := d.try("deep", "deeptree", "/root/deep", "100"); got != "OK" {
+		t.Fatalf("nesting 100 directories of 200-byte names: %s", got)
+	}
+	du, err := d.c.DiskUsage(ctxT(t))
+	if err != nil {
+		t.Fatalf("disk usage with a zone deeper than PATH_MAX: %v", err)
+	}
+	var names []string
+	for _, z := range du.Zones {
+		names = append(names, z.Name)
+		if z.Name == "deep" && z.OwnBytes < 100*4096 {
+			t.Errorf("zone deep's own bytes %d leave out its 100 directories", z.OwnBytes)
+		}
+	}
+	if strings.Join(names, ",") != "calm,deep" && strings.Join(names, ",") != "deep,calm" {
+		t.Errorf("disk usage lists zones %v, want calm and deep", names)
+	}
+	if _, stderr, code := d.zonectl("", "df"); code != 0 {
+		t.Errorf("zonectl df: exit %d %s", code, stderr)
+	}
+}

@@ -342,6 +342,28 @@ var moreCommands = map[string]func(arg func(int) string) error{
 		}
 		return nil
 	},
+	// deeptree DIR DEPTH: nest DEPTH directories of 200-byte names below
+	// DIR, by descriptor, so the path grows far past PATH_MAX.
+	"deeptree": func(arg func(int) string) error {
+		fd, err := unix.Open(arg(2), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		name := strings.Repeat("d", 200)
+		for i := atoi(arg(3)); i > 0; i-- {
+			if err := unix.Mkdirat(fd, name, 0o755); err != nil {
+				return err
+			}
+			next, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			unix.Close(fd)
+			if err != nil {
+				return err
+			}
+			fd = next
+		}
+		unix.Close(fd)
+		return nil
+	},
 	// connectpath PATH: a unix socket on the filesystem.
 	"connectpath": func(arg func(int) string) error {
 		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)

@@ -259,6 +259,27 @@ func TestEscapeDefaultZone(t *testing.T) {
 			}
 		}
 	})
+	t.Run("host-wide knobs under the writable /proc/sys/net", func(t *testing.T) {
+		// /proc/sys/net is the one writable sysctl tree in a zone (its
+		// network namespace's). Some knobs below it are the whole
+		// host's: BPF JIT hardening, socket memory, backlogs. The kernel
+		// shows them to the host's network namespace only, or keeps
+		// them host root's.
+		for _, k := range []string{"core/bpf_jit_enable", "core/bpf_jit_harden", "core/bpf_jit_kallsyms", "core/bpf_jit_limit",
+			"core/rmem_max", "core/wmem_max", "core/netdev_max_backlog", "core/default_qdisc", "ipv4/tcp_mem", "ipv4/udp_mem"} {
+			p := "/proc/sys/net/" + k
+			if _, err := os.Stat(p); err != nil {
+				continue // not in this kernel
+			}
+			if got := d.try(zone, "openw", p); got != "ENOENT" && got != "EACCES" && got != "EPERM" {
+				t.Errorf("open %s for writing in the zone: %s, want ENOENT (host network namespace only) or EACCES", p, got)
+			}
+		}
+		// The zone's own knobs stay writable.
+		if got := d.try(zone, "openw", "/proc/sys/net/core/somaxconn"); got != "OK" {
+			t.Errorf("the zone's own net.core.somaxconn: %s, want OK", got)
+		}
+	})
 	t.Run("redirect the host console", func(t *testing.T) {
 		// TIOCCONS sends what the kernel writes to /dev/console (the
 		// host's boot and panic messages) to a tty of the caller's.
@@ -645,5 +666,14 @@ func TestEscapeDeepTree(t *testing.T) {
 	}
 	if _, stderr, code := d.zonectl("", "df"); code != 0 {
 		t.Errorf("zonectl df: exit %d %s", code, stderr)
+	}
+	// Export and clone still walk by path: they fail, for this zone only
+	// (docs/security.md, "Open").
+	_, stderr, code := d.zonectl("", "export", "deep", filepath.Join(t.TempDir(), "deep.zoned"))
+	t.Logf("export of the deep zone: exit %d %s", code, tail([]byte(strings.TrimSpace(stderr)), 200))
+	_, stderr, code = d.zonectl("", "clone", "deep", "deep2")
+	t.Logf("clone of the deep zone: exit %d %s", code, tail([]byte(strings.TrimSpace(stderr)), 200))
+	if _, err := d.c.GetZone(ctxT(t), "deep2"); err == nil {
+		t.Errorf("a failed clone left zone deep2")
 	}
 }

@@ -329,6 +329,31 @@ func TestEscapeDefaultZone(t *testing.T) {
 			t.Errorf("the zone holds %d tasks, above its limit of 100", n)
 		}
 	})
+	t.Run("exec env reaching the host-side helper", func(t *testing.T) {
+		// The exec helper is zoned itself (dynamically linked), started
+		// on the host before it enters the zone. Were the request's env
+		// its own, LD_PRELOAD would load a library the caller names, as
+		// host root: a customer with API access to its zone names a file
+		// of its layer. The request's env goes only to the command.
+		const preload = "LD_PRELOAD=/nonexistent/zoned-escape.so"
+		control := exec.Command(zonedBin, "--help")
+		control.Env = []string{preload}
+		if out, _ := control.CombinedOutput(); !strings.Contains(string(out), "zoned-escape.so") {
+			t.Skipf("the dynamic loader ignores LD_PRELOAD for zoned here: %q", tail(out, 200))
+		}
+		var out, errb bytes.Buffer
+		code, err := d.c.Exec(ctxT(t), zone, api.ExecRequest{Command: []string{"sh", "-c", "echo $LD_PRELOAD"}, Env: []string{preload}},
+			client.ExecOptions{Stdout: &out, Stderr: &errb})
+		if err != nil || code != 0 {
+			t.Fatalf("exec with LD_PRELOAD: %d %v %s", code, err, errb.String())
+		}
+		if strings.Contains(errb.String(), "zoned-escape.so") {
+			t.Errorf("the host-side exec helper honoured the request's LD_PRELOAD: %s", errb.String())
+		}
+		if strings.TrimSpace(out.String()) != "/nonexistent/zoned-escape.so" {
+			t.Errorf("the command did not get the request's env: %q", out.String())
+		}
+	})
 	t.Run("own tmpfs past the memory limit", func(t *testing.T) {
 		// A tmpfs the zone mounts itself, larger than its memory: its
 		// pages are charged to the zone's memory cgroup all the same.
@@ -675,5 +700,36 @@ func TestEscapeDeepTree(t *testing.T) {
 	t.Logf("clone of the deep zone: exit %d %s", code, tail([]byte(strings.TrimSpace(stderr)), 200))
 	if _, err := d.c.GetZone(ctxT(t), "deep2"); err == nil {
 		t.Errorf("a failed clone left zone deep2")
+	}
+}
+
+// TestEscapeImportSymlinkedEtc: the customer hands in an archive (an
+// export of its zone) whose /etc is a symlink to a host directory. When
+// zoned makes the zone from it, it writes the zone's /etc/hostname and
+// /etc/machine-id: those writes must not follow the link onto the host.
+func TestEscapeImportSymlinkedEtc(t *testing.T) {
+	requireIDMappedOverlay(t)
+	d := startDaemon(t)
+	d.createEscapeZoneAs(t, "src", api.Resources{}, false)
+	hostDir := t.TempDir()
+	// The zone's last command: after it the zone has no /etc of its own.
+	d.mustExec("src", "sh", "-c", "rm -rf /etc && ln -s "+hostDir+" /etc")
+	arc := filepath.Join(t.TempDir(), "src.zoned")
+	if o, stderr, code := d.zonectl("", "export", "src", arc); code != 0 {
+		t.Fatalf("export: %s %s", o, stderr)
+	}
+	stdout, stderr, code := d.zonectl("", "import", arc, "--name", "dst")
+	t.Logf("import of the archive: exit %d %s %s", code, stdout, tail([]byte(strings.TrimSpace(stderr)), 300))
+	if entries, _ := os.ReadDir(hostDir); len(entries) > 0 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("making a zone from the archive wrote into the host directory its /etc names: %v", names)
+	}
+	if code == 0 {
+		t.Errorf("the import succeeded, want it refused (the zone's /etc is a symlink)")
+	} else if _, err := d.c.GetZone(ctxT(t), "dst"); err == nil {
+		t.Errorf("a refused import left zone dst")
 	}
 }

@@ -422,17 +422,19 @@ func namespacesMasked() []string {
 		"/proc/scsi", "/proc/sysrq-trigger", "/sys/firmware", "/sys/devices/virtual/powercap"}
 }
 
-// memoryPeak is the highest memory use the zone's cgroup has seen.
+// memoryPeak is the highest memory use the zone's cgroup has seen, or -1
+// where the kernel does not keep it (memory.peak came in 5.19).
 func (d *daemon) memoryPeak(zone string) int64 {
-	d.t.Helper()
-	var s string
-	if isUnified() {
-		s = d.cgroupFile(zone, "", "memory.peak")
-	} else {
-		s = d.cgroupFile(zone, "memory", "memory.max_usage_in_bytes")
+	for _, p := range []string{
+		filepath.Join("/sys/fs/cgroup/memory", d.cgroupParent, zone, "memory.max_usage_in_bytes"),
+		filepath.Join("/sys/fs/cgroup", d.cgroupParent, zone, "memory.peak"),
+	} {
+		if data, err := os.ReadFile(p); err == nil {
+			n, _ := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+			return n
+		}
 	}
-	n, _ := strconv.ParseInt(s, 10, 64)
-	return n
+	return -1
 }
 
 // swapLimited reports whether the host has no swap the zone could push
@@ -543,8 +545,7 @@ func tail(b []byte, n int) []byte {
 
 // userNamespacesUsable reports whether default zones can run here.
 func userNamespacesUsable(t *testing.T) bool {
-	release, ok := kernelAtLeast(t, 5, 19)
-	_ = release
+	_, ok := kernelAtLeast(t, 5, 19)
 	_, err := os.Stat("/proc/self/ns/user")
 	return ok && err == nil
 }

@@ -467,29 +467,7 @@ func mkdirLike(parentFD int, name, lower, rel string, shift int) error {
 	return unix.Fchmodat(parentFD, name, mode, 0)
 }
 
-// diskUsage sums the blocks of every file below dir, counting a file with
-// several hard links once: that is what the tree costs on disk.
+// diskUsage is what the tree below dir costs on disk (usageWalk).
 func diskUsage(dir string) (int64, error) {
-	type inode struct{ dev, ino uint64 }
-	seen := map[inode]bool{}
-	var total int64
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return err
-		}
-		if st.Nlink > 1 && !d.IsDir() {
-			k := inode{st.Dev, st.Ino}
-			if seen[k] {
-				return nil
-			}
-			seen[k] = true
-		}
-		total += st.Blocks * 512
-		return nil
-	})
-	return total, err
+	return usageWalk(dir)
 }

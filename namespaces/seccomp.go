@@ -47,7 +47,14 @@ var seccompDenied = map[string]string{
 // of one zone could be found by another with the same uid), and programs
 // that use it (systemd, ssh, Kerberos, ecryptfs) fall back to something
 // else when the kernel "lacks" it, but fail hard on EPERM.
-var seccompNoSys = []string{"keyctl", "add_key", "request_key"}
+//
+// io_uring answers ENOSYS too: its operations run in kernel workers that
+// the filter never sees (an opened file, a socket, a splice are not the
+// syscalls this filter judges), and its ring code has been the kernel's
+// most exploited surface since 2021, reachable by any user. Programs that
+// use it (libuv, QEMU, databases) check for it and fall back to threads
+// or plain syscalls when the kernel "lacks" it.
+var seccompNoSys = []string{"keyctl", "add_key", "request_key", "io_uring_setup", "io_uring_enter", "io_uring_register"}
 
 // seccompDeniedIoctls are ioctl requests a zone may not make, whatever it
 // opens them on. On a btrfs pool a zone's root is a snapshot whose qgroup

@@ -85,6 +85,8 @@ var syscallNumbers = map[string]uint32{
 	"fanotify_init":     unix.SYS_FANOTIFY_INIT,
 	"kcmp":              unix.SYS_KCMP,
 	"io_uring_setup":    unix.SYS_IO_URING_SETUP,
+	"io_uring_enter":    unix.SYS_IO_URING_ENTER,
+	"io_uring_register": unix.SYS_IO_URING_REGISTER,
 	"sysinfo":           unix.SYS_SYSINFO,
 	"sched_getaffinity": unix.SYS_SCHED_GETAFFINITY,
 	"statfs":            unix.SYS_STATFS,

@@ -67,6 +67,9 @@ func TestDefaultSeccompFilterDecisions(t *testing.T) {
 		{"keyctl", unix.SYS_KEYCTL, enosys},
 		{"add_key", unix.SYS_ADD_KEY, enosys},
 		{"request_key", unix.SYS_REQUEST_KEY, enosys},
+		{"io_uring_setup", unix.SYS_IO_URING_SETUP, enosys},
+		{"io_uring_enter", unix.SYS_IO_URING_ENTER, enosys},
+		{"io_uring_register", unix.SYS_IO_URING_REGISTER, enosys},
 		// What a system needs stays allowed.
 		{"getpid", unix.SYS_GETPID, unix.SECCOMP_RET_ALLOW},
 		{"mount", unix.SYS_MOUNT, unix.SECCOMP_RET_ALLOW},

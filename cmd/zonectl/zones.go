@@ -547,10 +547,14 @@ given change anything. "0", "none" or "unlimited" removes a limit.`,
 }
 
 func newConsoleLogCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:     "console-log NAME",
-		Short:   "Print what a zone's init wrote to its console",
-		Long:    `Print the zone's console log: the output of its init, useful when a zone does not boot.`,
+	var raw bool
+	cmd := &cobra.Command{
+		Use:   "console-log NAME",
+		Short: "Print what a zone's init wrote to its console",
+		Long: `Print the zone's console log: the output of its init, useful when a zone does not boot.
+On a terminal, control characters the zone wrote are shown (ESC as ^[) rather
+than obeyed, so a zone cannot drive the operator's terminal; --raw prints them
+as they are. Pipes and files always get the bytes unchanged.`,
 		Example: `  zonectl console-log web1 | tail`,
 		Args:    needArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -559,12 +563,19 @@ func newConsoleLogCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer rc.Close()
-			if _, err := io.Copy(a.stdout, rc); err != nil {
+			if _, tty := terminalFd(a.stdout); tty && !raw {
+				err = copyForTerminal(a.stdout, rc)
+			} else {
+				_, err = io.Copy(a.stdout, rc)
+			}
+			if err != nil {
 				return fmt.Errorf("read console log of zone %q: %w", args[0], err)
 			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&raw, "raw", false, "print control characters as they are, even on a terminal")
+	return cmd
 }
 
 func newInfoCmd(a *app) *cobra.Command {

@@ -123,8 +123,13 @@ func main() {
 		os.Stdout.Write(data)
 		return
 	default:
-		fmt.Fprintf(os.Stderr, "unknown command %q\n", os.Args[1])
-		os.Exit(2)
+		// More attempts live in more.go, each a function of its own.
+		more, ok := moreCommands[os.Args[1]]
+		if !ok {
+			fmt.Fprintf(os.Stderr, "unknown command %q\n", os.Args[1])
+			os.Exit(2)
+		}
+		err = more(arg)
 	}
 	report(err)
 }

@@ -270,7 +270,11 @@ type Info struct {
 // Error is every error answer's body.
 type Error struct {
 	// Code is stable: invalid_argument, not_found, already_exists,
-	// conflict, unsupported, unavailable, precondition_failed, internal.
+	// conflict, unsupported, unavailable, precondition_failed,
+	// insufficient_storage (507: a disk, its inodes or a quota is full),
+	// method_not_allowed (405), unsupported_media_type (415: a JSON body
+	// without Content-Type: application/json), too_many_event_streams
+	// (429), internal.
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	// Field names the request field at fault, when there is one.

@@ -118,6 +118,9 @@ func (s *Server) writeOperations(ctx context.Context, b *strings.Builder) {
 func (s *Server) ServeMetrics(ctx context.Context, l net.Listener) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", s.metrics)
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		methodNotAllowed(w, r, []string{"GET"})
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("only GET /metrics is served on this address: %w", errdefs.ErrNotFound))
 	})

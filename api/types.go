@@ -267,6 +267,11 @@ type Info struct {
 	Running    int    `json:"running"`
 }
 
+// ReservedZoneNames are words of the API's routes in the place of a
+// zone's name (POST /v1/zones/import): a zone so named could not be
+// reached by its own URL, so creating one is refused.
+var ReservedZoneNames = []string{"import"}
+
 // Error is every error answer's body.
 type Error struct {
 	// Code is stable: invalid_argument, not_found, already_exists,

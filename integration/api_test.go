@@ -126,6 +126,14 @@ func TestBadRequestsAre4xxAndChangeNothing(t *testing.T) {
 		{"operation missing", "GET", "/v1/operations/nosuch", ``, nil, 404, "not_found", ""},
 		{"wait bad timeout", "GET", "/v1/operations/nosuch/wait?timeout=soon", ``, nil, 400, "invalid_argument", "timeout"},
 		{"delete template in use", "DELETE", "/v1/templates/busybox", ``, nil, 409, "conflict", ""},
+		{"no content type", "POST", "/v1/zones", `{"name":"x1"}`, map[string]string{"Content-Type": ""}, 415, "unsupported_media_type", ""},
+		{"form content type", "PATCH", "/v1/zones/exists", `{"autostart":true}`, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, 415, "unsupported_media_type", ""},
+		{"zone named like a route", "POST", "/v1/zones", `{"name":"import"}`, nil, 400, "invalid_argument", "name"},
+		{"get the import route", "GET", "/v1/zones/import", ``, nil, 405, "method_not_allowed", ""},
+		{"patch the import route", "PATCH", "/v1/zones/import", `{}`, nil, 405, "method_not_allowed", ""},
+		{"delete the import route", "DELETE", "/v1/zones/import", ``, nil, 405, "method_not_allowed", ""},
+		{"post metrics", "POST", "/metrics", ``, nil, 405, "method_not_allowed", ""},
+		{"missing import file", "POST", "/v1/zones/import", `{"path":"/nonexistent/web.tar"}`, nil, 400, "invalid_argument", "path"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -133,7 +141,14 @@ func TestBadRequestsAre4xxAndChangeNothing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if tc.body != "" && tc.method != "PUT" {
+				req.Header.Set("Content-Type", "application/json")
+			}
 			for k, v := range tc.header {
+				if v == "" {
+					req.Header.Del(k)
+					continue
+				}
 				req.Header.Set(k, v)
 			}
 			resp, err := hc.Do(req)
@@ -154,6 +169,12 @@ func TestBadRequestsAre4xxAndChangeNothing(t *testing.T) {
 			}
 			if e.Message == "" {
 				t.Errorf("empty error message")
+			}
+			if resp.StatusCode == 405 && resp.Header.Get("Allow") == "" {
+				t.Errorf("405 without an Allow header")
+			}
+			if tc.name == "missing import file" && !strings.Contains(e.Message, "/nonexistent/web.tar") || tc.name == "missing import file" && !strings.Contains(e.Message, "does not exist") {
+				t.Errorf("message %q does not say which file is missing", e.Message)
 			}
 		})
 	}

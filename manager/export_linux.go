@@ -144,8 +144,11 @@ func (m *Manager) ImportZone(ctx context.Context, req api.ImportZoneRequest) (*a
 		return nil, errdefs.WithField("path", fmt.Errorf("import path %q must be absolute: %w", req.Path, errdefs.ErrInvalid))
 	}
 	f, err := os.Open(req.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, errdefs.WithField("path", fmt.Errorf("import archive %s (field \"path\") does not exist on the daemon's host: %w", req.Path, errdefs.ErrInvalid))
+	}
 	if err != nil {
-		return nil, errdefs.WithField("path", fmt.Errorf("%s: %w", req.Path, errdefs.ErrInvalid))
+		return nil, errdefs.WithField("path", fmt.Errorf("import archive %s (field \"path\") cannot be opened: %v: %w", req.Path, err, errdefs.ErrInvalid))
 	}
 	er, err := fsshare.OpenExport(f)
 	if err != nil {
@@ -161,7 +164,7 @@ func (m *Manager) ImportZone(ctx context.Context, req api.ImportZoneRequest) (*a
 	if req.Name == "" {
 		req.Name = cfg.Name
 	}
-	if err := validate.Name("zone", req.Name); err != nil {
+	if err := validNewZoneName(req.Name); err != nil {
 		er.Close()
 		f.Close()
 		return nil, errdefs.WithField("name", err)

@@ -52,7 +52,7 @@ func checkJSONType(r *http.Request) error {
 	for k, v := range params {
 		if k != "charset" || !strings.EqualFold(v, "utf-8") {
 			return &edgeError{http.StatusUnsupportedMediaType, "unsupported_media_type",
-				fmt.Sprintf("%s %s: Content-Type parameter %s=%s is not supported; JSON is UTF-8 (charset=utf-8 or nothing)", r.Method, r.URL.Path, k, v)}
+				fmt.Sprintf("%s %s: Content-Type parameter %s=%s is not supported; send application/json (UTF-8: charset=utf-8 or none)", r.Method, r.URL.Path, k, v)}
 		}
 	}
 	return nil

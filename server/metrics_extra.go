@@ -116,6 +116,19 @@ func (s *Server) writeOperations(ctx context.Context, b *strings.Builder) {
 // which zones exist and what they use, so bind it to an address only the
 // monitoring can reach.
 func (s *Server) ServeMetrics(ctx context.Context, l net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.metricsMux(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	return serveUntilDone(ctx, hs, l, 5*time.Second)
+}
+
+// metricsMux is what ServeMetrics serves.
+func (s *Server) metricsMux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", s.metrics)
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
@@ -124,13 +137,5 @@ func (s *Server) ServeMetrics(ctx context.Context, l net.Listener) error {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("only GET /metrics is served on this address: %w", errdefs.ErrNotFound))
 	})
-	hs := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-	}
-	return serveUntilDone(ctx, hs, l, 5*time.Second)
+	return mux
 }

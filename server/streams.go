@@ -16,7 +16,7 @@ import (
 // stops reading fills its socket, and its next write then fails here
 // instead of holding the stream (its goroutines, its subscription, the
 // events queued for it) for as long as the client lives.
-const eventWriteTimeout = 10 * time.Second
+const eventWriteTimeout = 30 * time.Second
 
 // eventSendBuffer is the socket send buffer of an event stream. On a Unix
 // socket what the client has not read stays charged to the sender, so the

@@ -36,11 +36,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	defer sub.Close()
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-cache")
+	// The connection ends with the stream: the write deadline set last
+	// still bounds the answer's final chunk after the handler returns (a
+	// reader that stopped just then), and no later call inherits it.
+	w.Header().Set("Connection", "close")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	// The deadline is per write; the connection may serve other calls
-	// after the stream ends, without it.
-	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
+	defer writeEvent(rc, nil)
 	// Headers go out now, so a client knows it is subscribed before the
 	// first event.
 	if !writeEvent(rc, nil) {

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -355,6 +356,23 @@ func TestDiskFullIs507AndLeavesNothing(t *testing.T) {
 	} else if op, err = d.c.WaitOperation(ctx, op.ID, 0); err != nil || op.Status != api.OperationFailure || op.Err == nil || op.Err.Code != "insufficient_storage" {
 		t.Errorf("import on a full disk: %+v %v, want failed insufficient_storage", op, err)
 	}
+	var tarball bytes.Buffer
+	tw := tar.NewWriter(&tarball)
+	for _, name := range []string{"bin/", "etc/", "etc/hostname"} {
+		hdr := &tar.Header{Name: name, Mode: 0o755, Typeflag: tar.TypeDir}
+		if !strings.HasSuffix(name, "/") {
+			hdr = &tar.Header{Name: name, Mode: 0o644, Size: 3, Typeflag: tar.TypeReg}
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if hdr.Size > 0 {
+			_, _ = tw.Write([]byte("tz\n"))
+		}
+	}
+	tw.Close()
+	_, err = d.c.ImportTemplate(ctx, "tiny", bytes.NewReader(tarball.Bytes()))
+	wantNoSpace("template import", err)
 	if !strings.Contains(d.logs(), "code=insufficient_storage") {
 		t.Errorf("the audit lines do not say insufficient_storage")
 	}

@@ -32,5 +32,8 @@
 // Outside /v1: GET /metrics, Prometheus text (zone usage, zones by state,
 // goroutines, API requests by method and status).
 //
-// Every error answer is an Error with a stable Code.
+// Every error answer is an Error with a stable Code. JSON bodies are sent
+// with Content-Type: application/json (else 415 unsupported_media_type); a
+// method a route path does not serve is a 405 with Allow; a full disk is a
+// 507 insufficient_storage; event streams are bounded (MaxEventStreams).
 package api

@@ -16,6 +16,15 @@ const (
 	EventError = "error"
 )
 
+// Bounds on event streams (GET /v1/events): a daemon serves at most
+// MaxEventStreams at once, at most MaxEventStreamsPerUID of them to the
+// clients of one uid; one more is refused (503 unavailable, 429
+// too_many_event_streams) rather than let unread streams pile up.
+const (
+	MaxEventStreams       = 512
+	MaxEventStreamsPerUID = 128
+)
+
 // EventTypes lists the event types a filter may name.
 var EventTypes = []string{
 	EventZoneCreated, EventZoneStarted, EventZoneStopped, EventZoneDestroyed,

@@ -267,10 +267,19 @@ type Info struct {
 	Running    int    `json:"running"`
 }
 
+// ReservedZoneNames are words of the API's routes in the place of a
+// zone's name (POST /v1/zones/import): a zone so named could not be
+// reached by its own URL, so creating one is refused.
+var ReservedZoneNames = []string{"import"}
+
 // Error is every error answer's body.
 type Error struct {
 	// Code is stable: invalid_argument, not_found, already_exists,
-	// conflict, unsupported, unavailable, precondition_failed, internal.
+	// conflict, unsupported, unavailable, precondition_failed,
+	// insufficient_storage (507: a disk, its inodes or a quota is full),
+	// method_not_allowed (405), unsupported_media_type (415: a JSON body
+	// without Content-Type: application/json), too_many_event_streams
+	// (429), internal.
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	// Field names the request field at fault, when there is one.

@@ -148,6 +148,8 @@ func codeForStatus(status int) string {
 		return "unavailable"
 	case http.StatusPreconditionFailed:
 		return "precondition_failed"
+	case http.StatusInsufficientStorage:
+		return "insufficient_storage"
 	}
 	return "internal"
 }

@@ -67,6 +67,8 @@ func TestErrorDecoding(t *testing.T) {
 			writeJSON(w, http.StatusNotFound, api.Error{Code: "not_found", Message: `zone "missing" not found`})
 		case "busy":
 			writeJSON(w, http.StatusConflict, api.Error{Code: "conflict", Message: `zone "busy" is running`, Field: "force"})
+		case "full":
+			http.Error(w, "disk full", http.StatusInsufficientStorage)
 		default:
 			http.Error(w, "boom", http.StatusInternalServerError)
 		}
@@ -90,6 +92,10 @@ func TestErrorDecoding(t *testing.T) {
 	}
 	if errdefs.FromCode(ce.Code) != nil || errors.Unwrap(err) != nil {
 		t.Errorf("internal error should wrap no sentinel, got %v", errors.Unwrap(err))
+	}
+	// A 507 without a body (a proxy's) is still a full disk.
+	if _, err = c.GetZone(ctx, "full"); !errors.Is(err, errdefs.ErrNoSpace) {
+		t.Errorf("full: err = %v, want errdefs.ErrNoSpace", err)
 	}
 }
 

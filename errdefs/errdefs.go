@@ -23,11 +23,20 @@ var (
 	// ErrPrecondition: the caller made the call conditional (If-Match) and
 	// the object has changed since the caller read it. 412.
 	ErrPrecondition = errors.New("precondition failed")
+	// ErrNoSpace: the disk (or the inode table, or a quota) the call had
+	// to write to is full. 507. Errors carrying ENOSPC or EDQUOT from any
+	// layer are in this class without being wrapped in it (IsNoSpace).
+	ErrNoSpace = errors.New("insufficient storage")
 )
 
 // Code returns the stable wire code of err's class ("internal" when none).
 func Code(err error) string {
 	switch {
+	// First: a write that ran out of space is that, whatever class a
+	// layer put it in on the way up (an import whose extraction failed
+	// is not a bad archive because the disk is full).
+	case IsNoSpace(err):
+		return "insufficient_storage"
 	case errors.Is(err, ErrInvalid):
 		return "invalid_argument"
 	case errors.Is(err, ErrNotFound):
@@ -64,6 +73,8 @@ func FromCode(code string) error {
 		return ErrUnavailable
 	case "precondition_failed":
 		return ErrPrecondition
+	case "insufficient_storage":
+		return ErrNoSpace
 	}
 	return nil
 }

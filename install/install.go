@@ -20,6 +20,7 @@ import (
 
 	"github.com/zoned-project/zoned/client"
 	"github.com/zoned-project/zoned/dist/systemd"
+	"github.com/zoned-project/zoned/internal/atomicfile"
 	"github.com/zoned-project/zoned/procview"
 )
 
@@ -277,39 +278,14 @@ func copyFile(src, dst string, mode os.FileMode) error {
 		return err
 	}
 	defer in.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-")
-	if err != nil {
+	return atomicfile.Write(dst, mode, func(w io.Writer) error {
+		_, err := io.Copy(w, in)
 		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, in); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), dst)
+	})
 }
 
 func writeFileAtomic(dst string, data []byte, mode os.FileMode) error {
-	tmp := dst + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, mode); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	return atomicfile.WriteFile(dst, data, mode)
 }
 
 // run runs a command, passing its output on; its error names it.

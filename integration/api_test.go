@@ -1,9 +1,11 @@
 package integration
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -17,6 +19,8 @@ import (
 
 	"github.com/zoned-project/zoned/api"
 	"github.com/zoned-project/zoned/client"
+	"github.com/zoned-project/zoned/errdefs"
+	"github.com/zoned-project/zoned/internal/testfs"
 )
 
 // rawHTTP sends requests to the daemon's socket without the client
@@ -123,6 +127,14 @@ func TestBadRequestsAre4xxAndChangeNothing(t *testing.T) {
 		{"operation missing", "GET", "/v1/operations/nosuch", ``, nil, 404, "not_found", ""},
 		{"wait bad timeout", "GET", "/v1/operations/nosuch/wait?timeout=soon", ``, nil, 400, "invalid_argument", "timeout"},
 		{"delete template in use", "DELETE", "/v1/templates/busybox", ``, nil, 409, "conflict", ""},
+		{"no content type", "POST", "/v1/zones", `{"name":"x1"}`, map[string]string{"Content-Type": ""}, 415, "unsupported_media_type", ""},
+		{"form content type", "PATCH", "/v1/zones/exists", `{"autostart":true}`, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, 415, "unsupported_media_type", ""},
+		{"zone named like a route", "POST", "/v1/zones", `{"name":"import"}`, nil, 400, "invalid_argument", "name"},
+		{"get the import route", "GET", "/v1/zones/import", ``, nil, 405, "method_not_allowed", ""},
+		{"patch the import route", "PATCH", "/v1/zones/import", `{}`, nil, 405, "method_not_allowed", ""},
+		{"delete the import route", "DELETE", "/v1/zones/import", ``, nil, 405, "method_not_allowed", ""},
+		{"post metrics", "POST", "/metrics", ``, nil, 405, "method_not_allowed", ""},
+		{"missing import file", "POST", "/v1/zones/import", `{"path":"/nonexistent/web.tar"}`, nil, 400, "invalid_argument", "path"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -130,7 +142,14 @@ func TestBadRequestsAre4xxAndChangeNothing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if tc.body != "" && tc.method != "PUT" {
+				req.Header.Set("Content-Type", "application/json")
+			}
 			for k, v := range tc.header {
+				if v == "" {
+					req.Header.Del(k)
+					continue
+				}
 				req.Header.Set(k, v)
 			}
 			resp, err := hc.Do(req)
@@ -151,6 +170,12 @@ func TestBadRequestsAre4xxAndChangeNothing(t *testing.T) {
 			}
 			if e.Message == "" {
 				t.Errorf("empty error message")
+			}
+			if resp.StatusCode == 405 && resp.Header.Get("Allow") == "" {
+				t.Errorf("405 without an Allow header")
+			}
+			if tc.name == "missing import file" && !strings.Contains(e.Message, "/nonexistent/web.tar") || tc.name == "missing import file" && !strings.Contains(e.Message, "does not exist") {
+				t.Errorf("message %q does not say which file is missing", e.Message)
 			}
 		})
 	}
@@ -249,4 +274,133 @@ func TestExecWithTerminal(t *testing.T) {
 	if !strings.Contains(out.String(), "40 120") {
 		t.Errorf("after resize the terminal says %q, want 40 120", out.String())
 	}
+}
+
+// TestDiskFullIs507AndLeavesNothing runs a daemon whose data dir is a
+// small tmpfs, fills it, and checks that calls that must write answer
+// 507 insufficient_storage (not 500 internal), say so in the audit line,
+// and leave nothing half-made: no zone, no directory, no cgroup, no
+// temporary file of the /proc view. With the space back, the same calls
+// succeed.
+func TestDiskFullIs507AndLeavesNothing(t *testing.T) {
+	mnt := testfs.Tmpfs(t, 64, 4096)
+	// The /proc view's state on a filesystem of its own, to fill it
+	// alone: the store's writes go through and the view's update is the
+	// one that fails.
+	// (A link to it: the harness wants no mount left in the data dir.)
+	viewDir := testfs.Tmpfs(t, 1, 0)
+	if err := os.Mkdir(filepath.Join(mnt, "data"), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(viewDir, filepath.Join(mnt, "data", "procview")); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, inDataDir(filepath.Join(mnt, "data")))
+	ctx := ctxT(t)
+	if _, err := d.c.CreateZone(ctx, api.CreateZoneRequest{Name: "web", Template: "busybox", Resources: api.Resources{MemoryBytes: 64 << 20}}); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "web.tar")
+	op, err := d.c.ExportZone(ctx, "web", api.ExportZoneRequest{Path: archive})
+	if err == nil {
+		op, err = d.c.WaitOperation(ctx, op.ID, 0)
+	}
+	if err != nil || op.Status != api.OperationSuccess {
+		t.Fatalf("export: %+v %v", op, err)
+	}
+	before := d.snapshot(t)
+
+	wantNoSpace := func(what string, err error) {
+		t.Helper()
+		var ce *client.Error
+		if !errors.As(err, &ce) || ce.StatusCode != http.StatusInsufficientStorage || ce.Code != "insufficient_storage" {
+			t.Errorf("%s on a full disk: %v (%#v), want 507 insufficient_storage", what, err, ce)
+		}
+		if !errors.Is(err, errdefs.ErrNoSpace) {
+			t.Errorf("%s: errors.Is(%v, errdefs.ErrNoSpace) is false", what, err)
+		}
+	}
+	noViewTemp := func() {
+		t.Helper()
+		tmps, _ := filepath.Glob(filepath.Join(d.dataDir, "procview", "zones", "*tmp*"))
+		if len(tmps) > 0 {
+			t.Errorf("temporary files left: %v", tmps)
+		}
+	}
+
+	// The view's disk is full, the store's is not: its file is made, its
+	// write fails (the 0-byte view file that used to come with a 200).
+	freeView := testfs.FillBlocks(t, viewDir)
+	_, err = d.c.StartZone(ctx, "web")
+	wantNoSpace("start (view full)", err)
+	noViewTemp()
+	freeView()
+	if z, err := d.c.GetZone(ctx, "web"); err != nil || z.State != api.StateStopped {
+		t.Errorf("after a failed start: %+v %v", z, err)
+	}
+
+	// No block left, inodes left: the store's writes fail.
+	freeBlocks := testfs.FillBlocks(t, mnt)
+	// A change of limits writes the store only; bbolt may find a free
+	// page for it, but if it does not, the answer says why.
+	if _, err := d.c.UpdateZone(ctx, "web", api.ZonePatch{Labels: map[string]string{"tier": "front"}}); err != nil {
+		wantNoSpace("set", err)
+	}
+
+	// No inode left either: not even a directory can be made.
+	freeInodes := testfs.FillInodes(t, mnt)
+	_, err = d.c.CreateZone(ctx, api.CreateZoneRequest{Name: "more", Template: "busybox"})
+	wantNoSpace("create", err)
+	if op, err := d.c.ImportZone(ctx, api.ImportZoneRequest{Path: archive, Name: "copy"}); err != nil {
+		wantNoSpace("import", err)
+	} else if op, err = d.c.WaitOperation(ctx, op.ID, 0); err != nil || op.Status != api.OperationFailure || op.Err == nil || op.Err.Code != "insufficient_storage" {
+		t.Errorf("import on a full disk: %+v %v, want failed insufficient_storage", op, err)
+	}
+	var tarball bytes.Buffer
+	tw := tar.NewWriter(&tarball)
+	for _, name := range []string{"bin/", "etc/", "etc/hostname"} {
+		hdr := &tar.Header{Name: name, Mode: 0o755, Typeflag: tar.TypeDir}
+		if !strings.HasSuffix(name, "/") {
+			hdr = &tar.Header{Name: name, Mode: 0o644, Size: 3, Typeflag: tar.TypeReg}
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if hdr.Size > 0 {
+			_, _ = tw.Write([]byte("tz\n"))
+		}
+	}
+	tw.Close()
+	_, err = d.c.ImportTemplate(ctx, "tiny", bytes.NewReader(tarball.Bytes()))
+	wantNoSpace("template import", err)
+	if !strings.Contains(d.logs(), "code=insufficient_storage") {
+		t.Errorf("the audit lines do not say insufficient_storage")
+	}
+	freeInodes()
+	freeBlocks()
+	// The view's own group lingers a while after a start (viewLinger).
+	after := d.snapshot(t)
+	before.cgroups, after.cgroups = dropView(before.cgroups), dropView(after.cgroups)
+	if after != before {
+		t.Errorf("calls refused for a full disk changed the host:\nbefore %+v\nafter  %+v", before, after)
+	}
+
+	// Space is back: the same calls succeed.
+	if _, err := d.c.CreateZone(ctx, api.CreateZoneRequest{Name: "more", Template: "busybox"}); err != nil {
+		t.Errorf("create with space again: %v", err)
+	}
+	if _, err := d.c.StartZone(ctx, "web"); err != nil {
+		t.Errorf("start with space again: %v", err)
+	}
+	noViewTemp()
+}
+
+func dropView(cgroups string) string {
+	var keep []string
+	for _, c := range strings.Split(cgroups, ",") {
+		if !strings.HasSuffix(c, "/_viewfs") {
+			keep = append(keep, c)
+		}
+	}
+	return strings.Join(keep, ",")
 }

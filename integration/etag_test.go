@@ -65,6 +65,7 @@ func TestETagIfMatchRefusesLostUpdates(t *testing.T) {
 		{``, http.StatusOK},
 	} {
 		req, _ := http.NewRequest(http.MethodPatch, "http://zoned/v1/zones/tagged", strings.NewReader(`{"autostart":false}`))
+		req.Header.Set("Content-Type", "application/json")
 		if c.ifMatch != "" {
 			req.Header.Set("If-Match", c.ifMatch)
 		}

@@ -2,12 +2,16 @@ package integration
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zoned-project/zoned/api"
 )
@@ -159,4 +163,134 @@ func TestEventsSlowReaderIsDroppedWithoutSlowingCalls(t *testing.T) {
 		t.Fatalf("last of %d events on the stuck stream = %+v, want the error event", n, last)
 	}
 	t.Logf("stuck reader got %d events before it was dropped", n)
+}
+
+// gauge reads one unlabelled figure of /metrics on a connection of its
+// own that is closed after, so that reading adds no goroutine to count.
+func (d *daemon) gauge(t *testing.T, name string) float64 {
+	t.Helper()
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", d.socket)
+		}}}
+	resp, err := hc.Get("http://zoned/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", sc.Text(), err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("/metrics has no %s", name)
+	return 0
+}
+
+// openStream subscribes to every event on a connection of its own and
+// returns it after the answer's headers; it reads nothing more unless
+// the test does.
+func (d *daemon) openStream(t *testing.T) (net.Conn, *http.Response) {
+	t.Helper()
+	conn, err := net.Dial("unix", d.socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := io.WriteString(conn, "GET /v1/events HTTP/1.1\r\nHost: zoned\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 512), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn, resp
+}
+
+// TestEventsUnreadStreamsAreClosedAndFreed opens streams that never read
+// over the real socket and makes events: the daemon must drop each of
+// them and close its connection, and its open streams and goroutines
+// must come back to where they were. (Before, events sat in the socket
+// buffers, the streams never looked behind, and a stream whose socket
+// was full held its goroutines forever.)
+func TestEventsUnreadStreamsAreClosedAndFreed(t *testing.T) {
+	d := startDaemon(t)
+	ctx := ctxT(t)
+	if _, err := d.c.CreateZone(ctx, api.CreateZoneRequest{Name: "busy", Template: "busybox"}); err != nil {
+		t.Fatal(err)
+	}
+	baseline := d.gauge(t, "zoned_goroutines")
+	const streams = 16
+	var conns []net.Conn
+	for range streams {
+		conn, resp := d.openStream(t)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET /v1/events: %s", resp.Status)
+		}
+		conns = append(conns, conn)
+	}
+	if n := d.gauge(t, "zoned_event_streams"); n != streams {
+		t.Fatalf("zoned_event_streams = %v with %d open", n, streams)
+	}
+	// Enough events to fill what an unread stream may hold (its socket
+	// buffer and the 256 the manager queues) several times over.
+	for i := range 2000 {
+		v := i%2 == 0
+		if _, err := d.c.UpdateZone(ctx, "busy", api.ZonePatch{Autostart: &v}); err != nil {
+			t.Fatalf("update %d while %d streams are unread: %v", i, streams, err)
+		}
+		if i%100 == 99 && strings.Count(d.logs(), "dropped slow events subscriber") >= streams {
+			break
+		}
+	}
+	waitFor(t, 3*time.Minute, "every unread stream closed (zoned_event_streams back to 0)", func() bool {
+		return d.gauge(t, "zoned_event_streams") == 0
+	})
+	// The daemon hung up: reading what is left ends.
+	for i, conn := range conns {
+		_ = conn.SetReadDeadline(time.Now().Add(time.Minute))
+		if _, err := io.Copy(io.Discard, conn); err != nil {
+			t.Errorf("stream %d: the daemon did not close it: %v", i, err)
+		}
+	}
+	waitFor(t, 3*time.Minute, fmt.Sprintf("goroutines back to the baseline of %v", baseline), func() bool {
+		return d.gauge(t, "zoned_goroutines") <= baseline+2
+	})
+}
+
+// TestEventStreamsAreCappedPerUID opens as many streams as one uid may:
+// one more is refused with 429 too_many_event_streams, and one closed
+// makes room again.
+func TestEventStreamsAreCappedPerUID(t *testing.T) {
+	d := startDaemon(t)
+	var conns []net.Conn
+	for i := range api.MaxEventStreamsPerUID {
+		conn, resp := d.openStream(t)
+		if resp.StatusCode != 200 {
+			t.Fatalf("stream %d of %d: %s", i+1, api.MaxEventStreamsPerUID, resp.Status)
+		}
+		conns = append(conns, conn)
+	}
+	_, resp := d.openStream(t)
+	var e api.Error
+	_ = json.NewDecoder(resp.Body).Decode(&e)
+	if resp.StatusCode != http.StatusTooManyRequests || e.Code != "too_many_event_streams" || !strings.Contains(e.Message, "uid 0") {
+		t.Fatalf("stream %d: %s %+v, want 429 too_many_event_streams", api.MaxEventStreamsPerUID+1, resp.Status, e)
+	}
+	conns[0].Close()
+	waitFor(t, 3*time.Minute, "a closed stream is released", func() bool {
+		return d.gauge(t, "zoned_event_streams") == api.MaxEventStreamsPerUID-1
+	})
+	if _, resp := d.openStream(t); resp.StatusCode != 200 {
+		t.Fatalf("a stream after one closed: %s", resp.Status)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	waitFor(t, 3*time.Minute, "every stream released", func() bool { return d.gauge(t, "zoned_event_streams") <= 1 })
 }

@@ -157,8 +157,11 @@ func (m *Manager) ImportZone(ctx context.Context, req api.ImportZoneRequest) (*a
 		return nil, err
 	}
 	f, err := os.Open(req.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, errdefs.WithField("path", fmt.Errorf("import archive %s (field \"path\") does not exist on the daemon's host: %w", req.Path, errdefs.ErrInvalid))
+	}
 	if err != nil {
-		return nil, errdefs.WithField("path", fmt.Errorf("%s: %w", req.Path, errdefs.ErrInvalid))
+		return nil, errdefs.WithField("path", fmt.Errorf("import archive %s (field \"path\") cannot be opened: %v: %w", req.Path, err, errdefs.ErrInvalid))
 	}
 	er, err := fsshare.OpenExport(f)
 	if err != nil {
@@ -181,6 +184,9 @@ func (m *Manager) ImportZone(ctx context.Context, req api.ImportZoneRequest) (*a
 		AutostartPriority: req.AutostartPriority, AutostartDelaySeconds: req.AutostartDelaySeconds,
 	})
 	if err := validate.Name("zone", create.Name); err != nil {
+		return refuse("name", err)
+	}
+	if err := validNewZoneName(create.Name); err != nil {
 		return refuse("name", err)
 	}
 	if _, err := m.store.GetZone(create.Name); err == nil {

@@ -2,6 +2,7 @@ package manager
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/zoned-project/zoned/api"
 	"github.com/zoned-project/zoned/cgroups"
+	"github.com/zoned-project/zoned/errdefs"
 	"github.com/zoned-project/zoned/internal/revert"
 	"github.com/zoned-project/zoned/procview"
 	"github.com/zoned-project/zoned/quota"
@@ -142,6 +144,11 @@ func (v *viewPart) prestart(_ context.Context, rec *store.ZoneRecord, r *revert.
 		err = procview.SetZone(v.state(), rec.Name, procview.Config{Cgroup: v.m.cgroupPath(rec.Name)})
 	}
 	v.srv.Unlock()
+	if errdefs.IsNoSpace(err) {
+		// A full disk is no missing kernel feature to start without:
+		// the caller learns it (507) instead of a zone with stale files.
+		return fmt.Errorf("tell the /proc view about the zone: %w", err)
+	}
 	if err != nil {
 		v.m.log.Warn("zone starts without its /proc view", "zone", rec.Name, "err", err)
 		v.setDegraded(rec.Name, err.Error())
@@ -190,19 +197,30 @@ func (v *viewPart) execSeccomp(zone string, sc *specs.LinuxSeccomp) *specs.Linux
 }
 
 // start tells the view the zone's init, whose age is the zone's uptime.
+// A failed update fails the start of a zone the view serves (its files
+// would show another init's uptime), rather than a warning nobody reads
+// and a 200; a zone started without the view (degraded) goes on.
 func (v *viewPart) start(_ context.Context, rec *store.ZoneRecord, pid int, _ *revert.Reverter) error {
-	v.setZone(rec.Name, pid)
-	return nil
+	err := v.setZone(rec.Name, pid)
+	v.mu.Lock()
+	_, degraded := v.degraded[rec.Name]
+	v.mu.Unlock()
+	if degraded && !errdefs.IsNoSpace(err) {
+		return nil
+	}
+	return err
 }
 
-func (v *viewPart) setZone(zone string, pid int) {
+func (v *viewPart) setZone(zone string, pid int) error {
 	ticks, err := procview.StartTicks(pid)
 	if err == nil {
 		err = procview.SetZone(v.state(), zone, procview.Config{Cgroup: v.m.cgroupPath(zone), InitPID: pid, InitStart: ticks, Disk: v.disk(zone)})
 	}
 	if err != nil {
 		v.m.log.Warn("tell the /proc view about a zone", "zone", zone, "err", err)
+		return fmt.Errorf("tell the /proc view about zone %q: %w", zone, err)
 	}
+	return nil
 }
 
 func (v *viewPart) stopped(rec *store.ZoneRecord) { v.forget(rec.Name) }
@@ -284,7 +302,7 @@ func (v *viewPart) reconcile(_ context.Context, recs []*store.ZoneRecord) error 
 			v.setDegraded(rec.Name, err.Error())
 			continue
 		}
-		v.setZone(rec.Name, rec.InitPID)
+		_ = v.setZone(rec.Name, rec.InitPID) // logged; reconcile goes on
 	}
 	if running == 0 {
 		v.stopServer()

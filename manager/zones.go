@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -39,7 +40,7 @@ func (m *Manager) CreateZone(ctx context.Context, req api.CreateZoneRequest) (*a
 // createZone is CreateZone; fill, when set, fills the zone's fresh layer
 // (a clone's copy, an import) before the zone gets its identity.
 func (m *Manager) createZone(ctx context.Context, req api.CreateZoneRequest, fill func(rec *store.ZoneRecord) error) (_ *api.Zone, err error) {
-	if err := validate.Name("zone", req.Name); err != nil {
+	if err := validNewZoneName(req.Name); err != nil {
 		return nil, errdefs.WithField("name", err)
 	}
 	if req.Template == "" {
@@ -499,6 +500,18 @@ const (
 
 // validateAutostart checks the autostart settings a create or update
 // gives (nil: not given).
+// validNewZoneName checks the name of a zone about to be made: a valid
+// name that is not a word of the API's routes.
+func validNewZoneName(name string) error {
+	if err := validate.Name("zone", name); err != nil {
+		return err
+	}
+	if slices.Contains(api.ReservedZoneNames, name) {
+		return fmt.Errorf("zone name %q is reserved: /v1/zones/%s is an API route, so the zone could not be reached; choose another name: %w", name, name, errdefs.ErrInvalid)
+	}
+	return nil
+}
+
 func validateAutostart(priority, delaySeconds *int) error {
 	if priority != nil && (*priority < -maxAutostartPriority || *priority > maxAutostartPriority) {
 		return errdefs.WithField("autostart_priority", fmt.Errorf("autostart priority %d is outside -%d..%d: %w", *priority, maxAutostartPriority, maxAutostartPriority, errdefs.ErrInvalid))

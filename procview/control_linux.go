@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/zoned-project/zoned/internal/atomicfile"
 )
 
 // SetZone tells the view about a running zone (or its new init).
@@ -23,12 +25,7 @@ func SetZone(state, zone string, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	p := configPath(state, zone)
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, p)
+	return atomicfile.WriteFile(configPath(state, zone), b, 0o644)
 }
 
 // RemoveZone forgets a zone and returns how many the view still serves.

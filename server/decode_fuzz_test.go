@@ -29,6 +29,7 @@ func FuzzDecodeCreateZone(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r := httptest.NewRequest("POST", "/v1/zones", bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
 		var req api.CreateZoneRequest
 		err := decode(r, &req)
 		if err != nil && errdefs.Code(err) != "invalid_argument" {

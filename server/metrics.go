@@ -87,6 +87,8 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	}
 	family("zoned_goroutines", "gauge", "Goroutines in the daemon.")
 	fmt.Fprintf(&b, "zoned_goroutines %d\n", runtime.NumGoroutine())
+	family("zoned_event_streams", "gauge", "Event streams (GET /v1/events) open now.")
+	fmt.Fprintf(&b, "zoned_event_streams %d\n", s.streams.open())
 	family("zoned_api_requests_total", "counter", "API requests answered, by method and status code.")
 	s.requests.mu.Lock()
 	keys := make([][2]string, 0, len(s.requests.n))

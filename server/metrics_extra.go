@@ -116,13 +116,8 @@ func (s *Server) writeOperations(ctx context.Context, b *strings.Builder) {
 // which zones exist and what they use, so bind it to an address only the
 // monitoring can reach.
 func (s *Server) ServeMetrics(ctx context.Context, l net.Listener) error {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /metrics", s.metrics)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, fmt.Errorf("only GET /metrics is served on this address: %w", errdefs.ErrNotFound))
-	})
 	hs := &http.Server{
-		Handler:           mux,
+		Handler:           s.metricsMux(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -130,4 +125,17 @@ func (s *Server) ServeMetrics(ctx context.Context, l net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
 	return serveUntilDone(ctx, hs, l, 5*time.Second)
+}
+
+// metricsMux is what ServeMetrics serves.
+func (s *Server) metricsMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /metrics", s.metrics)
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		methodNotAllowed(w, r, []string{"GET"})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, fmt.Errorf("only GET /metrics is served on this address: %w", errdefs.ErrNotFound))
+	})
+	return mux
 }

@@ -61,10 +61,23 @@ func openAPIDocument() []byte {
 			}
 			ok["content"] = map[string]any{mt: map[string]any{"schema": sch}}
 		}
-		op["responses"] = map[string]any{
-			itoa(rt.status): ok,
-			"default":       map[string]any{"description": "an error", "content": map[string]any{"application/json": map[string]any{"schema": errRef}}},
+		errResp := func(desc string) any {
+			return map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": errRef}}}
 		}
+		responses := map[string]any{
+			itoa(rt.status): ok,
+			"default":       errResp("an error"),
+		}
+		if rt.in != nil && rt.inType == "" {
+			responses["415"] = errResp("unsupported_media_type: the body is not sent as application/json")
+		}
+		if rt.method != "GET" {
+			responses["507"] = errResp("insufficient_storage: a disk, its inodes or a quota is full")
+		}
+		if rt.outType == "application/x-ndjson" {
+			responses["429"] = errResp("too_many_event_streams: this uid has the most streams open")
+		}
+		op["responses"] = responses
 		if paths[rt.pattern] == nil {
 			paths[rt.pattern] = map[string]any{}
 		}

@@ -79,4 +79,17 @@ func TestOpenAPIMatchesMux(t *testing.T) {
 	if !strings.Contains(string(patch["requestBody"]), "#/components/schemas/ZonePatch") {
 		t.Errorf("PATCH /v1/zones/{name} request body: %s", patch["requestBody"])
 	}
+	// The edge's own answers are documented where they can happen.
+	var responses map[string]json.RawMessage
+	_ = json.Unmarshal(patch["responses"], &responses)
+	for _, code := range []string{"415", "507"} {
+		if _, ok := responses[code]; !ok {
+			t.Errorf("PATCH /v1/zones/{name} does not document %s", code)
+		}
+	}
+	var events map[string]json.RawMessage
+	_ = json.Unmarshal(doc.Paths["/v1/events"]["get"], &events)
+	if !strings.Contains(string(events["responses"]), `"429"`) {
+		t.Errorf("GET /v1/events does not document 429: %s", events["responses"])
+	}
 }

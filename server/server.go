@@ -4,6 +4,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,11 +43,15 @@ type Server struct {
 	// requests counts answered calls for /metrics.
 	requests requestCounts
 	latency  latencies // per route, for /metrics (metrics_extra.go)
+	// literal maps route paths without wildcards to their methods.
+	literal map[string][]string
+	// streams counts open event streams, to bound them (events.go).
+	streams streamCounts
 }
 
 // New returns the API handler.
 func New(m *manager.Manager, log *slog.Logger) *Server {
-	s := &Server{m: m, log: log, mux: http.NewServeMux()}
+	s := &Server{m: m, log: log, mux: http.NewServeMux(), literal: literalMethods()}
 	s.routes()
 	s.openapi = openAPIDocument()
 	return s
@@ -66,9 +71,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if _, route := s.mux.Handler(r); route != "/" {
 			s.latency.observe(route, time.Since(start))
 		}
-		if r.Method != http.MethodGet {
+		if r.Method != http.MethodGet || rw.status >= 500 {
 			// The audit line: who (the client's kernel-vouched
-			// credentials), what, and how it ended.
+			// credentials), what, and how it ended; a failed call says
+			// why, so a 500 can be understood from the log alone.
 			attrs := []any{"method", r.Method, "path", r.URL.Path}
 			if zone := r.PathValue("name"); zone != "" && strings.HasPrefix(r.URL.Path, "/v1/zones/") {
 				attrs = append(attrs, "zone", zone)
@@ -77,33 +83,34 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				attrs = append(attrs, "uid", p.UID, "pid", p.PID)
 			}
 			attrs = append(attrs, "status", rw.status, "duration", time.Since(start))
-			s.log.Info("audit", attrs...)
+			level := slog.LevelInfo
+			switch {
+			case rw.status >= 500:
+				level = slog.LevelError
+				attrs = append(attrs, "code", rw.code, "error", rw.msg)
+			case rw.status >= 400:
+				attrs = append(attrs, "code", rw.code)
+			}
+			s.log.Log(r.Context(), level, "audit", attrs...)
 		}
 	}()
 	// Go's mux answers a wrong method with a plain-text 405; ours must be
-	// JSON like every other error.
-	if _, pattern := s.mux.Handler(r); pattern == "/" && strings.HasPrefix(r.URL.Path, "/v1/") && s.pathKnown(r) {
-		writeErrorStatus(rw, http.StatusMethodNotAllowed, &api.Error{Code: "method_not_allowed", Message: fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path)})
-		return
+	// JSON like every other error, and a route word (import) is no zone.
+	if _, pattern := s.mux.Handler(r); pattern == "/" || s.literal[r.URL.Path] != nil {
+		if allowed, wrong := s.allowedMethods(r); wrong {
+			methodNotAllowed(rw, r, allowed)
+			return
+		}
 	}
 	s.mux.ServeHTTP(rw, r)
 }
 
-// pathKnown reports whether some method serves r's path.
-func (s *Server) pathKnown(r *http.Request) bool {
-	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
-		r2 := r.Clone(r.Context())
-		r2.Method = m
-		if _, p := s.mux.Handler(r2); p != "/" {
-			return true
-		}
-	}
-	return false
-}
-
+// statusWriter remembers the answer's status, and an error answer's code
+// and message, for the audit line.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	status    int
+	code, msg string
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -135,15 +142,24 @@ func statusOf(err error) int {
 		return http.StatusServiceUnavailable
 	case "precondition_failed":
 		return http.StatusPreconditionFailed
+	case "insufficient_storage":
+		return http.StatusInsufficientStorage
 	}
 	return http.StatusInternalServerError
 }
 
 func writeError(w http.ResponseWriter, err error) {
-	writeErrorStatus(w, statusOf(err), &api.Error{Code: errdefs.Code(err), Message: err.Error(), Field: errdefs.Field(err)})
+	status, e := errorBody(err)
+	if e == nil {
+		e = &api.Error{Code: errdefs.Code(err), Message: err.Error(), Field: errdefs.Field(err)}
+	}
+	writeErrorStatus(w, status, e)
 }
 
 func writeErrorStatus(w http.ResponseWriter, status int, e *api.Error) {
+	if sw, ok := w.(*statusWriter); ok {
+		sw.code, sw.msg = e.Code, e.Message
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(e)
@@ -156,9 +172,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // decode reads a bounded JSON body into v, refusing unknown fields so a
-// misspelt limit is an error instead of silently ignored.
+// misspelt limit is an error instead of silently ignored, and a body that
+// does not say it is JSON (checkJSONType).
 func decode(r *http.Request, v any) error {
-	body := http.MaxBytesReader(nil, r.Body, maxJSONBody)
+	body := bufio.NewReader(http.MaxBytesReader(nil, r.Body, maxJSONBody))
+	if _, err := body.Peek(1); errors.Is(err, io.EOF) {
+		return fmt.Errorf("request body is empty; expected JSON: %w", errdefs.ErrInvalid)
+	}
+	if err := checkJSONType(r); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -497,7 +520,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
-		ConnContext:       withPeer,
+		ConnContext:       withConn,
 	}
 	return serveUntilDone(ctx, hs, l, 10*time.Second)
 }

@@ -52,7 +52,8 @@ type Snapshot struct {
 	// Uptime is how long the zone's init has run, in seconds.
 	Uptime float64
 	// Load are the 1, 5 and 15 minute averages of runnable tasks;
-	// Running and Tasks count them now; LastPID is the newest task.
+	// Running and Tasks count them now; LastPID is the newest task, by
+	// its number in the zone's own PID namespace.
 	Load          [3]float64
 	Running       int
 	Tasks         int

@@ -20,6 +20,13 @@ import (
 	"github.com/zoned-project/zoned/errdefs"
 )
 
+func TestMain(m *testing.M) {
+	if state := os.Getenv(serverEnv); state != "" {
+		serveForTest(state)
+	}
+	os.Exit(m.Run())
+}
+
 // requireRoot skips tests that need the kernel's namespaces, cgroups or
 // FUSE as root.
 func requireRoot(t testing.TB) {

@@ -66,7 +66,9 @@ func pidnsZone(t *testing.T, cgPath string, cg cgroups.Group, n int) int {
 	t.Helper()
 	script := "read x; i=0; while [ $i -lt " + strconv.Itoa(n) + " ]; do sleep 1000 & i=$((i+1)); done; wait"
 	cmd := exec.Command("sh", "-c", script)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID, Pdeathsig: syscall.SIGKILL}
+	// Not Pdeathsig (it fires when the forking thread ends): sh ends
+	// with its stdin, in the test's cleanup or with the test.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +76,7 @@ func pidnsZone(t *testing.T, cgPath string, cg cgroups.Group, n int) int {
 	if err := cmd.Start(); err != nil {
 		t.Skipf("no PID namespace (CONFIG_PID_NS): %v", err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	t.Cleanup(func() { in.Close(); _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	if err := cg.AddProc(cmd.Process.Pid); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,7 +31,12 @@ func testServer(t *testing.T, state string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), serverEnv+"="+state)
 	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// Not Pdeathsig, which fires when the thread that forked ends (Go
+	// ends threads, Reattach's among them): the server ends when its
+	// stdin does, with the test.
+	if _, err := cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +75,11 @@ func serveForTest(state string) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		_ = srv.Unmount()
+		os.Exit(0)
+	}()
 	srv.Wait()
 	os.Exit(0)
 }
@@ -110,7 +121,7 @@ func bindZone(t *testing.T, state, zone string) int {
 	}
 	script += "echo ready; read x\n"
 	cmd := exec.Command("sh", "-c", script)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -42,6 +42,7 @@ type rootNode struct {
 	fusefs.Inode
 	state string
 	inos  *inoTable
+	snaps *snapper
 }
 
 // inoTable gives each zone directory and file of the view an inode
@@ -74,11 +75,13 @@ type zoneNode struct {
 	fusefs.Inode
 	state, zone string
 	inos        *inoTable
+	snaps       *snapper
 }
 
 type fileNode struct {
 	fusefs.Inode
 	state, zone, name string
+	snaps             *snapper
 }
 
 var (
@@ -107,7 +110,7 @@ func (r *rootNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 		return nil, syscall.ENOENT
 	}
 	out.Mode = fuse.S_IFDIR | 0o555
-	return r.NewInode(ctx, &zoneNode{state: r.state, zone: name, inos: r.inos}, fusefs.StableAttr{Mode: fuse.S_IFDIR, Ino: r.inos.of(name)}), 0
+	return r.NewInode(ctx, &zoneNode{state: r.state, zone: name, inos: r.inos, snaps: r.snaps}, fusefs.StableAttr{Mode: fuse.S_IFDIR, Ino: r.inos.of(name)}), 0
 }
 
 func (r *rootNode) Readdir(context.Context) (fusefs.DirStream, syscall.Errno) {
@@ -131,7 +134,7 @@ func (z *zoneNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 		return nil, syscall.ENOENT
 	}
 	// The entry carries the size the kernel reads up to (see render).
-	f := &fileNode{state: z.state, zone: z.zone, name: name}
+	f := &fileNode{state: z.state, zone: z.zone, name: name, snaps: z.snaps}
 	data, errno := f.render(ctx)
 	if errno != 0 {
 		return nil, errno
@@ -170,7 +173,7 @@ func (f *fileNode) render(ctx context.Context) ([]byte, syscall.Errno) {
 	if fc, ok := ctx.(*fuse.Context); ok {
 		caller = int(fc.Caller.Pid)
 	}
-	snap, err := Snap(f.zone, cfg, caller)
+	snap, err := f.snaps.snap(f.zone, cfg, caller)
 	if err != nil {
 		return nil, syscall.EIO
 	}
@@ -181,10 +184,16 @@ func (f *fileNode) render(ctx context.Context) ([]byte, syscall.Errno) {
 	return data, 0
 }
 
-func (f *fileNode) Getattr(ctx context.Context, _ fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	data, errno := f.render(ctx)
-	if errno != 0 {
-		return errno
+func (f *fileNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	var data []byte
+	if h, ok := fh.(*fileHandle); ok {
+		// fstat of an open file: the size of what it reads.
+		data = h.data
+	} else {
+		var errno syscall.Errno
+		if data, errno = f.render(ctx); errno != 0 {
+			return errno
+		}
 	}
 	out.Mode = fuse.S_IFREG | 0o444
 	out.Size = uint64(len(data))
@@ -268,9 +277,13 @@ func Serve(state string, log *slog.Logger) error {
 // mountView mounts the view of state's zones on MountDir(state) and
 // serves it until it is unmounted.
 func mountView(state string) (*fuse.Server, error) {
+	return mountViewWith(state, newSnapper())
+}
+
+func mountViewWith(state string, snaps *snapper) (*fuse.Server, error) {
 	mnt := MountDir(state)
 	zero := time.Duration(0)
-	srv, err := fusefs.Mount(mnt, &rootNode{state: state, inos: &inoTable{}}, &fusefs.Options{
+	srv, err := fusefs.Mount(mnt, &rootNode{state: state, inos: &inoTable{}, snaps: snaps}, &fusefs.Options{
 		// Zones come and go and their files change: no caching of
 		// names or attributes.
 		EntryTimeout:    &zero,

@@ -284,6 +284,17 @@ func TestProcViewComesBackAfterServerKill(t *testing.T) {
 	if !strings.Contains(d.logs(), "the /proc view server died") {
 		t.Errorf("the daemon did not log the view server's death")
 	}
+	// loadavg's last PID is the zone's: sh and the cat it starts are the
+	// newest tasks, numbered in the zone's PID namespace.
+	out := strings.Fields(d.mustExec("k1", "sh", "-c", "echo $$; cat /proc/loadavg"))
+	if len(out) != 6 {
+		t.Fatalf("sh's PID and /proc/loadavg in the zone: %q", out)
+	}
+	sh, _ := strconv.Atoi(out[0])
+	lastPID, _ := strconv.Atoi(out[5])
+	if lastPID < sh || lastPID > sh+5 {
+		t.Errorf("/proc/loadavg's last PID %d in a zone whose newest sh is %d, want the cat sh started", lastPID, sh)
+	}
 	if again := d.viewServerPID(); again == pid {
 		t.Errorf("the view server %d was not replaced", pid)
 	}

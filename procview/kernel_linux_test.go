@@ -116,8 +116,8 @@ func TestLastPIDIsTheZones(t *testing.T) {
 		t.Fatal(err)
 	}
 	// sh is 1 in the zone, its three sleeps 2 to 4.
-	if s.LastPID != 4 || s.Tasks != 4 {
-		t.Errorf("last PID %d of %d tasks in a zone of sh and three sleeps (init is %d on the host), want 4 of 4", s.LastPID, s.Tasks, init)
+	if last := s.lastPID(); last != 4 || s.Tasks != 4 {
+		t.Errorf("last PID %d of %d tasks in a zone of sh and three sleeps (init is %d on the host), want 4 of 4", last, s.Tasks, init)
 	}
 	data, err := Render("loadavg", s)
 	if err != nil {

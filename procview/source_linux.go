@@ -211,7 +211,7 @@ func Snap(zone string, cfg Config, caller int) (*Snapshot, error) {
 		}
 	}
 	s.Uptime = uptimeOf(cfg)
-	s.LastPID = zoneLastPID(cfg.InitPID, pids)
+	s.lastPIDOf = func() int { return zoneLastPID(cfg.InitPID, pids) }
 	for _, pid := range pids {
 		s.Tasks++
 		if pid == caller {

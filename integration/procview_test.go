@@ -284,6 +284,9 @@ func TestProcViewComesBackAfterServerKill(t *testing.T) {
 	if !strings.Contains(d.logs(), "the /proc view server died") {
 		t.Errorf("the daemon did not log the view server's death")
 	}
+	// A command started now hands its seccomp listener to the new
+	// server: busybox free's sysinfo(2) is the zone's again.
+	checkFree(t, "a command exec'd after the view server was replaced", d.mustExec("k1", "free"), 262144)
 	// loadavg's last PID is the zone's: sh and the cat it starts are the
 	// newest tasks, numbered in the zone's PID namespace.
 	out := strings.Fields(d.mustExec("k1", "sh", "-c", "echo $$; cat /proc/loadavg"))

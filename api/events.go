@@ -29,7 +29,7 @@ const (
 var EventTypes = []string{
 	EventZoneCreated, EventZoneStarted, EventZoneStopped, EventZoneDestroyed,
 	EventZoneUpdated, EventOperationProgress, EventOperationDone, EventZoneOOM,
-	EventZoneQuota,
+	EventZoneQuota, EventViewRestarted,
 }
 
 // Event is one line of the NDJSON stream of GET /v1/events: something that

@@ -7,7 +7,9 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/zoned-project/zoned/api"
 )
@@ -180,4 +182,192 @@ func checkFree(t *testing.T, what, free string, total int64) {
 		}
 	}
 	t.Errorf("no Mem: line in free's output in %s:\n%s", what, free)
+}
+
+// viewServerPID is the PID of the view server of this test's daemon: the
+// one process in the daemon's own "_viewfs" cgroup, checked to be a
+// `zoned viewfs` of the test's data directory (never another process).
+func (d *daemon) viewServerPID() int {
+	d.t.Helper()
+	dirs := cgroupDirs(d.cgroupParent + "/_viewfs")
+	if len(dirs) == 0 {
+		d.t.Fatalf("no _viewfs cgroup under %s", d.cgroupParent)
+	}
+	var pids []int
+	for _, f := range strings.Fields(readFileT(d.t, filepath.Join(dirs[0], "cgroup.procs"))) {
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			d.t.Fatal(err)
+		}
+		pids = append(pids, pid)
+	}
+	if len(pids) != 1 {
+		d.t.Fatalf("the _viewfs cgroup holds %v, want one view server", pids)
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pids[0]))
+	if err != nil || !strings.Contains(string(cmdline), "\x00viewfs\x00") || !strings.Contains(string(cmdline), d.dataDir) {
+		d.t.Fatalf("process %d in the _viewfs cgroup is not this test's view server: %q (%v)", pids[0], cmdline, err)
+	}
+	return pids[0]
+}
+
+func readFileT(t testing.TB, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// viewMounts counts the mounts on the view's mount point in the host's
+// mount table.
+func (d *daemon) viewMounts() int {
+	n := 0
+	mnt := filepath.Join(d.dataDir, "procview", "mnt")
+	for _, line := range strings.Split(readFileT(d.t, "/proc/self/mountinfo"), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[4] == mnt {
+			n++
+		}
+	}
+	return n
+}
+
+// TestProcViewComesBackAfterServerKill: a view server killed with -9 is
+// noticed and replaced, running zones read their view again, new zones
+// get it; and a daemon that starts while the server is dead cleans what
+// it left (group, dead mount) and brings the view back.
+func TestProcViewComesBackAfterServerKill(t *testing.T) {
+	d := startDaemon(t)
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skip("no /dev/fuse (CONFIG_FUSE_FS)")
+	}
+	d.createStarted("k1", api.Resources{MemoryBytes: 256 << 20})
+	if got := d.meminfoKB("k1", "MemTotal"); got != 262144 {
+		t.Fatalf("MemTotal in a 256M zone = %d kB", got)
+	}
+	events, err := d.c.Events(ctxT(t), api.EventFilter{Types: []string{api.EventViewRestarted}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := d.viewServerPID()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var last execResult
+	ok := false
+	for i := 0; i < 300 && !ok; i++ {
+		last = d.exec("k1", "", "cat", "/proc/meminfo")
+		ok = last.code == 0 && strings.TrimSpace(field(last.stdout, "MemTotal")) == "262144"
+		if !ok {
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	if !ok {
+		z, _ := d.c.GetZone(ctxT(t), "k1")
+		mi, _ := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", z.InitPID))
+		t.Fatalf("the running zone's /proc/meminfo did not read again after the view server was killed: %d %q %q\nzone's mounts:\n%s", last.code, last.stdout, last.stderr, mi)
+	}
+	for _, f := range []string{"/proc/stat", "/proc/uptime", "/proc/cpuinfo", "/proc/loadavg"} {
+		if r := d.exec("k1", "", "cat", f); r.code != 0 {
+			t.Errorf("cat %s in the running zone after the view server was killed: %s", f, r.stderr)
+		}
+	}
+	select {
+	case e := <-events:
+		if !strings.Contains(e.Message, strconv.Itoa(pid)) {
+			t.Errorf("view-restarted event does not name the dead server %d: %q", pid, e.Message)
+		}
+	case <-time.After(30 * time.Second):
+		t.Errorf("no %s event after the view server was killed", api.EventViewRestarted)
+	}
+	if !strings.Contains(d.logs(), "the /proc view server died") {
+		t.Errorf("the daemon did not log the view server's death")
+	}
+	// A command started now hands its seccomp listener to the new
+	// server: busybox free's sysinfo(2) is the zone's again.
+	checkFree(t, "a command exec'd after the view server was replaced", d.mustExec("k1", "free"), 262144)
+	// loadavg's last PID is the zone's: sh and the cat it starts are the
+	// newest tasks, numbered in the zone's PID namespace.
+	out := strings.Fields(d.mustExec("k1", "sh", "-c", "echo $$; cat /proc/loadavg"))
+	if len(out) != 6 {
+		t.Fatalf("sh's PID and /proc/loadavg in the zone: %q", out)
+	}
+	sh, _ := strconv.Atoi(out[0])
+	lastPID, _ := strconv.Atoi(out[5])
+	if lastPID < sh || lastPID > sh+5 {
+		t.Errorf("/proc/loadavg's last PID %d in a zone whose newest sh is %d, want the cat sh started", lastPID, sh)
+	}
+	if again := d.viewServerPID(); again == pid {
+		t.Errorf("the view server %d was not replaced", pid)
+	}
+	// A zone started now gets the view, no warning.
+	z := d.createStarted("k2", api.Resources{MemoryBytes: 128 << 20})
+	if len(z.Warnings) > 0 {
+		t.Errorf("zone started after a view kill has warnings: %v", z.Warnings)
+	}
+	if got := d.meminfoKB("k2", "MemTotal"); got != 131072 {
+		t.Errorf("MemTotal in a 128M zone started after a view kill = %d kB", got)
+	}
+	if n := d.viewMounts(); n != 1 {
+		t.Errorf("%d mounts on the view's mount point after a view kill, want 1", n)
+	}
+}
+
+// TestProcViewComesBackAfterDaemonRestart: a view server that dies while
+// no daemon runs leaves its group and a dead mount; the next daemon
+// cleans them and brings the view back to the running zones.
+func TestProcViewComesBackAfterDaemonRestart(t *testing.T) {
+	d := startDaemon(t)
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skip("no /dev/fuse (CONFIG_FUSE_FS)")
+	}
+	d.createStarted("k1", api.Resources{MemoryBytes: 256 << 20})
+	d.createStarted("k2", api.Resources{MemoryBytes: 128 << 20})
+	d.stop()
+	dead := d.viewServerPID()
+	if err := syscall.Kill(dead, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10e9, "the killed view server to be gone", func() bool { return !processAlive(dead) })
+	d.start()
+	for zone, want := range map[string]int64{"k1": 262144, "k2": 131072} {
+		r := d.exec(zone, "", "cat", "/proc/meminfo")
+		if got := strings.TrimSpace(field(r.stdout, "MemTotal")); r.code != 0 || got != strconv.FormatInt(want, 10) {
+			t.Errorf("/proc/meminfo in %s after a daemon restart with a dead view: MemTotal %q, %s", zone, got, r.stderr)
+		}
+	}
+	if got := d.viewServerPID(); got == dead || !processAlive(got) {
+		t.Errorf("the _viewfs group holds %d after the restart, the dead server was %d", got, dead)
+	}
+	if n := d.viewMounts(); n != 1 {
+		t.Errorf("%d mounts on the view's mount point after a daemon restart with a dead view, want 1", n)
+	}
+	// A zone started now gets the view.
+	d.createStarted("k3", api.Resources{MemoryBytes: 64 << 20})
+	if got := d.meminfoKB("k3", "MemTotal"); got != 65536 {
+		t.Errorf("MemTotal in a 64M zone started after a daemon restart with a dead view = %d kB", got)
+	}
+
+	// With no zone left, a server killed while no daemon runs leaves
+	// nothing behind once the daemon has started and stopped again
+	// (the harness's cleanup checks the group and the mount).
+	for _, n := range []string{"k1", "k2", "k3"} {
+		if err := d.c.DestroyZone(ctxT(t), n, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pid := d.viewServerPID()
+	d.kill9()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10e9, "the killed view server to be gone", func() bool { return !processAlive(pid) })
+	d.start()
+	if dirs := cgroupDirs(d.cgroupParent + "/_viewfs"); len(dirs) > 0 {
+		t.Errorf("stale view cgroup after a daemon start with no zone: %v", dirs)
+	}
+	if n := d.viewMounts(); n != 0 {
+		t.Errorf("%d stale mounts on the view's mount point after a daemon start with no zone", n)
+	}
 }

@@ -2,6 +2,7 @@ package manager
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -43,6 +44,16 @@ type viewPart struct {
 	// idle stops the server when no zone has started for viewLinger
 	// after the last one stopped; held under srv.
 	idle *time.Timer
+	// watched is the server being watched (see watch), 0 for none; a
+	// server stopped on purpose is no longer watched. closed says the
+	// daemon ends: a server that dies then is not replaced. Both are
+	// held under srv.
+	watched int
+	closed  bool
+	// stopWatch ends the watch of the current server.
+	stopWatch chan struct{}
+	// deaths counts the servers that died; revived the ones replaced.
+	deaths, revived int
 }
 
 // viewLinger is how long the view server outlives the last zone: starting
@@ -62,20 +73,132 @@ func (v *viewPart) state() string { return filepath.Join(v.m.fs.DataDir(), "proc
 // it apart from every zone name).
 func (v *viewPart) cgroupPath() string { return v.m.cfg.CgroupParent + "/_viewfs" }
 
-// ensure starts the view server unless it serves already.
-func (v *viewPart) ensure() error {
+// ensure starts the view server unless it serves already, and watches
+// it; started says it had to be started (zones bound to an earlier
+// server's mount need reattach). Called under srv.
+func (v *viewPart) ensure() (started bool, err error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return err
+		return false, err
 	}
-	_, err = procview.Start(v.state(), exe, func(pid int) error {
-		cg, err := cgroups.New(v.cgroupPath(), &specs.LinuxResources{})
+	if _, err := procview.Serving(v.state()); err != nil {
+		// What is left of a server that does not serve (killed, or
+		// alive with its mount gone) goes: the new one gets the group.
+		if cg, err := cgroups.Load(v.cgroupPath()); err == nil {
+			if err := cg.Kill(); err != nil {
+				v.m.log.Warn("empty the /proc view's stale cgroup", "err", err)
+			}
+		}
+	}
+	pid, started, err := procview.Start(v.state(), exe, func(pid int) error {
+		// A server that died leaves its group: it is reused.
+		cg, err := cgroups.Load(v.cgroupPath())
+		if errors.Is(err, errdefs.ErrNotFound) {
+			cg, err = cgroups.New(v.cgroupPath(), &specs.LinuxResources{})
+		}
 		if err != nil {
 			return err
 		}
 		return cg.AddProc(pid)
 	})
-	return err
+	if err != nil {
+		return false, err
+	}
+	if pid != v.watched {
+		v.watch(pid)
+	}
+	return started, nil
+}
+
+// watch notices when the server pid ends (a pidfd: it need not be this
+// daemon's child, as one started by an earlier daemon is not) and
+// replaces it. Called under srv.
+func (v *viewPart) watch(pid int) {
+	if v.stopWatch != nil {
+		close(v.stopWatch)
+	}
+	stop := make(chan struct{})
+	died, err := procview.WatchServer(pid, stop)
+	if err != nil {
+		v.m.log.Warn("the /proc view server is not watched: should it die, zones lose their view until the daemon restarts", "err", err)
+		v.watched, v.stopWatch = 0, nil
+		return
+	}
+	v.watched, v.stopWatch = pid, stop
+	go func() {
+		select {
+		case <-died:
+			v.died(pid)
+		case <-stop:
+		}
+	}()
+}
+
+// died replaces the server pid, which ended without being asked to, and
+// re-attaches the running zones to the new one: their view files are
+// bind mounts of the dead server's mount, which answers "Transport
+// endpoint is not connected" until replaced. A server that keeps dying is
+// started again less and less often.
+func (v *viewPart) died(pid int) {
+	v.srv.Lock()
+	defer v.srv.Unlock()
+	if v.watched != pid || v.closed {
+		return
+	}
+	v.watched, v.stopWatch = 0, nil
+	v.deaths++
+	served := len(procview.Served(v.state()))
+	v.m.log.Error("the /proc view server died", "pid", pid, "zones", served)
+	if served == 0 {
+		v.stopServer()
+		v.m.emit(api.EventViewRestarted, "", "", fmt.Sprintf("the /proc view server (pid %d) died; no zone ran, so none was started", pid))
+		return
+	}
+	for try := 0; ; try++ {
+		err := v.revive()
+		if err == nil {
+			break
+		}
+		wait := min(time.Second<<try, 30*time.Second)
+		v.m.log.Error("restart the /proc view server", "err", err, "retry_in", wait)
+		v.m.emit(api.EventViewRestarted, "", "", fmt.Sprintf("the /proc view server (pid %d) died and could not be restarted: %v", pid, err))
+		v.srv.Unlock()
+		time.Sleep(wait)
+		v.srv.Lock()
+		if v.closed || v.watched != 0 || len(procview.Served(v.state())) == 0 {
+			return
+		}
+	}
+	v.revived++
+	v.m.log.Info("the /proc view server was restarted", "dead_pid", pid, "pid", v.watched)
+	v.m.emit(api.EventViewRestarted, "", "", fmt.Sprintf("the /proc view server (pid %d) died; restarted as pid %d and its zones re-attached", pid, v.watched))
+}
+
+// revive starts a server and re-attaches every running zone. Called
+// under srv.
+func (v *viewPart) revive() error {
+	if _, err := v.ensure(); err != nil {
+		return err
+	}
+	v.reattachAll()
+	return nil
+}
+
+// reattachAll points every served zone's view files at the serving
+// mount. A zone that cannot be re-attached keeps its dead files and a
+// warning in show. Called under srv.
+func (v *viewPart) reattachAll() {
+	for _, z := range procview.Served(v.state()) {
+		if z.InitPID <= 0 {
+			continue // not started yet: its init binds the new mount
+		}
+		if err := procview.Reattach(v.state(), z.Name, z.InitPID, z.InitStart); err != nil {
+			v.m.log.Warn("zone keeps a dead /proc view", "zone", z.Name, "err", err)
+			v.setDegraded(z.Name, "the view server died and the zone could not be re-attached: "+err.Error())
+			continue
+		}
+		v.setDegraded(z.Name, "")
+	}
 }
 
 // learnDisk finds what the view tells statfs in rec's zone about its
@@ -139,7 +262,12 @@ func (v *viewPart) prestart(_ context.Context, rec *store.ZoneRecord, r *revert.
 		v.idle.Stop()
 		v.idle = nil
 	}
-	err := v.ensure()
+	started, err := v.ensure()
+	if err == nil && started {
+		// A server that died unnoticed (no watch) left zones bound to
+		// its mount.
+		v.reattachAll()
+	}
 	if err == nil {
 		err = procview.SetZone(v.state(), rec.Name, procview.Config{Cgroup: v.m.cgroupPath(rec.Name)})
 	}
@@ -258,6 +386,7 @@ func (v *viewPart) forget(zone string) {
 func (v *viewPart) close() {
 	v.srv.Lock()
 	defer v.srv.Unlock()
+	v.closed = true
 	if v.idle != nil {
 		v.idle.Stop()
 		v.idle = nil
@@ -265,9 +394,22 @@ func (v *viewPart) close() {
 	if procview.Zones(v.state()) == 0 {
 		v.stopServer()
 	}
+	v.unwatch()
 }
 
+// unwatch ends the watch of the server: it is stopped on purpose, or the
+// daemon ends (a server that dies while no daemon runs is replaced by
+// the next one). Called under srv.
+func (v *viewPart) unwatch() {
+	if v.stopWatch != nil {
+		close(v.stopWatch)
+	}
+	v.watched, v.stopWatch = 0, nil
+}
+
+// stopServer stops the server and removes its group. Called under srv.
 func (v *viewPart) stopServer() {
+	v.unwatch()
 	if err := procview.Stop(v.state()); err != nil {
 		v.m.log.Warn("stop the /proc view", "err", err)
 	}
@@ -289,7 +431,7 @@ func (v *viewPart) stopServer() {
 // reconcile serves the zones that run (a view that died with the host or
 // was killed comes back) and stops a view that serves none.
 func (v *viewPart) reconcile(_ context.Context, recs []*store.ZoneRecord) error {
-	running := 0
+	running, started := 0, false
 	for _, rec := range recs {
 		if rec.State != api.StateRunning || rec.InitPID <= 0 {
 			_, _ = procview.RemoveZone(v.state(), rec.Name)
@@ -297,15 +439,30 @@ func (v *viewPart) reconcile(_ context.Context, recs []*store.ZoneRecord) error 
 		}
 		running++
 		v.learnDisk(rec)
-		if err := v.ensure(); err != nil {
+		v.srv.Lock()
+		s, err := v.ensure()
+		v.srv.Unlock()
+		if err != nil {
 			v.m.log.Warn("zone view unavailable", "zone", rec.Name, "err", err)
 			v.setDegraded(rec.Name, err.Error())
 			continue
 		}
+		started = started || s
 		_ = v.setZone(rec.Name, rec.InitPID) // logged; reconcile goes on
 	}
+	v.srv.Lock()
+	defer v.srv.Unlock()
 	if running == 0 {
+		// Also what a server that died with the daemon down left: its
+		// group and its dead mount.
 		v.stopServer()
+		return nil
+	}
+	if started {
+		// The server died while no daemon ran (or with it): the zones'
+		// view files are bound to its dead mount.
+		v.m.log.Warn("the /proc view server was not running: started anew, re-attaching the running zones")
+		v.reattachAll()
 	}
 	return nil
 }

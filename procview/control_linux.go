@@ -47,10 +47,17 @@ func Zones(state string) int {
 // from the caller (its own session, not waited for by anyone who dies with
 // the daemon), and waits until its mount answers. place moves the new
 // server into a cgroup of its own before it mounts anything that matters.
-func Start(state, exe string, place func(pid int) error) (int, error) {
+// started says whether this call started it: zones bound to an earlier
+// server's mount then need Reattach.
+func Start(state, exe string, place func(pid int) error) (pid int, started bool, err error) {
 	if pid, err := Serving(state); err == nil {
-		return pid, nil
+		return pid, false, nil
 	}
+	pid, err = start(state, exe, place)
+	return pid, err == nil, err
+}
+
+func start(state, exe string, place func(pid int) error) (int, error) {
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		return 0, fmt.Errorf("no /dev/fuse (CONFIG_FUSE_FS): %w", err)
 	}

@@ -21,6 +21,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Files maps the name of each file the view serves for a zone to the path
@@ -52,7 +53,8 @@ type Snapshot struct {
 	// Uptime is how long the zone's init has run, in seconds.
 	Uptime float64
 	// Load are the 1, 5 and 15 minute averages of runnable tasks;
-	// Running and Tasks count them now; LastPID is the newest task.
+	// Running and Tasks count them now; LastPID is the newest task, by
+	// its number in the zone's own PID namespace.
 	Load          [3]float64
 	Running       int
 	Tasks         int
@@ -62,6 +64,20 @@ type Snapshot struct {
 	HostStat      string
 	HostMemTotal  uint64
 	HostSwapTotal uint64
+	// lastPIDOf, when set, computes LastPID at its first use: it reads
+	// every task's status, which only loadavg and stat need.
+	lastPIDOf func() int
+	lastOnce  sync.Once
+}
+
+// lastPID is LastPID, computed on first use when Snap left it to be.
+func (s *Snapshot) lastPID() int {
+	s.lastOnce.Do(func() {
+		if s.lastPIDOf != nil {
+			s.LastPID = s.lastPIDOf()
+		}
+	})
+	return s.LastPID
 }
 
 // NCPU is the number of CPUs the zone sees: its cpuset, and no more than
@@ -95,7 +111,7 @@ func Render(name string, s *Snapshot) ([]byte, error) {
 		}
 		return []byte(fmt.Sprintf("%.2f %.2f\n", s.Uptime, idle)), nil
 	case "loadavg":
-		return []byte(fmt.Sprintf("%.2f %.2f %.2f %d/%d %d\n", s.Load[0], s.Load[1], s.Load[2], s.Running, s.Tasks, s.LastPID)), nil
+		return []byte(fmt.Sprintf("%.2f %.2f %.2f %d/%d %d\n", s.Load[0], s.Load[1], s.Load[2], s.Running, s.Tasks, s.lastPID())), nil
 	case "online":
 		if n := s.NCPU(); n > 1 {
 			return []byte(fmt.Sprintf("0-%d\n", n-1)), nil
@@ -235,7 +251,7 @@ func stat(s *Snapshot) []byte {
 		case strings.HasPrefix(l, "procs_running "):
 			l = fmt.Sprintf("procs_running %d", s.Running)
 		case strings.HasPrefix(l, "processes "):
-			l = fmt.Sprintf("processes %d", s.LastPID)
+			l = fmt.Sprintf("processes %d", s.lastPID())
 		}
 		b.WriteString(l + "\n")
 	}

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -40,16 +41,47 @@ func ZoneDir(state, zone string) string { return filepath.Join(MountDir(state), 
 type rootNode struct {
 	fusefs.Inode
 	state string
+	inos  *inoTable
+	snaps *snapper
+}
+
+// inoTable gives each zone directory and file of the view an inode
+// number of its own that stays the same across lookups. With a new number
+// at each lookup (go-fuse's default), the kernel, which looks a name up
+// again on every use (no entry caching), drops the dentry it had: a mount
+// of a view file made from it (a zone's bind mount, open_tree in
+// Reattach) is then of a deleted file, and moving it fails with ENOENT.
+type inoTable struct {
+	mu   sync.Mutex
+	next uint64
+	ino  map[string]uint64
+}
+
+func (t *inoTable) of(key string) uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if n, ok := t.ino[key]; ok {
+		return n
+	}
+	if t.ino == nil {
+		t.ino, t.next = map[string]uint64{}, 2 // 1 is the root's
+	}
+	t.ino[key] = t.next
+	t.next++
+	return t.ino[key]
 }
 
 type zoneNode struct {
 	fusefs.Inode
 	state, zone string
+	inos        *inoTable
+	snaps       *snapper
 }
 
 type fileNode struct {
 	fusefs.Inode
 	state, zone, name string
+	snaps             *snapper
 }
 
 var (
@@ -78,7 +110,7 @@ func (r *rootNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 		return nil, syscall.ENOENT
 	}
 	out.Mode = fuse.S_IFDIR | 0o555
-	return r.NewInode(ctx, &zoneNode{state: r.state, zone: name}, fusefs.StableAttr{Mode: fuse.S_IFDIR}), 0
+	return r.NewInode(ctx, &zoneNode{state: r.state, zone: name, inos: r.inos, snaps: r.snaps}, fusefs.StableAttr{Mode: fuse.S_IFDIR, Ino: r.inos.of(name)}), 0
 }
 
 func (r *rootNode) Readdir(context.Context) (fusefs.DirStream, syscall.Errno) {
@@ -102,14 +134,14 @@ func (z *zoneNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 		return nil, syscall.ENOENT
 	}
 	// The entry carries the size the kernel reads up to (see render).
-	f := &fileNode{state: z.state, zone: z.zone, name: name}
+	f := &fileNode{state: z.state, zone: z.zone, name: name, snaps: z.snaps}
 	data, errno := f.render(ctx)
 	if errno != 0 {
 		return nil, errno
 	}
 	out.Mode = fuse.S_IFREG | 0o444
 	out.Size = uint64(len(data))
-	return z.NewInode(ctx, f, fusefs.StableAttr{Mode: fuse.S_IFREG}), 0
+	return z.NewInode(ctx, f, fusefs.StableAttr{Mode: fuse.S_IFREG, Ino: z.inos.of(z.zone + "/" + name)}), 0
 }
 
 func (z *zoneNode) Readdir(context.Context) (fusefs.DirStream, syscall.Errno) {
@@ -141,7 +173,7 @@ func (f *fileNode) render(ctx context.Context) ([]byte, syscall.Errno) {
 	if fc, ok := ctx.(*fuse.Context); ok {
 		caller = int(fc.Caller.Pid)
 	}
-	snap, err := Snap(f.zone, cfg, caller)
+	snap, err := f.snaps.snap(f.zone, cfg, caller)
 	if err != nil {
 		return nil, syscall.EIO
 	}
@@ -152,10 +184,16 @@ func (f *fileNode) render(ctx context.Context) ([]byte, syscall.Errno) {
 	return data, 0
 }
 
-func (f *fileNode) Getattr(ctx context.Context, _ fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	data, errno := f.render(ctx)
-	if errno != 0 {
-		return errno
+func (f *fileNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	var data []byte
+	if h, ok := fh.(*fileHandle); ok {
+		// fstat of an open file: the size of what it reads.
+		data = h.data
+	} else {
+		var errno syscall.Errno
+		if data, errno = f.render(ctx); errno != 0 {
+			return errno
+		}
 	}
 	out.Mode = fuse.S_IFREG | 0o444
 	out.Size = uint64(len(data))
@@ -194,30 +232,19 @@ func (h *fileHandle) Read(_ context.Context, dest []byte, off int64) (fuse.ReadR
 // SIGINT, then unmounts. It is `zoned viewfs`'s body.
 func Serve(state string, log *slog.Logger) error {
 	mnt := MountDir(state)
+	// A server that died leaves its mount behind, answering ENOTCONN,
+	// and so does each one started on top of it that died too: they go
+	// first, or even the stat of MkdirAll fails on them.
+	for i := 0; i < 16 && unix.Unmount(mnt, unix.MNT_DETACH) == nil; i++ {
+	}
 	for _, d := range []string{state, zonesDir(state), mnt} {
 		if err := os.MkdirAll(d, 0o711); err != nil {
 			return err
 		}
 	}
-	// A server that died leaves its mount behind, answering ENOTCONN.
-	_ = unix.Unmount(mnt, unix.MNT_DETACH)
-	zero := time.Duration(0)
-	srv, err := fusefs.Mount(mnt, &rootNode{state: state}, &fusefs.Options{
-		// Zones come and go and their files change: no caching of
-		// names or attributes.
-		EntryTimeout:    &zero,
-		AttrTimeout:     &zero,
-		NegativeTimeout: &zero,
-		MountOptions: fuse.MountOptions{
-			// Zones' users, in their own user namespaces, read it.
-			AllowOther:        true,
-			FsName:            "zoned-view",
-			Name:              "zonedview",
-			DirectMountStrict: true,
-		},
-	})
+	srv, err := mountView(state)
 	if err != nil {
-		return fmt.Errorf("mount view on %s: %w", mnt, err)
+		return err
 	}
 	// Listening before the PID file says the server serves: a zone that
 	// starts then hands over its listener at once.
@@ -245,6 +272,35 @@ func Serve(state string, log *slog.Logger) error {
 		_ = os.Remove(pidFile(state))
 	}
 	return nil
+}
+
+// mountView mounts the view of state's zones on MountDir(state) and
+// serves it until it is unmounted.
+func mountView(state string) (*fuse.Server, error) {
+	return mountViewWith(state, newSnapper())
+}
+
+func mountViewWith(state string, snaps *snapper) (*fuse.Server, error) {
+	mnt := MountDir(state)
+	zero := time.Duration(0)
+	srv, err := fusefs.Mount(mnt, &rootNode{state: state, inos: &inoTable{}, snaps: snaps}, &fusefs.Options{
+		// Zones come and go and their files change: no caching of
+		// names or attributes.
+		EntryTimeout:    &zero,
+		AttrTimeout:     &zero,
+		NegativeTimeout: &zero,
+		MountOptions: fuse.MountOptions{
+			// Zones' users, in their own user namespaces, read it.
+			AllowOther:        true,
+			FsName:            "zoned-view",
+			Name:              "zonedview",
+			DirectMountStrict: true,
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mount view on %s: %w", mnt, err)
+	}
+	return srv, nil
 }
 
 // errNotServing says no view server answers.

@@ -211,11 +211,9 @@ func Snap(zone string, cfg Config, caller int) (*Snapshot, error) {
 		}
 	}
 	s.Uptime = uptimeOf(cfg)
+	s.lastPIDOf = func() int { return zoneLastPID(cfg.InitPID, pids) }
 	for _, pid := range pids {
 		s.Tasks++
-		if pid > s.LastPID {
-			s.LastPID = pid
-		}
 		if pid == caller {
 			continue
 		}
@@ -267,6 +265,52 @@ func procState(pid int) (byte, error) {
 		return 0, err
 	}
 	return f[0][0], nil
+}
+
+// nsPIDs is a task's PID in each PID namespace it is in, the host's (as
+// this process's /proc sees it) first: /proc/PID/status's NSpid.
+func nsPIDs(pid int) []int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return nil
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "NSpid:"); ok {
+			var out []int
+			for _, f := range strings.Fields(rest) {
+				n, err := strconv.Atoi(f)
+				if err != nil {
+					return nil
+				}
+				out = append(out, n)
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+// zoneLastPID is the highest PID among the zone's tasks as the zone
+// numbers them: the PID at the level of its init's PID namespace (a task
+// of a namespace nested in the zone counts by its number in the zone's).
+// The host's PIDs of the zone's tasks would tell the zone how many
+// processes the host and every other zone forked meanwhile. Without a
+// known init (0), there is nothing to show.
+func zoneLastPID(initPID int, tasks []int) int {
+	if initPID <= 0 {
+		return 0
+	}
+	level := len(nsPIDs(initPID))
+	if level == 0 {
+		return 0
+	}
+	last := 0
+	for _, pid := range tasks {
+		if ns := nsPIDs(pid); len(ns) >= level && ns[level-1] > last {
+			last = ns[level-1]
+		}
+	}
+	return last
 }
 
 // StartTicks is a process's start time in clock ticks after boot.

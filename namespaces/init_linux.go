@@ -97,6 +97,12 @@ func runInit(sock *os.File, enc *json.Encoder) error {
 			}
 		}
 	}
+	// Nothing but stdio may reach the zone's program: not the config
+	// pipe, the root mount's descriptor or the seccomp listener, and
+	// least of all a descriptor the daemon itself inherited.
+	if err := CloseOnExecFrom(childConfigFd); err != nil {
+		return err
+	}
 	if err := enc.Encode(syncMsg{Type: "exec"}); err != nil {
 		return fmt.Errorf("tell parent about exec: %w", err)
 	}

@@ -132,6 +132,11 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open storage in %s: %w", cfg.DataDir, err)
 	}
+	// Zones made by older versions had their directory owned by the
+	// zone's root; give the daemon's files back to host root.
+	if err := fs.HardenZoneDirs(); err != nil {
+		return nil, err
+	}
 	st, err := store.Open(cfg.StorePath)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)

@@ -89,6 +89,17 @@ func setupRootfs(cfg *InitConfig) error {
 // mountRoot mounts the zone's root at its destination, inside the zone's
 // mount namespace only.
 func mountRoot(m specs.Mount) error {
+	if m.Type == "overlay" {
+		// Layers by descriptor keep host paths out of the zone's
+		// mountinfo (overlayfd_linux.go); older kernels take paths.
+		fd, err := overlayFromFds(m, -1)
+		if err == nil {
+			return attachRoot(fd, m.Destination)
+		}
+		if !errors.Is(err, errNoLayerFds) {
+			return err
+		}
+	}
 	flags, data := parseMountOptions(m.Options)
 	fstype := m.Type
 	if fstype == "bind" || flags&unix.MS_BIND != 0 {

@@ -140,6 +140,11 @@ func buildIdmappedRoot(m specs.Mount, usernsFd int) (int, error) {
 	if m.Type != "overlay" {
 		return -1, fmt.Errorf("root of type %q in a user namespace: only overlay and bind roots can be idmapped: %w", m.Type, errdefs.ErrUnsupported)
 	}
+	// Layers by descriptor keep host paths out of the zone's mountinfo
+	// (overlayfd_linux.go); kernels before 6.13 take them by path below.
+	if fd, err := overlayFromFds(m, usernsFd); !errors.Is(err, errNoLayerFds) {
+		return fd, err
+	}
 	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return -1, fmt.Errorf("fsopen overlay (new mount API, kernel 5.2+): %w", unsupportedIf(err))
@@ -194,16 +199,7 @@ func buildIdmappedRoot(m specs.Mount, usernsFd int) (int, error) {
 		}
 		return -1, fmt.Errorf("create overlay root: %w", err)
 	}
-	var attr int
-	for flag, a := range map[uintptr]int{
-		unix.MS_RDONLY: unix.MOUNT_ATTR_RDONLY, unix.MS_NOSUID: unix.MOUNT_ATTR_NOSUID,
-		unix.MS_NODEV: unix.MOUNT_ATTR_NODEV, unix.MS_NOEXEC: unix.MOUNT_ATTR_NOEXEC,
-	} {
-		if flags&flag != 0 {
-			attr |= a
-		}
-	}
-	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, attr)
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, mountAttrs(flags))
 	if err != nil {
 		return -1, fmt.Errorf("fsmount overlay root: %w", err)
 	}

@@ -54,56 +54,73 @@ func TestEscapeInheritedDescriptors(t *testing.T) {
 		}
 		return out
 	}
-	for _, privileged := range []bool{true, false} {
-		name := "fds-unpriv"
-		if privileged {
-			name = "fds-priv"
-		} else {
-			requireIDMappedOverlay(t)
+	d.inEachKindOfZone(t, "fds", api.CreateZoneRequest{}, func(t *testing.T, z *api.Zone) {
+		if l := leaked(z.InitPID); len(l) > 0 {
+			t.Errorf("the zone's init holds the daemon's inherited %v", l)
 		}
-		t.Run(name, func(t *testing.T) {
-			ctx := ctxT(t)
-			if _, err := d.c.CreateZone(ctx, api.CreateZoneRequest{Name: name, Template: "busybox", Privileged: privileged}); err != nil {
-				t.Fatal(err)
-			}
-			z, err := d.c.StartZone(ctx, name)
-			if err != nil {
-				t.Fatalf("start: %v\n%s", err, d.logs())
-			}
-			if l := leaked(z.InitPID); len(l) > 0 {
-				t.Errorf("the zone's init holds the daemon's inherited %v", l)
-			}
-			// A command exec'd into the zone lists its own and init's
-			// descriptors as it sees them, and tries the attack on both.
-			script := `for f in /proc/self/fd/* /proc/1/fd/*; do echo "$f -> $(readlink $f)"; done
+		// A command exec'd into the zone lists its own and init's
+		// descriptors as it sees them, and tries the attack on both.
+		script := `for f in /proc/self/fd/* /proc/1/fd/*; do echo "$f -> $(readlink $f)"; done
 for n in 10 251; do
   touch /proc/1/fd/$n/from-init 2>/dev/null && echo "wrote via init $n"
   touch /proc/self/fd/$n/from-exec 2>/dev/null && echo "wrote via exec $n"
 done; true`
-			out := d.mustExec(name, "sh", "-c", script)
-			for _, p := range []string{hostDir, hostFile} {
-				if strings.Contains(out, p) {
-					t.Errorf("a process in the zone holds %s:\n%s", p, out)
-				}
+		out := d.mustExec(z.Name, "sh", "-c", script)
+		for _, p := range []string{hostDir, hostFile} {
+			if strings.Contains(out, p) {
+				t.Errorf("a process in the zone holds %s:\n%s", p, out)
 			}
-			if strings.Contains(out, "wrote via") {
-				t.Errorf("the zone wrote through an inherited descriptor:\n%s", out)
+		}
+		if strings.Contains(out, "wrote via") {
+			t.Errorf("the zone wrote through an inherited descriptor:\n%s", out)
+		}
+		if entries, _ := os.ReadDir(hostDir); len(entries) > 0 {
+			t.Errorf("the zone wrote into the host directory: %v", entries)
+		}
+		// A long-running command, looked at from the host.
+		r := d.exec(z.Name, "", "sh", "-c", "sleep 60 </dev/null >/dev/null 2>&1 & echo $!")
+		if r.code != 0 {
+			t.Fatalf("background sleep: %d %s", r.code, r.stderr)
+		}
+		inner, _ := strconv.Atoi(strings.TrimSpace(r.stdout))
+		if pid := hostPidOf(t, z.InitPID, inner); pid > 0 {
+			if l := leaked(pid); len(l) > 0 {
+				t.Errorf("an exec'd command holds the daemon's inherited %v", l)
 			}
-			if entries, _ := os.ReadDir(hostDir); len(entries) > 0 {
-				t.Errorf("the zone wrote into the host directory: %v", entries)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+}
+
+// inEachKindOfZone runs f in a subtest for a privileged and for an
+// unprivileged zone (the latter skipped where the kernel cannot run
+// one), each created from req with its name PREFIX-priv or
+// PREFIX-unpriv, and started.
+func (d *daemon) inEachKindOfZone(t *testing.T, prefix string, req api.CreateZoneRequest, f func(t *testing.T, z *api.Zone)) {
+	t.Helper()
+	for _, privileged := range []bool{true, false} {
+		req := req
+		req.Privileged = privileged
+		req.Name = prefix + "-unpriv"
+		if privileged {
+			req.Name = prefix + "-priv"
+		}
+		if req.Template == "" {
+			req.Template = "busybox"
+		}
+		t.Run(req.Name, func(t *testing.T) {
+			if !privileged {
+				requireIDMappedOverlay(t)
 			}
-			// A long-running command, looked at from the host.
-			r := d.exec(name, "", "sh", "-c", "sleep 60 </dev/null >/dev/null 2>&1 & echo $!")
-			if r.code != 0 {
-				t.Fatalf("background sleep: %d %s", r.code, r.stderr)
+			ctx := ctxT(t)
+			if _, err := d.c.CreateZone(ctx, req); err != nil {
+				t.Fatal(err)
 			}
-			inner, _ := strconv.Atoi(strings.TrimSpace(r.stdout))
-			if pid := hostPidOf(t, z.InitPID, inner); pid > 0 {
-				if l := leaked(pid); len(l) > 0 {
-					t.Errorf("an exec'd command holds the daemon's inherited %v", l)
-				}
-				_ = syscall.Kill(pid, syscall.SIGKILL)
+			z, err := d.c.StartZone(ctx, req.Name)
+			if err != nil {
+				t.Fatalf("start: %v\n%s", err, d.logs())
 			}
+			f(t, z)
 		})
 	}
 }

@@ -14,28 +14,12 @@ import (
 // privileged and an unprivileged zone.
 func TestMountinfoHidesHostPaths(t *testing.T) {
 	d := startDaemon(t)
-	for _, privileged := range []bool{true, false} {
-		name := "mi-unpriv"
-		if privileged {
-			name = "mi-priv"
-		} else {
-			requireIDMappedOverlay(t)
+	d.inEachKindOfZone(t, "mi", api.CreateZoneRequest{}, func(t *testing.T, z *api.Zone) {
+		for _, f := range []string{"/proc/self/mountinfo", "/proc/1/mountinfo", "/proc/self/mounts"} {
+			out := d.mustExec(z.Name, "cat", f)
+			if strings.Contains(out, d.dataDir) {
+				t.Errorf("%s in the zone shows the daemon's data dir %s:\n%s", f, d.dataDir, out)
+			}
 		}
-		t.Run(name, func(t *testing.T) {
-			ctx := ctxT(t)
-			req := api.CreateZoneRequest{Name: name, Template: "busybox", Privileged: privileged}
-			if _, err := d.c.CreateZone(ctx, req); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := d.c.StartZone(ctx, name); err != nil {
-				t.Fatalf("start: %v\n%s", err, d.logs())
-			}
-			for _, f := range []string{"/proc/self/mountinfo", "/proc/1/mountinfo", "/proc/self/mounts"} {
-				out := d.mustExec(name, "cat", f)
-				if strings.Contains(out, d.dataDir) {
-					t.Errorf("%s in the zone shows the daemon's data dir %s:\n%s", f, d.dataDir, out)
-				}
-			}
-		})
-	}
+	})
 }

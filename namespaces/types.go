@@ -38,7 +38,8 @@ type InitConfig struct {
 	// ready-made idmapped mount with the parent's "go" (userns_linux.go).
 	UserNS bool
 
-	rootFd int // the child's descriptor of that mount
+	rootFd    int // the child's descriptor of that mount
+	devicesFd int // the device nodes' tmpfs (devnodes_linux.go), or -1
 }
 
 // SpawnOptions are the inputs of Spawn.

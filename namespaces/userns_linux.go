@@ -31,7 +31,6 @@ package namespaces
 // operator can still ask for a privileged zone.
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -256,56 +255,6 @@ func fsconfigError(fsfd int, err error) error {
 		return err
 	}
 	return fmt.Errorf("%w (%s)", err, strings.Join(msgs, "; "))
-}
-
-// sendGo releases the waiting child and, for a user-namespaced zone,
-// hands it the descriptor of its root mount in the same message.
-func sendGo(sock *os.File, rootFd int) error {
-	data, err := json.Marshal(syncMsg{Type: "go"})
-	if err != nil {
-		return err
-	}
-	data = append(data, '\n')
-	if rootFd < 0 {
-		_, err := sock.Write(data)
-		return err
-	}
-	rc, err := sock.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	if err := rc.Write(func(fd uintptr) bool {
-		serr = unix.Sendmsg(int(fd), data, unix.UnixRights(rootFd), nil, 0)
-		return serr != unix.EAGAIN
-	}); err != nil {
-		return err
-	}
-	return serr
-}
-
-// recvGo waits for the parent's "go" and the root mount descriptor that
-// comes with it.
-func recvGo(sock *os.File) (int, error) {
-	buf := make([]byte, 256)
-	oob := make([]byte, unix.CmsgSpace(4))
-	n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
-	if err != nil {
-		return -1, fmt.Errorf("wait for parent: %w", err)
-	}
-	var m syncMsg
-	if err := json.Unmarshal(buf[:n], &m); err != nil || m.Type != "go" {
-		return -1, fmt.Errorf("wait for parent: %v (message %q)", err, buf[:n])
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) != 1 {
-		return -1, fmt.Errorf("wait for parent: no root mount descriptor came with go (%v)", err)
-	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != 1 {
-		return -1, fmt.Errorf("wait for parent: bad root mount descriptor (%v)", err)
-	}
-	return fds[0], nil
 }
 
 // attachRoot puts the detached root mount fd at dest in this (the zone's)

@@ -90,6 +90,16 @@ done; true`
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})
+	// Every other child of the daemon inherits nothing either: the /proc
+	// view's server, which outlives the daemon, is one.
+	if b, err := os.ReadFile(filepath.Join(d.dataDir, "procview", "viewfs.pid")); err == nil {
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		if l := leaked(pid); len(l) > 0 {
+			t.Errorf("the /proc view server (pid %d) holds the daemon's inherited %v", pid, l)
+		}
+	} else {
+		t.Logf("no /proc view server to look at: %v", err)
+	}
 }
 
 // inEachKindOfZone runs f in a subtest for a privileged and for an

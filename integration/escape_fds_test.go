@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -186,4 +187,70 @@ func sameNS(a, b int, ns string) bool {
 	x, err1 := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", a, ns))
 	y, err2 := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", b, ns))
 	return err1 == nil && err2 == nil && x == y
+}
+
+// TestSocketActivationStaysInDaemon: a socket systemd passes (LISTEN_FDS)
+// is still what the daemon serves on once it marks its inherited
+// descriptors close-on-exec, and it reaches no zone and no other child.
+func TestSocketActivationStaysInDaemon(t *testing.T) {
+	requireRoot(t)
+	dir, err := os.MkdirTemp("", "zoned-it-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "zoned.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Closed after the daemon's cleanup (cleanups run last first): the
+	// listener's Close removes the socket's name.
+	t.Cleanup(func() { l.Close() })
+	lf, err := l.(*net.UnixListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lf.Close() })
+	// The daemon's own -socket (the last flag wins) is elsewhere: only
+	// serving the passed socket answers startDaemon at sock.
+	own := filepath.Join(dir, "own.sock")
+	d := startDaemonWith(t, []string{"-socket", own}, inDataDir(dir), inheriting(map[int]*os.File{3: lf}), func(d *daemon) {
+		// What systemd does: the socket at fd 3, the daemon's own pid in
+		// LISTEN_PID (sh execs the daemon, which keeps the shell's pid).
+		d.wrap = []string{"sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"`}
+	})
+	if _, err := os.Stat(own); err == nil {
+		t.Errorf("the daemon bound its own -socket %s despite LISTEN_FDS", own)
+	}
+	// Not lf.Fd(): that would put the socket, shared with the daemon,
+	// in blocking mode, and the daemon's accept could not be stopped.
+	fi, err := lf.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fi.Sys().(*syscall.Stat_t)
+	holdsSocket := func(pid int) bool {
+		fdDir := fmt.Sprintf("/proc/%d/fd", pid)
+		entries, _ := os.ReadDir(fdDir)
+		for _, e := range entries {
+			var st syscall.Stat_t
+			if syscall.Stat(filepath.Join(fdDir, e.Name()), &st) == nil && st.Ino == want.Ino && st.Dev == want.Dev {
+				return true
+			}
+		}
+		return false
+	}
+	if !holdsSocket(d.cmd.Process.Pid) {
+		t.Fatalf("the daemon does not hold the socket it was passed")
+	}
+	z := d.createStarted("act", api.Resources{})
+	if holdsSocket(z.InitPID) {
+		t.Errorf("the zone's init holds the daemon's activation socket")
+	}
+	if out := d.mustExec("act", "ls", "-l", "/proc/self/fd/"); strings.Contains(out, "socket:") {
+		t.Errorf("an exec'd command holds a socket:\n%s", out)
+	}
 }

@@ -15,6 +15,10 @@ import (
 // workdir, Linux 6.13); callers fall back to layers named by path.
 var errNoLayerFds = errors.New("overlay layers as descriptors (kernel 6.13+) unsupported")
 
+// layersByPathOnly makes overlayFromFds fail as on kernels before 6.13;
+// tests of the fallback set it.
+var layersByPathOnly bool
+
 // overlayFromFds builds the overlay root m as a detached mount whose
 // layers are handed to the kernel as descriptors of detached clones of
 // the layer directories, and returns the mount's descriptor
@@ -29,6 +33,9 @@ var errNoLayerFds = errors.New("overlay layers as descriptors (kernel 6.13+) uns
 // a directory is a mount of its own with that directory at its root: the
 // zone sees "lowerdir+=/,upperdir=/upper,workdir=/work".
 func overlayFromFds(m specs.Mount, usernsFd int) (int, error) {
+	if layersByPathOnly {
+		return -1, errNoLayerFds
+	}
 	flags, data := parseMountOptions(m.Options)
 	var lowers []string
 	var upper, work string
@@ -161,4 +168,56 @@ func mountAttrs(flags uintptr) int {
 		}
 	}
 	return attr
+}
+
+// chdirForLayers is the fallback's way to keep the data dir out of the
+// zone's mountinfo: overlay shows layers named by path exactly as given,
+// so it makes the calling thread's working directory the parent of the
+// upper dir (the zone's layer directory) and returns the overlay options
+// data with every layer path relative to it ("upperdir=upper",
+// "lowerdir=../../templates/NAME/rootfs"). The zone still sees the
+// layout below the data dir, not where the data dir is. Data without an
+// upperdir is returned as it is.
+func chdirForLayers(data string) (string, error) {
+	opts := strings.Split(data, ",")
+	var base string
+	for _, opt := range opts {
+		if v, ok := strings.CutPrefix(opt, "upperdir="); ok && filepath.IsAbs(v) {
+			base = filepath.Dir(v)
+		}
+	}
+	if base == "" {
+		return data, nil
+	}
+	rel := func(p string) (string, error) {
+		if !filepath.IsAbs(p) {
+			return p, nil
+		}
+		return filepath.Rel(base, p)
+	}
+	for i, opt := range opts {
+		key, val, _ := strings.Cut(opt, "=")
+		switch key {
+		case "lowerdir":
+			layers := strings.Split(val, ":")
+			for j, l := range layers {
+				r, err := rel(l)
+				if err != nil {
+					return "", err
+				}
+				layers[j] = r
+			}
+			opts[i] = key + "=" + strings.Join(layers, ":")
+		case "upperdir", "workdir":
+			r, err := rel(val)
+			if err != nil {
+				return "", err
+			}
+			opts[i] = key + "=" + r
+		}
+	}
+	if err := unix.Chdir(base); err != nil {
+		return "", fmt.Errorf("chdir %s for the overlay's layers: %w", base, err)
+	}
+	return strings.Join(opts, ","), nil
 }

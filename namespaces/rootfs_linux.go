@@ -106,6 +106,12 @@ func mountRoot(m specs.Mount) error {
 		flags |= unix.MS_BIND
 		fstype = ""
 	}
+	if fstype == "overlay" {
+		var err error
+		if data, err = chdirForLayers(data); err != nil {
+			return err
+		}
+	}
 	src := m.Source
 	if src == "" {
 		src = fstype
@@ -209,6 +215,12 @@ func (z *zoneRoot) mountSpec(m specs.Mount) error {
 	if fstype == "bind" || flags&unix.MS_BIND != 0 {
 		flags |= unix.MS_BIND
 		fstype = ""
+	}
+	if fstype == "overlay" {
+		var err error
+		if data, err = chdirForLayers(data); err != nil {
+			return err
+		}
 	}
 	prop := flags & (unix.MS_PRIVATE | unix.MS_SLAVE | unix.MS_SHARED | unix.MS_UNBINDABLE)
 	flags &^= prop

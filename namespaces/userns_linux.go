@@ -144,6 +144,11 @@ func buildIdmappedRoot(m specs.Mount, usernsFd int) (int, error) {
 	if fd, err := overlayFromFds(m, usernsFd); !errors.Is(err, errNoLayerFds) {
 		return fd, err
 	}
+	// This thread is ours alone (privmount): its working directory too.
+	data, err := chdirForLayers(data)
+	if err != nil {
+		return -1, err
+	}
 	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return -1, fmt.Errorf("fsopen overlay (new mount API, kernel 5.2+): %w", unsupportedIf(err))

@@ -1,6 +1,7 @@
 package fsshare
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -111,7 +112,8 @@ func hardenZoneDir(dir string, base int) error {
 // MapZoneIDs gives new ones: zones made by older versions had theirs
 // owned by the zone's root. Run at daemon start; running zones are not
 // disturbed (their init holds its root already, and exec enters through
-// the init's root, not through these paths).
+// the init's root, not through these paths). A zone it cannot fix does
+// not stop it: the error names every such zone.
 func (s *Storage) HardenZoneDirs() error {
 	entries, err := os.ReadDir(s.zonesDir())
 	if err != nil {
@@ -120,6 +122,7 @@ func (s *Storage) HardenZoneDirs() error {
 		}
 		return fmt.Errorf("harden zone directories: %w", err)
 	}
+	var errs []error
 	for _, e := range entries {
 		if !e.IsDir() || validate.Name("zone", e.Name()) != nil {
 			continue
@@ -131,18 +134,20 @@ func (s *Storage) HardenZoneDirs() error {
 		}
 		base, err := strconv.Atoi(strings.TrimSpace(string(data)))
 		if err != nil || base <= 0 {
-			return fmt.Errorf("harden directory of zone %q: bad idmap file %q", e.Name(), data)
+			errs = append(errs, fmt.Errorf("harden directory of zone %q: bad idmap file %q", e.Name(), data))
+			continue
 		}
 		var st unix.Stat_t
 		if err := unix.Lstat(dir, &st); err != nil {
-			return fmt.Errorf("harden directory of zone %q: %w", e.Name(), err)
+			errs = append(errs, fmt.Errorf("harden directory of zone %q: %w", e.Name(), err))
+			continue
 		}
 		if st.Uid == 0 && int(st.Gid) == base && st.Mode&0o7777 == zoneDirMode {
 			continue
 		}
 		if err := hardenZoneDir(dir, base); err != nil {
-			return fmt.Errorf("harden directory of zone %q: %w", e.Name(), err)
+			errs = append(errs, fmt.Errorf("harden directory of zone %q: %w", e.Name(), err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }

@@ -132,11 +132,6 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open storage in %s: %w", cfg.DataDir, err)
 	}
-	// Zones made by older versions had their directory owned by the
-	// zone's root; give the daemon's files back to host root.
-	if err := fs.HardenZoneDirs(); err != nil {
-		return nil, err
-	}
 	st, err := store.Open(cfg.StorePath)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -176,6 +171,12 @@ func New(cfg Config) (*Manager, error) {
 	if err := m.reconcile(context.Background()); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("reconcile: %w", err)
+	}
+	// Zones made by older versions had their directory owned by the
+	// zone's root; give the daemon's files back to host root. After
+	// reconcile, which mounts zones' disk images over their directories.
+	if err := fs.HardenZoneDirs(); err != nil {
+		m.log.Warn("zone directories left as older versions made them", "err", err)
 	}
 	// Autostart runs behind reconcile, not inside it: with priorities,
 	// delays and retries it can take minutes, and the API (and systemd's

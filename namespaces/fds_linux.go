@@ -28,8 +28,13 @@ func CloseOnExecFrom(first int) error {
 		return fmt.Errorf("close_range(%d, ~0, CLOSE_RANGE_CLOEXEC): %w", first, err)
 	}
 	// Kernels before 5.11 lack CLOSE_RANGE_CLOEXEC: walk the table.
-	// Opening the directory adds one descriptor of its own, close-on-exec
-	// already.
+	return closeOnExecByWalk(first)
+}
+
+// closeOnExecByWalk is CloseOnExecFrom without close_range: it marks the
+// descriptors /proc/self/fd lists. Opening the directory adds one
+// descriptor of its own, close-on-exec already.
+func closeOnExecByWalk(first int) error {
 	d, err := os.Open("/proc/self/fd")
 	if err != nil {
 		return fmt.Errorf("list open descriptors: %w", err)

@@ -99,3 +99,29 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestCloseOnExecFrom: both ways (close_range, and the walk of
+// /proc/self/fd for kernels without CLOSE_RANGE_CLOEXEC) mark a
+// descriptor inherited without close-on-exec, leave lower ones alone, and
+// keep it open.
+func TestCloseOnExecFrom(t *testing.T) {
+	for name, mark := range map[string]func(int) error{"close_range": CloseOnExecFrom, "walk": closeOnExecByWalk} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "f")
+			leakFd(t, path, unix.O_RDWR|unix.O_CREAT, 300)
+			leakFd(t, path, unix.O_RDWR, 200)
+			if err := mark(250); err != nil {
+				t.Fatal(err)
+			}
+			for fd, want := range map[int]bool{300: true, 200: false} {
+				flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+				if err != nil {
+					t.Fatalf("descriptor %d: %v", fd, err)
+				}
+				if got := flags&unix.FD_CLOEXEC != 0; got != want {
+					t.Errorf("descriptor %d close-on-exec %v, want %v", fd, got, want)
+				}
+			}
+		})
+	}
+}

@@ -59,6 +59,11 @@ type layerBackend interface {
 //	DATA/zones/NAME/upper/         the zone's own files (overlay upper dir)
 //	DATA/zones/NAME/work/          overlay work dir
 //	DATA/zones/NAME/root/          mountpoint of the zone's root
+//	DATA/zones/NAME/{template,idmap,console.log,dev/...}  the daemon's own files
+//
+// Only upper/ and work/ belong to an unprivileged zone's IDs; zones/NAME
+// itself stays host root's (see MapZoneIDs), so the zone's IDs can never
+// rename or replace the daemon's files.
 //
 // Storage never mounts a zone's root itself: the zone's init mounts
 // RootMount inside the zone's own mount namespace, so a zone that dies
@@ -99,8 +104,8 @@ func New(dataDir string) (*Storage, error) {
 		{filepath.Join(abs, "templates"), 0o711},
 		// zones/ is 0711 so that an unprivileged zone's first process,
 		// root of its user namespace and nobody on the host, can reach
-		// its own zones/NAME (owned by the zone's root, 0700, see
-		// MapZoneIDs) to attach its root there; no one can list zones/.
+		// its own zones/NAME (host root's, group the zone's root, 0710,
+		// see MapZoneIDs) to attach its root there; no one can list zones/.
 		{filepath.Join(abs, "zones"), 0o711},
 	} {
 		if err := os.MkdirAll(d.path, d.mode); err != nil {

@@ -107,6 +107,15 @@ type daemon struct {
 	// namespace the test made); set by a startDaemon option.
 	wrap      []string
 	extraArgs []string // more zoned flags, set before start
+	// inherit are files the daemon inherits at the given descriptor
+	// numbers, without close-on-exec, as from a careless parent.
+	inherit map[int]*os.File
+}
+
+// inheriting is a startDaemon option: the daemon starts with files open
+// at the given descriptor numbers (3 and up), not close-on-exec.
+func inheriting(files map[int]*os.File) func(*daemon) {
+	return func(d *daemon) { d.inherit = files }
 }
 
 func randomSuffix() string {
@@ -178,6 +187,13 @@ func (d *daemon) start() {
 	// The daemon gets its own session like a real service: zones must
 	// not depend on the test's process group either.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	for fd, f := range d.inherit {
+		// ExtraFiles[i] becomes descriptor 3+i; nil entries are closed.
+		for len(cmd.ExtraFiles) <= fd-3 {
+			cmd.ExtraFiles = append(cmd.ExtraFiles, nil)
+		}
+		cmd.ExtraFiles[fd-3] = f
+	}
 	if err := cmd.Start(); err != nil {
 		d.t.Fatal(err)
 	}

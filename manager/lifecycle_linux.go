@@ -637,10 +637,7 @@ func (m *Manager) makeDeviceNodes(rec *store.ZoneRecord) (string, error) {
 			}
 		}
 	}
-	if rec.IDMapSize > 0 {
-		if err := os.Chown(dir, int(rec.IDMapBase), int(rec.IDMapBase)); err != nil {
-			return "", err
-		}
-	}
+	// The directory stays host root's: the zone's root owns only its
+	// nodes, not the place the daemon writes them to.
 	return dir, nil
 }

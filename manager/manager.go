@@ -173,6 +173,12 @@ func New(cfg Config) (_ *Manager, err error) {
 		st.Close()
 		return nil, fmt.Errorf("reconcile: %w", err)
 	}
+	// Zones made by older versions had their directory owned by the
+	// zone's root; give the daemon's files back to host root. After
+	// reconcile, which mounts zones' disk images over their directories.
+	if err := fs.HardenZoneDirs(); err != nil {
+		m.log.Warn("zone directories left as older versions made them", "err", err)
+	}
 	m.startBackups()
 	// Autostart runs behind reconcile, not inside it: with priorities,
 	// delays and retries it can take minutes, and the API (and systemd's

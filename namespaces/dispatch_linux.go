@@ -47,6 +47,8 @@ const (
 type syncMsg struct {
 	Type  string `json:"type"` // "go", "exec", "error"
 	Error string `json:"error,omitempty"`
+	// Fds names the descriptors a "go" carries (devnodes_linux.go).
+	Fds []string `json:"fds,omitempty"`
 }
 
 // readConfig decodes the JSON config the parent wrote on fd 3.

@@ -363,6 +363,10 @@ func runExec(sock *os.File) error {
 			return err
 		}
 	}
+	// Only stdio reaches the command (see runInit).
+	if err := CloseOnExecFrom(childConfigFd); err != nil {
+		return err
+	}
 	err = unix.Exec(path, cfg.Args, env)
 	return fmt.Errorf("exec %s: %w", path, err)
 }

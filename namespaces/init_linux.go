@@ -29,17 +29,19 @@ func runInit(sock *os.File, enc *json.Encoder) error {
 	if err := readConfig(&cfg); err != nil {
 		return err
 	}
-	if cfg.UserNS {
-		fd, err := recvGo(sock)
-		if err != nil {
-			return err
-		}
+	fds, err := recvGo(sock)
+	if err != nil {
+		return err
+	}
+	cfg.rootFd, cfg.devicesFd = -1, -1
+	if fd, ok := fds[goFdRoot]; ok {
 		cfg.rootFd = fd
-	} else {
-		var m syncMsg
-		if err := json.NewDecoder(sock).Decode(&m); err != nil || m.Type != "go" {
-			return fmt.Errorf("wait for parent: %v (message %q)", err, m.Type)
-		}
+	}
+	if fd, ok := fds[goFdDevices]; ok {
+		cfg.devicesFd = fd
+	}
+	if cfg.UserNS && cfg.rootFd < 0 {
+		return fmt.Errorf("wait for parent: no root mount descriptor came with go")
 	}
 	// The cgroup namespace is created only now, after Setup moved us into
 	// the zone's cgroup: its root is the cgroup we are in when unsharing,
@@ -96,6 +98,12 @@ func runInit(sock *os.File, enc *json.Encoder) error {
 				return err
 			}
 		}
+	}
+	// Nothing but stdio may reach the zone's program: not the config
+	// pipe, the root mount's descriptor or the seccomp listener, and
+	// least of all a descriptor the daemon itself inherited.
+	if err := CloseOnExecFrom(childConfigFd); err != nil {
+		return err
 	}
 	if err := enc.Encode(syncMsg{Type: "exec"}); err != nil {
 		return fmt.Errorf("tell parent about exec: %w", err)

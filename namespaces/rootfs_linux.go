@@ -58,7 +58,7 @@ func setupRootfs(cfg *InitConfig) error {
 	if cfg.Spec.Linux != nil {
 		extraDevices = cfg.Spec.Linux.Devices
 	}
-	if err := z.setupDev(extraDevices, cfg.DevicesDir); err != nil {
+	if err := z.setupDev(extraDevices, cfg.DevicesDir, cfg.devicesFd); err != nil {
 		return err
 	}
 	for _, m := range cfg.Spec.Mounts {
@@ -89,11 +89,28 @@ func setupRootfs(cfg *InitConfig) error {
 // mountRoot mounts the zone's root at its destination, inside the zone's
 // mount namespace only.
 func mountRoot(m specs.Mount) error {
+	if m.Type == "overlay" {
+		// Layers by descriptor keep host paths out of the zone's
+		// mountinfo (overlayfd_linux.go); older kernels take paths.
+		fd, err := overlayFromFds(m, -1)
+		if err == nil {
+			return attachRoot(fd, m.Destination)
+		}
+		if !errors.Is(err, errNoLayerFds) {
+			return err
+		}
+	}
 	flags, data := parseMountOptions(m.Options)
 	fstype := m.Type
 	if fstype == "bind" || flags&unix.MS_BIND != 0 {
 		flags |= unix.MS_BIND
 		fstype = ""
+	}
+	if fstype == "overlay" {
+		var err error
+		if data, err = chdirForLayers(data); err != nil {
+			return err
+		}
 	}
 	src := m.Source
 	if src == "" {
@@ -198,6 +215,12 @@ func (z *zoneRoot) mountSpec(m specs.Mount) error {
 	if fstype == "bind" || flags&unix.MS_BIND != 0 {
 		flags |= unix.MS_BIND
 		fstype = ""
+	}
+	if fstype == "overlay" {
+		var err error
+		if data, err = chdirForLayers(data); err != nil {
+			return err
+		}
 	}
 	prop := flags & (unix.MS_PRIVATE | unix.MS_SLAVE | unix.MS_SHARED | unix.MS_UNBINDABLE)
 	flags &^= prop
@@ -350,7 +373,7 @@ func v1Hierarchies() ([]string, error) {
 // hostDevices are bind-mounted from the host into the zone's /dev.
 var hostDevices = []string{"null", "zero", "full", "random", "urandom", "tty"}
 
-func (z *zoneRoot) setupDev(extra []specs.LinuxDevice, devicesDir string) error {
+func (z *zoneRoot) setupDev(extra []specs.LinuxDevice, devicesDir string, devicesFd int) (err error) {
 	if err := z.mount(mnt{"tmpfs", "/dev", "tmpfs", unix.MS_NOSUID | unix.MS_STRICTATIME, "mode=755,size=65536k"}); err != nil {
 		return err
 	}
@@ -363,7 +386,21 @@ func (z *zoneRoot) setupDev(extra []specs.LinuxDevice, devicesDir string) error 
 	// nodes the daemon made for the zone (or the host's own), never
 	// created here, so this works under a user namespace too. Only paths
 	// under /dev are honoured, and the source must be the node the spec
-	// names.
+	// names. The daemon's nodes come as a tmpfs of their own, so the
+	// zone's mountinfo does not show where on the host they were made
+	// (devnodes_linux.go).
+	if devicesFd >= 0 {
+		dir, detach, err := z.attachDeviceNodes(devicesFd)
+		if err != nil {
+			return err
+		}
+		devicesDir = dir
+		defer func() {
+			if derr := detach(); err == nil {
+				err = derr
+			}
+		}()
+	}
 	for _, d := range extra {
 		if !strings.HasPrefix(filepath.Clean(d.Path), "/dev/") {
 			return fmt.Errorf("device %s is not under /dev", d.Path)

@@ -100,16 +100,29 @@ func Spawn(opts SpawnOptions) (*Init, error) {
 			return fail(fmt.Errorf("setup of pid %d: %w", pid, err))
 		}
 	}
-	rootFd := -1
-	if cfg.UserNS {
-		if rootFd, err = prepareUserNSRoot(pid, cfg.RootMount); err != nil {
-			return fail(fmt.Errorf("root of a user-namespaced zone: %w", err))
+	goFds := map[string]int{}
+	closeGoFds := func() {
+		for _, fd := range goFds {
+			unix.Close(fd)
 		}
 	}
-	err = sendGo(parentSock, rootFd)
-	if rootFd >= 0 {
-		unix.Close(rootFd)
+	if cfg.UserNS {
+		fd, err := prepareUserNSRoot(pid, cfg.RootMount)
+		if err != nil {
+			return fail(fmt.Errorf("root of a user-namespaced zone: %w", err))
+		}
+		goFds[goFdRoot] = fd
 	}
+	if cfg.DevicesDir != "" {
+		fd, err := deviceNodesMount(cfg.DevicesDir)
+		if err != nil {
+			closeGoFds()
+			return fail(err)
+		}
+		goFds[goFdDevices] = fd
+	}
+	err = sendGo(parentSock, goFds)
+	closeGoFds()
 	if err != nil {
 		return fail(fmt.Errorf("release child: %w", err))
 	}

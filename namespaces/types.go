@@ -30,15 +30,18 @@ type InitConfig struct {
 	CgroupV2 bool
 	// DevicesDir is a host directory holding, by base name, the nodes of
 	// Spec.Linux.Devices that the daemon made for this zone (with the
-	// spec's modes and owned by the zone's root); they are bound into the
-	// zone's /dev. Empty means the host's own nodes are bound.
+	// spec's modes and owned by the zone's root); Spawn copies them into
+	// a tmpfs of their own that the zone's init binds them from into the
+	// zone's /dev (devnodes_linux.go). Empty means the host's own nodes
+	// are bound.
 	DevicesDir string
 	// UserNS is set by Spawn when the spec has ID mappings: the child
 	// then runs in a new user namespace and gets its root as a
 	// ready-made idmapped mount with the parent's "go" (userns_linux.go).
 	UserNS bool
 
-	rootFd int // the child's descriptor of that mount
+	rootFd    int // the child's descriptor of that mount
+	devicesFd int // the device nodes' tmpfs (devnodes_linux.go), or -1
 }
 
 // SpawnOptions are the inputs of Spawn.

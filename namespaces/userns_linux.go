@@ -31,7 +31,6 @@ package namespaces
 // operator can still ask for a privileged zone.
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -140,6 +139,16 @@ func buildIdmappedRoot(m specs.Mount, usernsFd int) (int, error) {
 	if m.Type != "overlay" {
 		return -1, fmt.Errorf("root of type %q in a user namespace: only overlay and bind roots can be idmapped: %w", m.Type, errdefs.ErrUnsupported)
 	}
+	// Layers by descriptor keep host paths out of the zone's mountinfo
+	// (overlayfd_linux.go); kernels before 6.13 take them by path below.
+	if fd, err := overlayFromFds(m, usernsFd); !errors.Is(err, errNoLayerFds) {
+		return fd, err
+	}
+	// This thread is ours alone (privmount): its working directory too.
+	data, err := chdirForLayers(data)
+	if err != nil {
+		return -1, err
+	}
 	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return -1, fmt.Errorf("fsopen overlay (new mount API, kernel 5.2+): %w", unsupportedIf(err))
@@ -194,16 +203,7 @@ func buildIdmappedRoot(m specs.Mount, usernsFd int) (int, error) {
 		}
 		return -1, fmt.Errorf("create overlay root: %w", err)
 	}
-	var attr int
-	for flag, a := range map[uintptr]int{
-		unix.MS_RDONLY: unix.MOUNT_ATTR_RDONLY, unix.MS_NOSUID: unix.MOUNT_ATTR_NOSUID,
-		unix.MS_NODEV: unix.MOUNT_ATTR_NODEV, unix.MS_NOEXEC: unix.MOUNT_ATTR_NOEXEC,
-	} {
-		if flags&flag != 0 {
-			attr |= a
-		}
-	}
-	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, attr)
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, mountAttrs(flags))
 	if err != nil {
 		return -1, fmt.Errorf("fsmount overlay root: %w", err)
 	}
@@ -260,56 +260,6 @@ func fsconfigError(fsfd int, err error) error {
 		return err
 	}
 	return fmt.Errorf("%w (%s)", err, strings.Join(msgs, "; "))
-}
-
-// sendGo releases the waiting child and, for a user-namespaced zone,
-// hands it the descriptor of its root mount in the same message.
-func sendGo(sock *os.File, rootFd int) error {
-	data, err := json.Marshal(syncMsg{Type: "go"})
-	if err != nil {
-		return err
-	}
-	data = append(data, '\n')
-	if rootFd < 0 {
-		_, err := sock.Write(data)
-		return err
-	}
-	rc, err := sock.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	if err := rc.Write(func(fd uintptr) bool {
-		serr = unix.Sendmsg(int(fd), data, unix.UnixRights(rootFd), nil, 0)
-		return serr != unix.EAGAIN
-	}); err != nil {
-		return err
-	}
-	return serr
-}
-
-// recvGo waits for the parent's "go" and the root mount descriptor that
-// comes with it.
-func recvGo(sock *os.File) (int, error) {
-	buf := make([]byte, 256)
-	oob := make([]byte, unix.CmsgSpace(4))
-	n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
-	if err != nil {
-		return -1, fmt.Errorf("wait for parent: %w", err)
-	}
-	var m syncMsg
-	if err := json.Unmarshal(buf[:n], &m); err != nil || m.Type != "go" {
-		return -1, fmt.Errorf("wait for parent: %v (message %q)", err, buf[:n])
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) != 1 {
-		return -1, fmt.Errorf("wait for parent: no root mount descriptor came with go (%v)", err)
-	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != 1 {
-		return -1, fmt.Errorf("wait for parent: bad root mount descriptor (%v)", err)
-	}
-	return fds[0], nil
 }
 
 // attachRoot puts the detached root mount fd at dest in this (the zone's)

@@ -28,6 +28,14 @@ func init() {
 	// A re-executed zoned acting as a zone's init or exec helper must
 	// take over before main runs; Dispatch returns at once otherwise.
 	namespaces.Dispatch()
+	// Whatever this process inherited without close-on-exec (a shell's
+	// redirections, a directory its starter leaked) must not reach zones
+	// or any other child; systemd's sockets stay usable here. Before
+	// main, so nothing has forked yet.
+	if err := namespaces.CloseOnExecFrom(3); err != nil {
+		fmt.Fprintf(os.Stderr, "zoned: %v\n", err)
+		os.Exit(1)
+	}
 }
 
 func main() {

@@ -11,12 +11,16 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define ENV_NAME "_ZONED_NSENTER"
 #define MAX_NS 16
+// The role's config pipe, which the Go side reads (childConfigFd in
+// dispatch_linux.go); the only inherited descriptor not named in ENV_NAME.
+#define CONFIG_FD 3
 
 static int sync_fd = -1;
 
@@ -55,6 +59,51 @@ static void write_all(int fd, const char *buf, size_t len)
 		}
 		buf += n;
 		len -= n;
+	}
+}
+
+// close_span closes descriptors lo..hi; close_range(2) where the kernel
+// has it (5.9), one by one below the descriptor limit otherwise.
+static void close_span(unsigned int lo, unsigned int hi)
+{
+	long max;
+	unsigned int fd;
+
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, lo, hi, 0) == 0)
+		return;
+#endif
+	max = sysconf(_SC_OPEN_MAX);
+	if (max < 0)
+		max = 1 << 20;
+	for (fd = lo; fd <= hi && fd < (unsigned long)max; fd++)
+		close(fd);
+}
+
+// close_inherited closes every descriptor above stderr except the n in
+// keep. Whatever else the daemon's process had open without close-on-exec
+// (what its own parent leaked to it) must not follow us into the zone: a
+// directory of the host held by a process inside the zone's namespaces is
+// a way out through /proc/PID/fd/N (CVE-2024-21626), and the zone's root
+// can open that while we run.
+static void close_inherited(const int *keep, int n)
+{
+	unsigned int lo = 3;
+	int i;
+
+	for (;;) {
+		int next = -1;
+
+		for (i = 0; i < n; i++)
+			if (keep[i] >= (int)lo && (next < 0 || keep[i] < next))
+				next = keep[i];
+		if (next < 0) {
+			close_span(lo, ~0U);
+			return;
+		}
+		if ((unsigned int)next > lo)
+			close_span(lo, next - 1);
+		lo = next + 1;
 	}
 }
 
@@ -115,6 +164,19 @@ __attribute__((constructor)) static void zoned_nsenter(void)
 		if (n_ns == MAX_NS)
 			fail("too many namespaces");
 		ns_fds[n_ns++] = atoi(tok);
+	}
+
+	{
+		int keep[MAX_NS + 3];
+		int n_keep = 0;
+
+		keep[n_keep++] = CONFIG_FD;
+		keep[n_keep++] = sync_fd;
+		for (i = 0; i < n_ns; i++)
+			keep[n_keep++] = ns_fds[i];
+		if (root_fd >= 0)
+			keep[n_keep++] = root_fd;
+		close_inherited(keep, n_keep);
 	}
 
 	// Wait until the daemon has moved us into the zone's cgroup, so

@@ -225,7 +225,7 @@ type RecoverOptions struct {
 // going again, with no daemon running (it takes the data directory's
 // lock). It restores a backup if asked, then rebuilds from the disk and
 // the running processes every zone record that is missing: name, template,
-// pool, host ID range (the zone's idmap file or its directory's owner),
+// pool, host ID range (the zone's idmap file or its layer's owner),
 // hostname, the running init; and marks running the zones whose record
 // says otherwise, so the next daemon adopts them instead of killing them.
 // What it cannot rebuild (resource limits, NICs, labels, devices,
@@ -439,12 +439,12 @@ func (r *recovery) rebuild(name string, pid int, start uint64, running bool, oth
 		rec.Hostname = h
 	}
 	// The host ID range: the idmap file MapZoneIDs wrote, or else the
-	// owner it gave the zone's directory; a root-owned directory and no
-	// file is a privileged zone.
+	// owner it gave the zone's layer (the zone's directory itself is host
+	// root's); a root-owned layer and no file is a privileged zone.
 	base, err := strconv.ParseUint(readLine(filepath.Join(dir, "idmap")), 10, 32)
 	if err != nil {
 		var st syscall.Stat_t
-		if err := syscall.Stat(dir, &st); err != nil {
+		if err := syscall.Stat(fsh.ZoneLayerDir(name), &st); err != nil {
 			return err
 		}
 		base = uint64(st.Uid)

@@ -22,6 +22,7 @@ import (
 	"github.com/zoned-project/zoned/cgroups"
 	"github.com/zoned-project/zoned/fsshare"
 	"github.com/zoned-project/zoned/internal/validate"
+	"github.com/zoned-project/zoned/namespaces"
 	"github.com/zoned-project/zoned/store"
 )
 
@@ -59,7 +60,13 @@ type Config struct {
 	// takes IDMapSize IDs from there. 0 means DefaultIDMapBase. No host
 	// user or group should have an ID at or above it.
 	IDMapBase uint32
-	Logger    *slog.Logger
+	// CgroupTree bounds the groups a zone creates below its own; nil
+	// means cgroups.DefaultTreeLimits (limits.go).
+	CgroupTree *cgroups.TreeLimits
+	// UserNSLimits are an unprivileged zone's /proc/sys/user maxima; nil
+	// means namespaces.DefaultUserNSLimits() (limits.go).
+	UserNSLimits namespaces.UserNSLimits
+	Logger       *slog.Logger
 }
 
 // Manager runs zones.
@@ -127,6 +134,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.IDMapBase < IDMapSize {
 		return nil, fmt.Errorf("ID map base %d must be at least %d: zones' host IDs must not be the host's own", cfg.IDMapBase, IDMapSize)
+	}
+	if err := cfg.limitDefaults(); err != nil {
+		return nil, err
 	}
 	fs, err := fsshare.New(cfg.DataDir)
 	if err != nil {

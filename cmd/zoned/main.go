@@ -18,6 +18,7 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/zoned-project/zoned/api"
+	"github.com/zoned-project/zoned/cgroups"
 	"github.com/zoned-project/zoned/manager"
 	"github.com/zoned-project/zoned/namespaces"
 	"github.com/zoned-project/zoned/server"
@@ -42,7 +43,11 @@ func main() {
 		logLevel     = flag.String("log-level", "info", "debug, info, warn or error")
 		metricsAddr  = flag.String("metrics-address", "", "also serve GET /metrics (only that) on this TCP address, like 127.0.0.1:9464; unauthenticated, so bind it where only monitoring reaches")
 		version      = flag.Bool("version", false, "print the version and exit")
+		cgMax        = flag.Int("zone-cgroups-max", cgroups.DefaultTreeLimits.MaxDescendants, "groups a zone may create below its own (cgroup.max.descendants); 0 for no limit")
+		cgDepth      = flag.Int("zone-cgroup-depth-max", cgroups.DefaultTreeLimits.MaxDepth, "levels of groups below a zone's own (cgroup.max.depth); 0 for no limit")
+		nsLimits     = userNSLimitFlag{}
 	)
+	flag.Var(nsLimits, "zone-userns-limit", "NAME=VALUE: an unprivileged zone's /proc/sys/user/NAME maximum, such as max_mnt_namespaces=512 (repeat for more; unset ones keep their defaults)")
 	flag.Parse()
 	if *version {
 		fmt.Println("zoned", manager.Version)
@@ -59,6 +64,8 @@ func main() {
 		os.Exit(2)
 	}
 	cfg := manager.Config{DataDir: *dataDir, StorePath: *storePath, CgroupParent: *cgroupParent, IDMapBase: uint32(*idmapBase), Logger: log}
+	cfg.CgroupTree = &cgroups.TreeLimits{MaxDescendants: *cgMax, MaxDepth: *cgDepth}
+	cfg.UserNSLimits = nsLimits.limits()
 	if err := run(log, cfg, *socket, *metricsAddr); err != nil {
 		log.Error("zoned failed", "err", err)
 		os.Exit(1)

@@ -193,9 +193,15 @@ func storm(n int, step func(i int) error) (int, error) {
 }
 
 // reportCount prints report's word and how many a storm made: "EAGAIN 20".
+// With "hold" as the last argument it then keeps what it made (mounts,
+// namespaces, instances) until killed, for a test to measure.
 func reportCount(err error, made int) {
 	report(err)
 	fmt.Println(made)
+	if os.Args[len(os.Args)-1] == "hold" {
+		os.Stdout.Close()
+		time.Sleep(time.Hour)
+	}
 }
 
 func errno(_, _ uintptr, e unix.Errno) error {

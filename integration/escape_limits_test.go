@@ -8,10 +8,13 @@ package integration
 // only while it runs (namespaces, mounts, inotify instances).
 
 import (
+	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"unsafe"
 
 	"github.com/zoned-project/zoned/api"
 )
@@ -81,16 +84,15 @@ func TestEscapeNamespaceStorm(t *testing.T) {
 		"-zone-userns-limit", "max_inotify_instances=" + strconv.Itoa(ino),
 	})
 	d.createEscapeZoneAs(t, "nsstorm", api.Resources{}, false)
-	// The zone's own namespaces were made by zoned as host root, and
-	// count for host root's ID in the zone's user namespace; what the
-	// zone's root makes counts for its own, from zero.
+	// The zone's own namespaces, made for it under its root's host ID
+	// (owner_linux.go), count for that ID: one of each is taken.
 	for _, c := range []struct {
 		kind  string
 		bound int
 		errno string
 	}{{"mnt", mnt, "ENOSPC"}, {"net", net, "ENOSPC"}} {
-		if word, n := d.storm("nsstorm", "unshare", c.kind, strconv.Itoa(c.bound+5)); word != c.errno || n != c.bound {
-			t.Errorf("%s namespace storm: %s after %d, want %s after %d (max_%s_namespaces)", c.kind, word, n, c.errno, c.bound, c.kind)
+		if word, n := d.storm("nsstorm", "unshare", c.kind, strconv.Itoa(c.bound+5)); word != c.errno || n != c.bound-1 {
+			t.Errorf("%s namespace storm: %s after %d, want %s after %d (max_%s_namespaces, less the zone's own)", c.kind, word, n, c.errno, c.bound-1, c.kind)
 		}
 	}
 	if word, n := d.storm("nsstorm", "inotify", strconv.Itoa(ino+5)); word != "EMFILE" || n != ino {
@@ -111,4 +113,62 @@ func TestEscapeNamespaceStorm(t *testing.T) {
 	if capBnd := field(d.try("nsstorm", "status"), "CapBnd:"); capBnd == "" || bit(capBnd, 24) {
 		t.Errorf("the zone's bounding set %q holds CAP_SYS_RESOURCE", capBnd)
 	}
+}
+
+// TestEscapeZoneCountsApartFromHostRoot: an unprivileged zone's user
+// namespace is owned by the zone's own base host ID, not host root, so
+// what the zone makes counts against that ID's per-user maxima alone. A
+// zone's inotify storm (its own maximum raised above the host's) stops at
+// exactly the host's fs.inotify.max_user_instances, whatever host root
+// holds; when host root owned the namespace, it stopped at what host root
+// had left of it, and used that up.
+func TestEscapeZoneCountsApartFromHostRoot(t *testing.T) {
+	b, err := os.ReadFile("/proc/sys/fs/inotify/max_user_instances")
+	if err != nil {
+		t.Skipf("no inotify: %v", err)
+	}
+	hostMax, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if hostMax > 4096 {
+		t.Skipf("fs.inotify.max_user_instances is %d: too many for a quick storm", hostMax)
+	}
+	d := startDaemonWith(t, []string{"-zone-userns-limit", "max_inotify_instances=" + strconv.Itoa(hostMax+100)})
+	z := d.createEscapeZoneAs(t, "apart", api.Resources{}, false)
+	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/user", z.InitPID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	var owner uint32
+	const nsGetOwnerUID = 0xb704 // _IO(0xb7, 0x4)
+	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, ns.Fd(), nsGetOwnerUID, uintptr(unsafe.Pointer(&owner))); e != 0 {
+		t.Fatalf("NS_GET_OWNER_UID: %v", e)
+	}
+	if owner == 0 || uint64(owner) != hostIDOf(t, z.InitPID) {
+		t.Errorf("the zone's user namespace is owned by host UID %d, want the zone root's host ID %d", owner, hostIDOf(t, z.InitPID))
+	}
+	// Host root holds one instance meanwhile: the zone's count must not
+	// include it.
+	fd, err := syscall.InotifyInit()
+	if err != nil {
+		t.Fatalf("inotify_init as host root: %v", err)
+	}
+	defer syscall.Close(fd)
+	if word, n := d.storm("apart", "inotify", strconv.Itoa(hostMax+10)); word != "EMFILE" || n != hostMax {
+		t.Errorf("inotify storm: %s after %d, want EMFILE after exactly %d (the host's per-user maximum, counted for the zone alone)", word, n, hostMax)
+	}
+}
+
+// hostIDOf is the host UID the zone's root maps to, from the init's uid_map.
+func hostIDOf(t *testing.T, pid int) uint64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/uid_map", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 || f[0] != "0" {
+		t.Fatalf("uid_map of the zone's init: %q", b)
+	}
+	id, _ := strconv.ParseUint(f[1], 10, 32)
+	return id
 }

@@ -38,7 +38,7 @@ func TestMeasureStorms(t *testing.T) {
 	} {
 		dropCaches()
 		time.Sleep(time.Second)
-		s0, u0 := slab(), usage()
+		s0, u0, p0 := slab(), usage(), meminfo("Percpu:")
 		args := append(append([]string{}, c...), "hold")
 		d.mustExec("meas", "sh", "-c", "/usr/local/bin/escape "+strings.Join(args, " ")+" > /tmp/m 2>&1 & echo $! > /tmp/m.pid")
 		waitFor(t, 120*time.Second, "storm", func() bool {
@@ -46,22 +46,25 @@ func TestMeasureStorms(t *testing.T) {
 		})
 		out := strings.Fields(d.exec("meas", "", "cat", "/tmp/m").stdout)
 		time.Sleep(time.Second)
-		s1, u1 := slab(), usage()
+		s1, u1, p1 := slab(), usage(), meminfo("Percpu:")
 		n, _ := strconv.Atoi(out[1])
-		t.Logf("%v: %s %d made; host slab +%d KiB, zone charged +%d KiB; per object %d B slab, %d B charged",
-			c, out[0], n, (s1-s0)/1024, (u1-u0)/1024, (s1-s0)/int64(max(n, 1)), (u1-u0)/int64(max(n, 1)))
+		t.Logf("%v: %s %d made; host slab +%d KiB, percpu +%d KiB, zone charged +%d KiB; per object %d B slab, %d B percpu, %d B charged",
+			c, out[0], n, (s1-s0)/1024, (p1-p0)/1024, (u1-u0)/1024, (s1-s0)/int64(max(n, 1)), (p1-p0)/int64(max(n, 1)), (u1-u0)/int64(max(n, 1)))
 		d.mustExec("meas", "sh", "-c", "kill $(cat /tmp/m.pid)")
 		time.Sleep(2 * time.Second)
 	}
 }
 
 // slab is the host's Slab from /proc/meminfo, in bytes.
-func slab() int64 {
+func slab() int64 { return meminfo("Slab:") }
+
+// meminfo is one /proc/meminfo field ("Slab:", "Percpu:"), in bytes.
+func meminfo(field string) int64 {
 	f, _ := os.Open("/proc/meminfo")
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "Slab:"); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), field); ok {
 			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			return n * 1024
 		}

@@ -16,10 +16,20 @@ var delegateV2Files = []string{"cgroup.procs", "cgroup.threads", "cgroup.subtree
 // Delegate hands the zone's group at path to the host user uid:gid, the
 // host IDs of an unprivileged zone's root, so the zone's init (systemd)
 // can create and populate groups below its own. On v2 that is the group's
-// directory and delegateV2Files; on v1 it is the group in the name=systemd
-// hierarchy, which holds no limits, and in a hybrid host's controller-less
-// unified tree. Controller hierarchies of v1 are never handed over: their
-// files are the zone's limits.
+// directory and delegateV2Files; on a hybrid v1 host it is the group in the
+// controller-less unified tree, and on a legacy v1 host (no cgroup2 at
+// all) the group in the name=systemd hierarchy. Controller hierarchies of
+// v1 are never handed over: their files are the zone's limits.
+//
+// A hybrid host's name=systemd group is not handed over either, because
+// nothing can bound it: v1 named hierarchies have no
+// cgroup.max.descendants, no controller charges a mkdir there, and a
+// zone's storm of groups in it cost the host 100 MiB of unaccounted slab.
+// systemd on a hybrid layout tracks its units in the unified tree, which
+// LimitTree bounds, and treats name=systemd as a compatibility mirror whose
+// failures it only logs ("Failed to create compat systemd cgroup"). A
+// legacy host has no unified tree, systemd needs name=systemd there, and
+// the zone gets it, unbounded (docs/security.md says so).
 func Delegate(path string, uid, gid int) error {
 	if err := checkPath(path); err != nil {
 		return err
@@ -29,11 +39,10 @@ func Delegate(path string, uid, gid int) error {
 	case "v1":
 		var dirs map[string]string
 		if _, dirs, _, err = v1Hierarchies(path); err == nil {
-			if d, ok := dirs["systemd"]; ok {
-				err = chownTree(d, uid, gid)
-			}
-			if d, ok := dirs["unified"]; ok && err == nil {
+			if d, ok := dirs["unified"]; ok {
 				err = chownFiles(d, delegateV2Files, uid, gid)
+			} else if d, ok := dirs["systemd"]; ok {
+				err = chownTree(d, uid, gid)
 			}
 		}
 	case "v2":

@@ -231,10 +231,14 @@ func TestUsernsZoneRootHasNoHostPower(t *testing.T) {
 	if r := d.exec("np", "", "sh", "-c", "echo -1 > "+limit); r.code == 0 {
 		t.Errorf("the zone raised its own memory limit through %s", limit)
 	}
-	// ...but it manages its own subtree (delegation, for systemd).
+	// ...but it manages its own subtree (delegation, for systemd): in
+	// the cgroup2 tree, which a hybrid v1 host mounts at unified, or in
+	// name=systemd on a legacy host that has none.
 	sub := "/sys/fs/cgroup/systemd/zoned-test-sub"
 	if limit == "/sys/fs/cgroup/memory.max" {
 		sub = "/sys/fs/cgroup/zoned-test-sub"
+	} else if d.exec("np", "", "test", "-e", "/sys/fs/cgroup/unified/cgroup.procs").code == 0 {
+		sub = "/sys/fs/cgroup/unified/zoned-test-sub"
 	}
 	d.mustExec("np", "sh", "-c", "mkdir "+sub+" && echo $$ > "+sub+"/cgroup.procs")
 	file := "memory.limit_in_bytes"

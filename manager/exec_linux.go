@@ -97,6 +97,10 @@ func (m *Manager) Exec(ctx context.Context, name string, req api.ExecRequest) (_
 	if rec.Spec != nil && rec.Spec.Process != nil && rec.Spec.Process.Capabilities != nil {
 		caps = rec.Spec.Process.Capabilities.Bounding
 	}
+	if rec.IDMapSize > 0 {
+		// As the zone's init: no raising the zone's user namespace maxima.
+		caps = namespaces.UserNSCapabilities(caps)
+	}
 	opts := namespaces.ExecOptions{
 		InitPid:       rec.InitPID,
 		InitStartTime: rec.InitStartTime,

@@ -129,6 +129,11 @@ func (m *Manager) startLocked(rec *store.ZoneRecord) (_ *store.ZoneRecord, err e
 		_ = cg.Kill()
 		_ = cg.Delete()
 	})
+	// Before the zone can make groups below its own: they cost the host
+	// kernel memory its memory limit does not pay for.
+	if err := cgroups.LimitTree(m.cgroupPath(name), *m.cfg.CgroupTree); err != nil {
+		return nil, fmt.Errorf("create cgroup: %w", err)
+	}
 	if rec.IDMapSize > 0 {
 		// The zone's root manages its own subtree (systemd does).
 		if err := cgroups.Delegate(m.cgroupPath(name), int(rec.IDMapBase), int(rec.IDMapBase)); err != nil {
@@ -173,6 +178,8 @@ func (m *Manager) startLocked(rec *store.ZoneRecord) (_ *store.ZoneRecord, err e
 			RootMount:  m.fs.RootMount(name, rec.Template),
 			CgroupV2:   cgroups.Mode() == "v2",
 			DevicesDir: devicesDir,
+			// Only used for a zone in a user namespace.
+			UserNSLimits: m.cfg.UserNSLimits,
 		},
 		Console: slave,
 		Setup: func(pid int) error {

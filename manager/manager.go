@@ -22,6 +22,7 @@ import (
 	"github.com/zoned-project/zoned/cgroups"
 	"github.com/zoned-project/zoned/fsshare"
 	"github.com/zoned-project/zoned/internal/validate"
+	"github.com/zoned-project/zoned/namespaces"
 	"github.com/zoned-project/zoned/store"
 )
 
@@ -62,7 +63,13 @@ type Config struct {
 	// ImportMaxBytes and ImportMaxEntries cap what one archive (a
 	// template, an export) may unpack to; 0 means fsshare's defaults.
 	ImportMaxBytes, ImportMaxEntries int64
-	Logger                           *slog.Logger
+	// CgroupTree bounds the groups a zone creates below its own; nil
+	// means cgroups.DefaultTreeLimits (limits.go).
+	CgroupTree *cgroups.TreeLimits
+	// UserNSLimits are an unprivileged zone's /proc/sys/user maxima; nil
+	// means namespaces.DefaultUserNSLimits() (limits.go).
+	UserNSLimits namespaces.UserNSLimits
+	Logger       *slog.Logger
 }
 
 // Manager runs zones.
@@ -114,6 +121,9 @@ type zoneLock struct {
 // says with what the kernel has (see Reconcile).
 func New(cfg Config) (_ *Manager, err error) {
 	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	if err := cfg.limitDefaults(); err != nil {
 		return nil, err
 	}
 	// The data directory is locked before anything in it is touched: a

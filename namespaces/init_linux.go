@@ -50,6 +50,13 @@ func runInit(sock *os.File, enc *json.Encoder) error {
 	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 		return fmt.Errorf("unshare cgroup namespace: %w", err)
 	}
+	if cfg.UserNS {
+		// Before anything of the zone runs, while this process still holds
+		// CAP_SYS_RESOURCE in the zone's user namespace (limits_linux.go).
+		if err := cfg.UserNSLimits.apply(); err != nil {
+			return err
+		}
+	}
 	spec := cfg.Spec
 	root := cfg.RootMount.Destination
 	if err := setupRootfs(&cfg); err != nil {
@@ -71,6 +78,9 @@ func runInit(sock *os.File, enc *json.Encoder) error {
 		keep = spec.Process.Capabilities.Bounding
 	} else {
 		keep = DefaultCapabilities()
+	}
+	if cfg.UserNS {
+		keep = UserNSCapabilities(keep)
 	}
 	if err := dropBoundingSet(keep); err != nil {
 		return err

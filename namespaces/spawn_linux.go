@@ -75,7 +75,7 @@ func Spawn(opts SpawnOptions) (*Init, error) {
 		ExtraFiles:  []*os.File{cfgR, childSock}, // fds 3 and 4
 		SysProcAttr: attr,
 	}
-	err = cmd.Start()
+	err = startInit(cmd, &cfg)
 	cfgR.Close()
 	childSock.Close()
 	if err != nil {

@@ -39,6 +39,9 @@ type InitConfig struct {
 	// then runs in a new user namespace and gets its root as a
 	// ready-made idmapped mount with the parent's "go" (userns_linux.go).
 	UserNS bool
+	// UserNSLimits are written to the zone's user namespace when UserNS
+	// is set (limits_linux.go).
+	UserNSLimits UserNSLimits
 
 	rootFd    int // the child's descriptor of that mount
 	devicesFd int // the device nodes' tmpfs (devnodes_linux.go), or -1

@@ -18,6 +18,7 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/zoned-project/zoned/api"
+	"github.com/zoned-project/zoned/cgroups"
 	"github.com/zoned-project/zoned/internal/units"
 	"github.com/zoned-project/zoned/manager"
 	"github.com/zoned-project/zoned/namespaces"
@@ -53,7 +54,11 @@ func main() {
 		version      = flag.Bool("version", false, "print the version and exit")
 		importBytes  = flag.String("import-max-bytes", units.FormatBytes(manager.DefaultImportMaxBytes), "most bytes one template or zone import may unpack to (binary units); a zone's disk quota lowers it for that zone")
 		importFiles  = flag.Int64("import-max-entries", manager.DefaultImportMaxEntries, "most entries (files, directories, links) one import may unpack")
+		cgMax        = flag.Int("zone-cgroups-max", cgroups.DefaultTreeLimits.MaxDescendants, "groups a zone may create below its own (cgroup.max.descendants); 0 for no limit")
+		cgDepth      = flag.Int("zone-cgroup-depth-max", cgroups.DefaultTreeLimits.MaxDepth, "levels of groups below a zone's own (cgroup.max.depth); 0 for no limit")
+		nsLimits     = userNSLimitFlag{}
 	)
+	flag.Var(nsLimits, "zone-userns-limit", "NAME=VALUE: an unprivileged zone's /proc/sys/user/NAME maximum, such as max_mnt_namespaces=512 (repeat for more; unset ones keep their defaults)")
 	flag.Parse()
 	if *version {
 		fmt.Println("zoned", manager.Version)
@@ -76,6 +81,8 @@ func main() {
 	}
 	cfg := manager.Config{DataDir: *dataDir, StorePath: *storePath, CgroupParent: *cgroupParent, IDMapBase: uint32(*idmapBase),
 		ImportMaxBytes: maxBytes, ImportMaxEntries: *importFiles, Logger: log}
+	cfg.CgroupTree = &cgroups.TreeLimits{MaxDescendants: *cgMax, MaxDepth: *cgDepth}
+	cfg.UserNSLimits = nsLimits.limits()
 	if err := run(log, cfg, *socket, *metricsAddr); err != nil {
 		log.Error("zoned failed", "err", err)
 		os.Exit(1)

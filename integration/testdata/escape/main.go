@@ -10,6 +10,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"time"
 	"unsafe"
@@ -117,6 +118,57 @@ func main() {
 		if dir, err = unix.Open(arg(2), unix.O_RDONLY|unix.O_DIRECTORY, 0); err == nil {
 			err = errno(unix.Syscall(unix.SYS_IOCTL, uintptr(dir), 0x5000940e, uintptr(unsafe.Pointer(&args))))
 		}
+	case "mkdirs":
+		// mkdirs DIR N: a storm of N directories in DIR (a cgroup tree),
+		// stopped at the first refusal; they are removed again.
+		n, _ := strconv.Atoi(arg(3))
+		made, serr := storm(n, func(i int) error { return unix.Mkdir(fmt.Sprintf("%s/storm%d", arg(2), i), 0o755) })
+		for i := made - 1; i >= 0; i-- {
+			unix.Rmdir(fmt.Sprintf("%s/storm%d", arg(2), i))
+		}
+		reportCount(serr, made)
+		return
+	case "mounts":
+		// mounts FSTYPE N: N mounts of FSTYPE ("tmpfs", or "bind" of /tmp)
+		// on /tmp, stacked, in a mount namespace of this process only, so
+		// they vanish with it.
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+			report(err)
+			return
+		}
+		unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "")
+		n, _ := strconv.Atoi(arg(3))
+		made, serr := storm(n, func(int) error {
+			if arg(2) == "bind" {
+				return unix.Mount("/tmp", "/tmp", "", unix.MS_BIND, "")
+			}
+			return unix.Mount(arg(2), "/tmp", arg(2), 0, "size=4k")
+		})
+		reportCount(serr, made)
+		return
+	case "unshare":
+		// unshare KIND N: N namespaces of KIND ("mnt", "net", "uts",
+		// "ipc", "cgroup") held open at once, as a storm would; they
+		// vanish with the process.
+		flag := map[string]int{"mnt": unix.CLONE_NEWNS, "net": unix.CLONE_NEWNET, "uts": unix.CLONE_NEWUTS, "ipc": unix.CLONE_NEWIPC, "cgroup": unix.CLONE_NEWCGROUP}[arg(2)]
+		runtime.LockOSThread()
+		n, _ := strconv.Atoi(arg(3))
+		made, serr := storm(n, func(int) error {
+			if err := unix.Unshare(flag); err != nil {
+				return err
+			}
+			_, err := unix.Open("/proc/thread-self/ns/"+arg(2), unix.O_RDONLY, 0)
+			return err
+		})
+		reportCount(serr, made)
+		return
+	case "inotify":
+		// inotify N: N inotify instances held at once.
+		n, _ := strconv.Atoi(arg(2))
+		made, serr := storm(n, func(int) error { _, err := unix.InotifyInit1(0); return err })
+		reportCount(serr, made)
+		return
 	case "status":
 		// The fields that show which process-level defences are on.
 		data, _ := os.ReadFile("/proc/self/status")
@@ -132,6 +184,29 @@ func main() {
 		err = more(arg)
 	}
 	report(err)
+}
+
+// storm calls step for 0..n-1 until it fails, and returns how many
+// succeeded and the error that stopped it.
+func storm(n int, step func(i int) error) (int, error) {
+	for i := 0; i < n; i++ {
+		if err := step(i); err != nil {
+			return i, err
+		}
+	}
+	return n, nil
+}
+
+// reportCount prints report's word and how many a storm made: "EAGAIN 20".
+// With "hold" as the last argument it then keeps what it made (mounts,
+// namespaces, instances) until killed, for a test to measure.
+func reportCount(err error, made int) {
+	report(err)
+	fmt.Println(made)
+	if os.Args[len(os.Args)-1] == "hold" {
+		os.Stdout.Close()
+		time.Sleep(time.Hour)
+	}
 }
 
 func errno(_, _ uintptr, e unix.Errno) error {

@@ -226,22 +226,6 @@ func btrfsError(err error) error {
 	return err
 }
 
-// copyTree copies the tree src into the existing directory dst with
-// owners, modes, times, hard links and xattrs, sharing extents where the
-// filesystem can (reflink). cp does this better than a hand-written walk:
-// it knows sparse files, reflinks and every xattr namespace.
-func copyTree(src, dst string) error {
-	out, err := exec.Command("cp", "-a", "--reflink=auto", "--", src+"/.", dst+"/").CombinedOutput()
-	if err != nil {
-		msg := strings.TrimSpace(string(out))
-		if strings.Contains(msg, "No space left") || strings.Contains(msg, "Disk quota exceeded") {
-			return fmt.Errorf("copy %s to %s: %s: %w", src, dst, tail(msg, 300), errdefs.ErrUnavailable)
-		}
-		return fmt.Errorf("copy %s to %s: %w: %s", src, dst, err, tail(msg, 300))
-	}
-	return nil
-}
-
 // btrfsExclusiveBytes is the bytes of the files below p whose extents
 // nothing outside p shares: what p costs on disk beyond what it shares
 // with its template and other snapshots. btrfs-progs counts it from the

@@ -3,9 +3,7 @@ package fsshare
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 
 	"golang.org/x/sys/unix"
 
@@ -69,40 +67,57 @@ func shiftOwners(root string, from, to int) error {
 		}
 		return int(id) + to
 	}
-	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return err
-		}
-		var caps []byte
-		if st.Mode&unix.S_IFMT == unix.S_IFREG {
-			if n, err := unix.Lgetxattr(p, "security.capability", nil); err == nil && n > 0 {
-				caps = make([]byte, n)
-				if n, err = unix.Lgetxattr(p, "security.capability", caps); err != nil {
-					return err
-				}
-				caps = caps[:n]
-			}
-		}
-		if err := unix.Lchown(p, move(st.Uid), move(st.Gid)); err != nil {
-			return err
-		}
-		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
-			return nil
-		}
-		if st.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
-			if err := unix.Chmod(p, st.Mode&0o7777); err != nil {
-				return err
-			}
-		}
-		if caps != nil {
-			if err := unix.Lsetxattr(p, "security.capability", caps, 0); err != nil && !errors.Is(err, unix.EINVAL) {
-				return err
-			}
+	// By descriptor (treeWalk): the tree is a zone's, maybe deeper than
+	// PATH_MAX, and its symlinks must not be followed.
+	w := treeWalk{visit: func(e *walkEntry) error {
+		st := &e.St
+		if err := shiftEntry(e, move(st.Uid), move(st.Gid)); err != nil {
+			return fmt.Errorf("%s: %w", shortName(e.Rel()), err)
 		}
 		return nil
-	})
+	}}
+	return w.run(root)
+}
+
+// shiftEntry gives e the owner uid:gid, keeping its set-id bits and file
+// capabilities, which chown clears.
+func shiftEntry(e *walkEntry, uid, gid int) error {
+	st := &e.St
+	var caps []byte
+	if st.Mode&unix.S_IFMT == unix.S_IFREG {
+		p := procPath(e.Dir, e.Name)
+		if n, err := unix.Lgetxattr(p, "security.capability", nil); err == nil && n > 0 {
+			caps = make([]byte, n)
+			if n, err = unix.Lgetxattr(p, "security.capability", caps); err != nil {
+				return err
+			}
+			caps = caps[:n]
+		}
+	}
+	if e.FD >= 0 { // a directory, the root among them
+		if err := unix.Fchown(e.FD, uid, gid); err != nil {
+			return err
+		}
+		if st.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
+			return unix.Fchmod(e.FD, st.Mode&0o7777)
+		}
+		return nil
+	}
+	if err := unix.Fchownat(e.Dir, e.Name, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		return nil
+	}
+	if st.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
+		if err := unix.Fchmodat(e.Dir, e.Name, st.Mode&0o7777, 0); err != nil {
+			return err
+		}
+	}
+	if caps != nil {
+		if err := unix.Lsetxattr(procPath(e.Dir, e.Name), "security.capability", caps, 0); err != nil && !errors.Is(err, unix.EINVAL) {
+			return err
+		}
+	}
+	return nil
 }

@@ -50,13 +50,13 @@ func TestUsageWalkMatchesPathWalk(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, max := range []int{64, 1} {
-		duOpenMax = max
+		walkOpenMax = max
 		got, err := diskUsage(dir)
 		if err != nil || got != want {
 			t.Errorf("diskUsage with %d open directories: %d %v, want %d", max, got, err, want)
 		}
 	}
-	duOpenMax = 64
+	walkOpenMax = 64
 }
 
 // TestUsageWalkDeeperThanPathMax: a zone may nest directories far deeper
@@ -99,9 +99,9 @@ func TestUsageWalkDeeperThanPathMax(t *testing.T) {
 	want += st.Blocks * 512
 	unix.Close(f)
 	unix.Close(fd)
-	defer func() { duOpenMax = 64 }()
+	defer func() { walkOpenMax = 64 }()
 	for _, max := range []int{64, 3} {
-		duOpenMax = max
+		walkOpenMax = max
 		if got, err := diskUsage(dir); err != nil || got != want {
 			t.Errorf("usage of a tree %d deep with %d open directories: %d %v, want %d", depth, max, got, err, want)
 		}

@@ -16,10 +16,16 @@ import (
 const (
 	DefaultImportMaxBytes   int64 = 32 << 30
 	DefaultImportMaxEntries int64 = 4_000_000
-	// maxEntryPath is PATH_MAX: a longer name cannot be opened by any
-	// program in the zone, and bounds how deep an archive can nest the
-	// directories the extractor makes one component at a time.
-	maxEntryPath = 4096
+	// maxEntryPath caps an entry's name and link target. A zone may nest
+	// directories past PATH_MAX (4096 bytes), and its export must import
+	// again, so the cap is well above it: 256 KiB, some 1300 levels of
+	// 200-byte names, while name, link target and xattrs stay within
+	// the 1 MiB archive/tar reads of an entry's PAX header. Name bytes
+	// past PATH_MAX count against MaxBytes (admit): the extractor opens
+	// a name's directories one at a time, so long names cost time and
+	// memory (directory times kept to the end) as contents would.
+	maxEntryPath = 256 << 10
+	pathMax      = 4096
 )
 
 // ImportLimits bound what one archive (a template import, an export
@@ -97,15 +103,20 @@ func (x *extractor) admit(hdr *tar.Header) error {
 			return fmt.Errorf("xattr %s is overlayfs's own and cannot come from an archive: %w", strings.TrimPrefix(k, "SCHILY.xattr."), errdefs.ErrInvalid)
 		}
 	}
+	for _, n := range []string{hdr.Name, hdr.Linkname} {
+		if len(n) > pathMax {
+			x.bytes += int64(len(n) - pathMax)
+		}
+	}
 	switch hdr.Typeflag {
 	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
 		if hdr.Size < 0 {
 			return fmt.Errorf("negative size: %w", errdefs.ErrInvalid)
 		}
 		x.bytes += hdr.Size
-		if m := x.lim.MaxBytes; m > 0 && x.bytes > m {
-			return fmt.Errorf("archive unpacks to more than %s, %s; nothing of it is kept: %w", units.FormatBytes(m), x.lim.BytesFrom, errdefs.ErrInvalid)
-		}
+	}
+	if m := x.lim.MaxBytes; m > 0 && x.bytes > m {
+		return fmt.Errorf("archive unpacks to more than %s, %s; nothing of it is kept: %w", units.FormatBytes(m), x.lim.BytesFrom, errdefs.ErrInvalid)
 	}
 	return nil
 }

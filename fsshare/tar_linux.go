@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -244,10 +243,17 @@ func (x *extractor) parent(rel string) (int, error) {
 	if x.parentFD >= 0 && x.parentRel == rel {
 		return x.parentFD, nil
 	}
-	x.dropParent()
-	fd, err := walkDirs(x.rootFD, rel, func(_, name string, pfd int) error {
+	// An archive of a deep tree names each directory below the last:
+	// going on from the cached one keeps extracting it linear, not
+	// quadratic, in its depth.
+	from, rest := x.rootFD, rel
+	if x.parentFD >= 0 && x.parentRel != "" && strings.HasPrefix(rel, x.parentRel+"/") {
+		from, rest = x.parentFD, strings.TrimPrefix(rel, x.parentRel+"/")
+	}
+	fd, err := walkDirs(from, rest, func(_, name string, pfd int) error {
 		return unix.Mkdirat(pfd, name, 0o755)
 	})
+	x.dropParent()
 	if err != nil {
 		return -1, err
 	}
@@ -550,36 +556,38 @@ type walkOpts struct {
 	data func(hdr *tar.Header) io.Writer
 }
 
-// walkTar writes the tree below root into tw with opts.
+// walkTar writes the tree below root into tw with opts. It walks by
+// descriptor (treeWalk): a zone's tree may be deeper than PATH_MAX, and
+// its symlinks are stored as links, never followed. The PAX format takes
+// names of any length; a name longer than an import accepts
+// (maxEntryPath) fails the walk here rather than make an archive that
+// cannot be imported.
 func walkTar(ctx context.Context, root string, tw *tar.Writer, opts walkOpts) error {
-	type inode struct{ dev, ino uint64 }
-	links := map[inode]string{}
+	links := map[walkInode]string{}
 	unshift := func(id uint32) int {
 		if opts.shift > 0 && int(id) >= opts.shift {
 			return int(id) - opts.shift
 		}
 		return int(id)
 	}
-	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
+	w := treeWalk{visit: func(e *walkEntry) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		rel, err := filepath.Rel(root, p)
-		if err != nil {
-			return err
+		st := &e.St
+		name := opts.prefix + e.Rel()
+		if len(name) > maxEntryPath {
+			return fmt.Errorf("%s…: a name longer than %d bytes (directories nested that deep) cannot be imported again: %w", name[:128], maxEntryPath, errdefs.ErrUnsupported)
 		}
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return err
+		hdr := &tar.Header{
+			Name:    name,
+			Mode:    int64(st.Mode & 0o7777),
+			Uid:     unshift(st.Uid),
+			Gid:     unshift(st.Gid),
+			ModTime: time.Unix(st.Mtim.Unix()),
+			Format:  tar.FormatPAX,
 		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		name := opts.prefix + filepath.ToSlash(rel)
+		fd := -1
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFCHR:
 			if opts.overlay && st.Rdev == 0 {
@@ -589,46 +597,49 @@ func walkTar(ctx context.Context, root string, tw *tar.Writer, opts walkOpts) er
 			return nil
 		case unix.S_IFBLK, unix.S_IFSOCK:
 			return nil
-		}
-		target := ""
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			if target, err = os.Readlink(p); err != nil {
+		case unix.S_IFDIR:
+			hdr.Typeflag, hdr.Name, fd = tar.TypeDir, name+"/", e.FD
+		case unix.S_IFIFO:
+			hdr.Typeflag = tar.TypeFifo
+		case unix.S_IFLNK:
+			target, err := readlinkAt(e.Dir, e.Name, st.Size)
+			if err != nil {
 				return err
 			}
-		}
-		hdr, err := tar.FileInfoHeader(fi, target)
-		if err != nil {
-			return err
-		}
-		hdr.Format = tar.FormatPAX
-		hdr.Name = name
-		if d.IsDir() {
-			hdr.Name += "/"
-		}
-		hdr.Uid, hdr.Gid = unshift(st.Uid), unshift(st.Gid)
-		hdr.Uname, hdr.Gname = "", ""
-		hdr.Mode = int64(st.Mode & 0o7777)
-		hdr.AccessTime, hdr.ChangeTime = time0, time0
-		if st.Mode&unix.S_IFMT == unix.S_IFREG && st.Nlink > 1 {
-			k := inode{st.Dev, st.Ino}
-			if first, ok := links[k]; ok {
-				hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
-			} else {
+			hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, target
+		case unix.S_IFREG:
+			hdr.Typeflag, hdr.Size = tar.TypeReg, st.Size
+			if st.Nlink > 1 {
+				k := walkInode{st.Dev, st.Ino}
+				if first, ok := links[k]; ok {
+					hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
+					return tw.WriteHeader(hdr)
+				}
 				links[k] = hdr.Name
 			}
-		}
-		opaque := false
-		if hdr.Typeflag != tar.TypeSymlink && hdr.Typeflag != tar.TypeLink {
-			if err := addXattrs(p, hdr); err != nil {
+			var err error
+			if fd, err = openSame(e); err != nil {
 				return err
 			}
-			if opts.overlay {
-				opaque = hdr.PAXRecords["SCHILY.xattr.trusted.overlay.opaque"] == "y"
-				for k := range hdr.PAXRecords {
-					if strings.HasPrefix(k, "SCHILY.xattr.trusted.overlay.") {
-						delete(hdr.PAXRecords, k)
-					}
+			defer unix.Close(fd)
+		default:
+			return nil
+		}
+		opaque := false
+		if hdr.Typeflag != tar.TypeSymlink {
+			attrs, err := entryXattrs(e, fd)
+			if err != nil {
+				return err
+			}
+			for _, a := range attrs {
+				if opts.overlay && strings.HasPrefix(a[0], "trusted.overlay.") {
+					opaque = opaque || (a[0] == "trusted.overlay.opaque" && a[1] == "y")
+					continue
 				}
+				if hdr.PAXRecords == nil {
+					hdr.PAXRecords = map[string]string{}
+				}
+				hdr.PAXRecords["SCHILY.xattr."+a[0]] = a[1]
 			}
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
@@ -640,55 +651,50 @@ func walkTar(ctx context.Context, root string, tw *tar.Writer, opts walkOpts) er
 			}
 		}
 		if hdr.Typeflag == tar.TypeReg {
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
 			var w io.Writer = tw
 			if opts.data != nil {
 				w = io.MultiWriter(tw, opts.data(hdr))
 			}
-			_, err = io.Copy(w, f)
-			f.Close()
-			if err != nil {
+			if _, err := io.Copy(w, io.LimitReader(fdReader(fd), hdr.Size)); err != nil {
 				return err
 			}
 		}
 		return nil
-	})
+	}}
+	return w.run(root)
+}
+
+// fdReader reads a descriptor its caller closes (an os.File would close
+// it again when collected, maybe after the number was reused).
+type fdReader int
+
+func (r fdReader) Read(p []byte) (int, error) {
+	n, err := unix.Read(int(r), p)
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// openSame opens the regular file e for reading, without following a
+// symlink, and checks it is still the file the walk saw.
+func openSame(e *walkEntry) (int, error) {
+	fd, err := unix.Openat(e.Dir, e.Name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Ino != e.St.Ino || st.Dev != e.St.Dev {
+		unix.Close(fd)
+		if err == nil {
+			err = fmt.Errorf("%s changed during the walk", e.Name)
+		}
+		return -1, err
+	}
+	return fd, nil
 }
 
 var time0 = time.Time{}
-
-func addXattrs(p string, hdr *tar.Header) error {
-	sz, err := unix.Llistxattr(p, nil)
-	if err != nil || sz == 0 {
-		if errors.Is(err, unix.ENOTSUP) {
-			return nil
-		}
-		return err
-	}
-	buf := make([]byte, sz)
-	sz, err = unix.Llistxattr(p, buf)
-	if err != nil {
-		return err
-	}
-	for _, name := range strings.Split(string(buf[:sz]), "\x00") {
-		if name == "" {
-			continue
-		}
-		vsz, err := unix.Lgetxattr(p, name, nil)
-		if err != nil {
-			return err
-		}
-		val := make([]byte, vsz)
-		if vsz, err = unix.Lgetxattr(p, name, val); err != nil {
-			return err
-		}
-		if hdr.PAXRecords == nil {
-			hdr.PAXRecords = map[string]string{}
-		}
-		hdr.PAXRecords["SCHILY.xattr."+name] = string(val[:vsz])
-	}
-	return nil
-}

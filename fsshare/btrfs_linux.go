@@ -213,7 +213,7 @@ func removeSubvolumeOrDir(p string) error {
 	if isSubvolume(p) {
 		return btrfsSubvolDelete(p)
 	}
-	return os.RemoveAll(p)
+	return removeTree(p)
 }
 
 func btrfsError(err error) error {

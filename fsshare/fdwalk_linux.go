@@ -34,8 +34,7 @@ type treeWalk struct {
 	// visit is called for every entry, the root first, each directory
 	// before its entries.
 	visit func(e *walkEntry) error
-	// leave, if set, is called for each directory after its entries,
-	// with its own descriptors only (Dir and MirrorDir are -1).
+	// leave, if set, is called for each directory after its entries.
 	leave func(e *walkEntry) error
 }
 
@@ -113,12 +112,7 @@ func (w *treeWalk) run(root string) error {
 	opened := 1
 	defer func() {
 		for _, fr := range stack {
-			if fr.f != nil {
-				fr.f.Close()
-			}
-			if fr.m != nil {
-				fr.m.Close()
-			}
+			fr.close()
 		}
 	}()
 	if w.mirror != "" {
@@ -136,49 +130,25 @@ func (w *treeWalk) run(root string) error {
 	for len(stack) > 0 {
 		top := stack[len(stack)-1]
 		if len(top.names) == 0 {
+			stack = stack[:len(stack)-1]
+			if n := len(stack); n > 0 && stack[n-1].f == nil {
+				if err := w.reopen(top, stack[n-1]); err != nil {
+					top.close()
+					return err
+				}
+				opened++
+			}
 			if w.leave != nil {
-				// Its parent may be closed: only its own descriptors.
-				e := &walkEntry{Dir: -1, Name: top.name, St: top.st, FD: fdOf(top.f), MirrorDir: -1, MirrorFD: fdOf(top.m), stack: stack[:len(stack)-1]}
+				e := &walkEntry{Dir: unix.AT_FDCWD, Name: top.name, St: top.st, FD: fdOf(top.f), MirrorDir: unix.AT_FDCWD, MirrorFD: fdOf(top.m), stack: stack}
+				if n := len(stack); n > 0 {
+					e.Dir, e.MirrorDir = fdOf(stack[n-1].f), fdOf(stack[n-1].m)
+				}
 				if err := w.leave(e); err != nil {
+					top.close()
 					return err
 				}
 			}
-			stack = stack[:len(stack)-1]
-			if n := len(stack); n > 0 && stack[n-1].f == nil {
-				up := stack[n-1]
-				pf, pid, _, err := walkOpenDir(fdOf(top.f), "..")
-				if err == nil && pid != up.id {
-					pf.Close()
-					err = errors.New("a directory moved during the walk")
-				}
-				if err == nil && top.m != nil {
-					var mf *os.File
-					var mid walkInode
-					mf, mid, _, err = walkOpenDir(fdOf(top.m), "..")
-					if err == nil && mid != up.mid {
-						mf.Close()
-						err = errors.New("a directory of the copy moved during the walk")
-					} else if err == nil {
-						up.m = mf
-					}
-				}
-				if err != nil {
-					if pf != nil {
-						pf.Close()
-					}
-					top.f.Close()
-					if top.m != nil {
-						top.m.Close()
-					}
-					return fmt.Errorf("reopen a directory: %w", err)
-				}
-				up.f = pf
-				opened++
-			}
-			top.f.Close()
-			if top.m != nil {
-				top.m.Close()
-			}
+			top.close()
 			opened--
 			continue
 		}
@@ -229,17 +199,49 @@ func (w *treeWalk) run(root string) error {
 		if opened > walkOpenMax {
 			for _, fr := range stack[:len(stack)-1] {
 				if fr.f != nil {
-					fr.f.Close()
-					fr.f = nil
-					if fr.m != nil {
-						fr.m.Close()
-						fr.m = nil
-					}
+					fr.close()
 					opened--
 					break
 				}
 			}
 		}
+	}
+	return nil
+}
+
+func (fr *walkFrame) close() {
+	if fr.f != nil {
+		fr.f.Close()
+		fr.f = nil
+	}
+	if fr.m != nil {
+		fr.m.Close()
+		fr.m = nil
+	}
+}
+
+// reopen opens up, the closed parent of fr, through fr's "..", and checks
+// it is still the directory it was.
+func (w *treeWalk) reopen(fr, up *walkFrame) error {
+	pf, pid, _, err := walkOpenDir(fdOf(fr.f), "..")
+	if err != nil {
+		return fmt.Errorf("reopen a directory: %w", err)
+	}
+	if pid != up.id {
+		pf.Close()
+		return errors.New("reopen a directory: it moved during the walk")
+	}
+	up.f = pf
+	if fr.m != nil {
+		mf, mid, _, err := walkOpenDir(fdOf(fr.m), "..")
+		if err != nil {
+			return fmt.Errorf("reopen a directory of the copy: %w", err)
+		}
+		if mid != up.mid {
+			mf.Close()
+			return errors.New("reopen a directory of the copy: it moved during the walk")
+		}
+		up.m = mf
 	}
 	return nil
 }
@@ -317,4 +319,44 @@ func readlinkAt(dir int, name string, size int64) (string, error) {
 		}
 		n *= 2
 	}
+}
+
+// removeTree removes p and everything below it, as os.RemoveAll does (a
+// missing p is no error; symlinks are removed, never followed), but with
+// at most walkOpenMax directories open: os.RemoveAll holds one descriptor
+// per level, so a zone nesting directories deeper than the daemon's
+// descriptor limit could not be deleted, and starved the daemon of
+// descriptors meanwhile.
+func removeTree(p string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(p, &st); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return os.Remove(p)
+	}
+	w := treeWalk{
+		visit: func(e *walkEntry) error {
+			if e.FD >= 0 {
+				return nil
+			}
+			if err := unix.Unlinkat(e.Dir, e.Name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+				return fmt.Errorf("remove %s: %w", shortName(e.Rel()), err)
+			}
+			return nil
+		},
+		leave: func(e *walkEntry) error {
+			if err := unix.Unlinkat(e.Dir, e.Name, unix.AT_REMOVEDIR); err != nil && !errors.Is(err, unix.ENOENT) {
+				return fmt.Errorf("remove %s: %w", shortName(e.Rel()), err)
+			}
+			return nil
+		},
+	}
+	if err := w.run(p); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("remove %s: %w", p, err)
+	}
+	return nil
 }

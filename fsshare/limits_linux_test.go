@@ -51,10 +51,17 @@ func TestImportTarBomb(t *testing.T) {
 	for i := range 1500 {
 		many = append(many, entry{name: fmt.Sprintf("e/%d", i), typ: tar.TypeReg})
 	}
+	// Names may be long (an export of a deep tree), but their bytes past
+	// PATH_MAX count against the byte cap: 100 names of 200 KB each.
+	long := []entry{{name: "sbin/init", typ: tar.TypeReg, mode: 0o755, body: "x"}}
+	for i := range 100 {
+		long = append(long, entry{name: fmt.Sprintf("%s/%d", strings.Repeat(strings.Repeat("n", 249)+"/", 800), i), typ: tar.TypeReg})
+	}
 	for _, c := range []struct {
 		name, want string
 		data       []byte
 	}{
+		{"long-names", "unpacks to more than 16MiB", zst(t, makeTar(t, long))},
 		{"gzip", "unpacks to more than 16MiB", gz(t, raw.Bytes())},
 		{"zstd", "unpacks to more than 16MiB", zst(t, raw.Bytes())},
 		{"entries", "more than 1000 entries", zst(t, makeTar(t, many))},

@@ -73,31 +73,11 @@ func (x *extractor) whiteout(dir, base string) error {
 }
 
 // removeAllAt removes name in directory pfd and everything below it,
-// never following a symlink; a missing name is not an error.
+// never following a symlink; a missing name is not an error. It is
+// removeTree on pfd's entry named through /proc/self/fd, whose walk holds
+// few descriptors however deep an archive nested the directories.
 func removeAllAt(pfd int, name string) error {
-	err := unix.Unlinkat(pfd, name, 0)
-	if err == nil || errors.Is(err, unix.ENOENT) {
-		return nil
-	}
-	if !errors.Is(err, unix.EISDIR) && !errors.Is(err, unix.EPERM) {
-		return err
-	}
-	fd, err := unix.Openat(pfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	f := os.NewFile(uintptr(fd), name)
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	if err != nil {
-		return err
-	}
-	for _, n := range names {
-		if err := removeAllAt(fd, n); err != nil {
-			return err
-		}
-	}
-	return unix.Unlinkat(pfd, name, unix.AT_REMOVEDIR)
+	return removeTree(procPath(pfd, name))
 }
 
 // ImportOCI makes template name from an OCI image at src: an image layout

@@ -227,7 +227,7 @@ func TestBtrfsPoolDiskFull(t *testing.T) {
 	}
 	f.Close()
 	err = s.CreateZoneRootIn("z", "bb", "b", nil)
-	if !errors.Is(err, errdefs.ErrUnavailable) || !strings.Contains(err.Error(), "No space left") {
+	if !errors.Is(err, errdefs.ErrUnavailable) || !strings.Contains(strings.ToLower(err.Error()), "no space left") {
 		t.Fatalf("zone in a full pool: %v, want a no-space error", err)
 	}
 	t.Log(err)

@@ -113,7 +113,7 @@ func removeSnapshotDir(p string) error {
 	if isSubvolume(p) {
 		return btrfsSubvolDelete(p)
 	}
-	return os.RemoveAll(p)
+	return removeTree(p)
 }
 
 // ListSnapshots names the zone's snapshots, sorted.
@@ -192,7 +192,7 @@ func (s *Storage) RestoreSnapshot(zone, snap string) error {
 		work := filepath.Join(layer, "work")
 		entries, _ := os.ReadDir(work)
 		for _, e := range entries {
-			_ = os.RemoveAll(filepath.Join(work, e.Name()))
+			_ = removeTree(filepath.Join(work, e.Name()))
 		}
 	}
 	_ = removeSnapshotDir(old)

@@ -199,8 +199,8 @@ func (s *Storage) CreateZoneRootIn(zone, template, poolName string, mkdir func(d
 	defer func() {
 		if err != nil {
 			_ = p.backend.Delete(layer)
-			os.RemoveAll(layer)
-			os.RemoveAll(dir)
+			removeTree(layer)
+			removeTree(dir)
 		}
 	}()
 	if err := os.WriteFile(filepath.Join(dir, templateLinkName), []byte(template+"\n"), 0o600); err != nil {
@@ -258,11 +258,11 @@ func (s *Storage) DeleteZoneRoot(zone string) error {
 		return fmt.Errorf("delete root of zone %q: %w", zone, err)
 	}
 	if layer != dir {
-		if err := os.RemoveAll(layer); err != nil {
+		if err := removeTree(layer); err != nil {
 			return fmt.Errorf("delete root of zone %q: %w", zone, err)
 		}
 	}
-	if err := os.RemoveAll(dir); err != nil {
+	if err := removeTree(dir); err != nil {
 		return fmt.Errorf("delete root of zone %q: %w", zone, err)
 	}
 	return nil

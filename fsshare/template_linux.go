@@ -57,7 +57,7 @@ func (s *Storage) newStaging(name string) (*staging, error) {
 	}
 	st := &staging{dir: dir, Root: filepath.Join(dir, "rootfs")}
 	if err := os.Mkdir(st.Root, 0o755); err != nil {
-		os.RemoveAll(dir)
+		removeTree(dir)
 		return nil, fmt.Errorf("template %q: make staging dir: %w", name, err)
 	}
 	return st, nil
@@ -67,7 +67,7 @@ func (s *Storage) newStaging(name string) (*staging, error) {
 // left mounted in it so RemoveAll never walks into /proc or /sys.
 func (st *staging) discard() {
 	_ = unmountUnder(st.dir)
-	_ = os.RemoveAll(st.dir)
+	_ = removeTree(st.dir)
 }
 
 // publish makes the staging dir template name: data flushed to disk first,
@@ -144,7 +144,7 @@ func (s *Storage) DeleteTemplate(name string) error {
 		}
 		return fmt.Errorf("delete template %q: %w", name, err)
 	}
-	if err := os.RemoveAll(tmp); err != nil {
+	if err := removeTree(tmp); err != nil {
 		return fmt.Errorf("delete template %q: %w", name, err)
 	}
 	return nil
@@ -184,7 +184,7 @@ func (s *Storage) Cleanup() error {
 			errs = append(errs, err)
 			continue
 		}
-		if err := os.RemoveAll(st.dir); err != nil {
+		if err := removeTree(st.dir); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -221,29 +221,25 @@ func (fr *walkFrame) close() {
 }
 
 // reopen opens up, the closed parent of fr, through fr's "..", and checks
-// it is still the directory it was.
+// it is still the directory it was (its mirror too).
 func (w *treeWalk) reopen(fr, up *walkFrame) error {
-	pf, pid, _, err := walkOpenDir(fdOf(fr.f), "..")
-	if err != nil {
-		return fmt.Errorf("reopen a directory: %w", err)
-	}
-	if pid != up.id {
-		pf.Close()
-		return errors.New("reopen a directory: it moved during the walk")
-	}
-	up.f = pf
-	if fr.m != nil {
-		mf, mid, _, err := walkOpenDir(fdOf(fr.m), "..")
+	parent := func(f *os.File, want walkInode) (*os.File, error) {
+		pf, id, _, err := walkOpenDir(fdOf(f), "..")
 		if err != nil {
-			return fmt.Errorf("reopen a directory of the copy: %w", err)
+			return nil, fmt.Errorf("reopen a directory: %w", err)
 		}
-		if mid != up.mid {
-			mf.Close()
-			return errors.New("reopen a directory of the copy: it moved during the walk")
+		if id != want {
+			pf.Close()
+			return nil, errors.New("reopen a directory: it moved during the walk")
 		}
-		up.m = mf
+		return pf, nil
 	}
-	return nil
+	var err error
+	if up.f, err = parent(fr.f, up.id); err != nil || fr.m == nil {
+		return err
+	}
+	up.m, err = parent(fr.m, up.mid)
+	return err
 }
 
 // procPath names entry name of the open directory dir by a short path,

@@ -343,7 +343,8 @@ var moreCommands = map[string]func(arg func(int) string) error{
 		return nil
 	},
 	// deeptree DIR DEPTH: nest DEPTH directories of 200-byte names below
-	// DIR, by descriptor, so the path grows far past PATH_MAX.
+	// DIR, by descriptor, so the path grows far past PATH_MAX, with a
+	// file "bottom" holding "deep" in the last.
 	"deeptree": func(arg func(int) string) error {
 		fd, err := unix.Open(arg(2), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -361,7 +362,44 @@ var moreCommands = map[string]func(arg func(int) string) error{
 			}
 			fd = next
 		}
+		defer unix.Close(fd)
+		f, err := unix.Openat(fd, "bottom", unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o644)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(f)
+		_, err = unix.Write(f, []byte("deep"))
+		return err
+	},
+	// deepread DIR DEPTH: what deeptree's bottom file holds, read by
+	// descriptor: "OK" and its contents.
+	"deepread": func(arg func(int) string) error {
+		fd, err := unix.Open(arg(2), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		name := strings.Repeat("d", 200)
+		for i := atoi(arg(3)); i > 0; i-- {
+			next, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			unix.Close(fd)
+			if err != nil {
+				return err
+			}
+			fd = next
+		}
+		f, err := unix.Openat(fd, "bottom", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		unix.Close(fd)
+		if err != nil {
+			return err
+		}
+		buf := make([]byte, 64)
+		n, err := unix.Read(f, buf)
+		unix.Close(f)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("OK %s\n", buf[:n])
+		os.Exit(0)
 		return nil
 	},
 	// connectpath PATH: a unix socket on the filesystem.

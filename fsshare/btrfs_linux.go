@@ -1,17 +1,13 @@
 package fsshare
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -224,37 +220,6 @@ func btrfsError(err error) error {
 		return fmt.Errorf("%w: %w", err, errdefs.ErrUnavailable)
 	}
 	return err
-}
-
-// btrfsExclusiveBytes is the bytes of the files below p whose extents
-// nothing outside p shares: what p costs on disk beyond what it shares
-// with its template and other snapshots. btrfs-progs counts it from the
-// files' extent maps (FIEMAP), without needing quotas enabled.
-func btrfsExclusiveBytes(p string) (int64, error) {
-	if _, err := os.Lstat(p); err != nil {
-		return 0, err
-	}
-	out, err := exec.Command("btrfs", "filesystem", "du", "-s", "--raw", p).Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return 0, fmt.Errorf("btrfs filesystem du %s: %w: %s", p, err, bytes.TrimSpace(ee.Stderr))
-		}
-		return 0, fmt.Errorf("btrfs filesystem du %s: %w", p, err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) < 2 {
-		return 0, fmt.Errorf("btrfs filesystem du %s: unexpected output %q", p, out)
-	}
-	f := strings.Fields(lines[len(lines)-1])
-	if len(f) < 3 {
-		return 0, fmt.Errorf("btrfs filesystem du %s: unexpected output %q", p, out)
-	}
-	n, err := strconv.ParseInt(f[1], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("btrfs filesystem du %s: exclusive bytes %q: %w", p, f[1], err)
-	}
-	return n, nil
 }
 
 func randomSuffix() string {

@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -320,5 +322,69 @@ func TestRemoveTreeDeeperThanDescriptorLimit(t *testing.T) {
 	checkOutsideUntouched(t, outside)
 	if err := removeTree(dir); err != nil {
 		t.Errorf("remove a missing tree: %v", err)
+	}
+}
+
+// TestBtrfsExclusiveBytesDeeperThanPathMax: a btrfs zone's usage is
+// counted as `btrfs filesystem du` counts it (reflinked extents shared,
+// hard links once), and still on a tree deeper than PATH_MAX, where
+// btrfs-progs fails with "path too long".
+func TestBtrfsExclusiveBytesDeeperThanPathMax(t *testing.T) {
+	mnt := newBtrfs(t, 300)
+	dir := filepath.Join(mnt, "zone")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "own"), bytes.Repeat([]byte("o"), 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(mnt, "template-file"), bytes.Repeat([]byte("t"), 2<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in, err := os.Open(filepath.Join(mnt, "template-file"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.Create(filepath.Join(dir, "reflinked"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.IoctlFileClone(int(out.Fd()), int(in.Fd())); err != nil {
+		t.Fatal(err)
+	}
+	in.Close()
+	out.Close()
+	if err := os.Link(filepath.Join(dir, "own"), filepath.Join(dir, "own-again")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syncDir(mnt); err != nil {
+		t.Fatal(err)
+	}
+	progs := func() (int64, error) {
+		out, err := exec.Command("btrfs", "filesystem", "du", "-s", "--raw", dir).Output()
+		if err != nil {
+			return 0, err
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		f := strings.Fields(lines[len(lines)-1])
+		return strconv.ParseInt(f[1], 10, 64)
+	}
+	want, err := progs()
+	if err != nil {
+		t.Fatalf("btrfs filesystem du: %v", err)
+	}
+	got, err := btrfsExclusiveBytes(dir)
+	if err != nil || got != want || got < 1<<20 || got >= 2<<20 {
+		t.Fatalf("exclusive bytes %d %v; btrfs filesystem du says %d, want 1 MiB (the own file once, not the reflink)", got, err, want)
+	}
+	makeDeepTree(t, dir, t.TempDir())
+	if err := syncDir(mnt); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := progs(); err == nil {
+		t.Log("btrfs filesystem du now counts trees deeper than PATH_MAX")
+	}
+	if got, err := btrfsExclusiveBytes(dir); err != nil || got < want {
+		t.Errorf("exclusive bytes of a tree %d deep: %d %v, want at least %d", deepDepth, got, err, want)
 	}
 }

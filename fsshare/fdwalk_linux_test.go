@@ -57,7 +57,13 @@ func makeDeepTree(t *testing.T, dir, outside string) {
 	if err := unix.Symlinkat(outside, fd, "escape"); err != nil {
 		t.Fatal(err)
 	}
+	if err := unix.UtimesNanoAt(fd, "", deepTimes, unix.AT_EMPTY_PATH); err != nil {
+		t.Fatal(err)
+	}
 }
+
+// deepTimes are the deepest directory's access and modification times.
+var deepTimes = []unix.Timespec{{Sec: 981173106, Nsec: 7000}, {Sec: 981173106, Nsec: 7000}}
 
 // checkDeepTree checks what makeDeepTree made below dir, with owners
 // shifted by shift, and that the symlinks stayed links.
@@ -76,6 +82,10 @@ func checkDeepTree(t *testing.T, dir string, shift int) {
 		fd = next
 	}
 	defer unix.Close(fd)
+	var dst unix.Stat_t
+	if err := unix.Fstat(fd, &dst); err != nil || dst.Mtim != deepTimes[1] {
+		t.Errorf("the deepest directory's mtime %v %v, want %v", dst.Mtim, err, deepTimes[1])
+	}
 	f, err := unix.Openat(fd, "bottom", unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		t.Fatalf("the deep file: %v", err)

@@ -186,11 +186,13 @@ func decompress(br *bufio.Reader) (io.Reader, func(), error) {
 // only *at calls relative to descriptors opened without following symlinks,
 // so no entry can reach outside the root whatever came before it.
 type extractor struct {
+	root    string
 	rootFD  int
 	entries int
-	// dirs are the directories whose times are set at the end: creating
+	// dirs are the times set at the end on the directories (by inode:
+	// a deep archive's names are long) the archive made: creating
 	// entries inside a directory changes its mtime.
-	dirs []dirAttr
+	dirs map[walkInode]dirTimes
 	// parent caches the last parent directory, the common case being many
 	// entries in a row in one directory.
 	parentRel string
@@ -211,10 +213,17 @@ type extractor struct {
 	seen, bytes int64
 }
 
-type dirAttr struct {
-	rel   string
-	atime unix.Timespec
-	mtime unix.Timespec
+type dirTimes struct{ atime, mtime unix.Timespec }
+
+// setDirTimes records the times of the archive's directory fd, set by
+// finish.
+func (x *extractor) setDirTimes(fd int, hdr *tar.Header) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	x.dirs[walkInode{st.Dev, st.Ino}] = dirTimes{ts(hdr.AccessTime, hdr), ts(hdr.ModTime, hdr)}
+	return nil
 }
 
 func newExtractor(root string, lim ImportLimits) (*extractor, error) {
@@ -222,7 +231,7 @@ func newExtractor(root string, lim ImportLimits) (*extractor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", root, err)
 	}
-	return &extractor{rootFD: fd, parentFD: -1, lim: lim}, nil
+	return &extractor{root: root, rootFD: fd, parentFD: -1, lim: lim, dirs: map[walkInode]dirTimes{}}, nil
 }
 
 func (x *extractor) close() {
@@ -313,8 +322,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		if err := fileAttrs(fd, hdr); err != nil {
 			return err
 		}
-		x.dirs = append(x.dirs, dirAttr{rel: "", atime: ts(hdr.AccessTime, hdr), mtime: ts(hdr.ModTime, hdr)})
-		return nil
+		return x.setDirTimes(fd, hdr)
 	}
 	dir, base := path.Split(rel)
 	if x.whiteouts && strings.HasPrefix(base, whiteoutPrefix) {
@@ -355,8 +363,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		if err := fileAttrs(fd, hdr); err != nil {
 			return err
 		}
-		x.dirs = append(x.dirs, dirAttr{rel: rel, atime: ts(hdr.AccessTime, hdr), mtime: ts(hdr.ModTime, hdr)})
-		return nil
+		return x.setDirTimes(fd, hdr)
 	}
 
 	// Everything else replaces what is there, as tar does.
@@ -502,30 +509,37 @@ func (x *extractor) remove(pfd int, base string) error {
 	return nil
 }
 
-// finish sets directory times, deepest first, once nothing more is
-// created inside them.
+// finish sets directory times once nothing more is created inside them,
+// on the way back up a walk of the root: linear in the tree, however deep
+// the archive nested it (setting them by name was quadratic in the depth).
 func (x *extractor) finish() error {
 	x.dropParent()
-	sort.SliceStable(x.dirs, func(i, j int) bool { return len(x.dirs[i].rel) > len(x.dirs[j].rel) })
-	for _, d := range x.dirs {
-		if d.rel == "" {
-			if err := unix.UtimesNanoAt(x.rootFD, ".", []unix.Timespec{d.atime, d.mtime}, 0); err != nil {
-				return err
-			}
-			continue
-		}
-		dir, base := path.Split(d.rel)
-		pfd, err := walkDirs(x.rootFD, strings.TrimSuffix(dir, "/"), nil)
-		if err != nil {
-			return err
-		}
-		err = unix.UtimesNanoAt(pfd, base, []unix.Timespec{d.atime, d.mtime}, unix.AT_SYMLINK_NOFOLLOW)
-		unix.Close(pfd)
-		if err != nil {
-			return fmt.Errorf("set times of %q: %w", d.rel, err)
-		}
+	if len(x.dirs) == 0 {
+		return nil
 	}
-	return nil
+	var root unix.Stat_t
+	if err := unix.Fstat(x.rootFD, &root); err != nil {
+		return err
+	}
+	w := treeWalk{
+		visit: func(e *walkEntry) error {
+			if e.Dir == unix.AT_FDCWD && (e.St.Dev != root.Dev || e.St.Ino != root.Ino) {
+				return fmt.Errorf("%s was replaced during the extraction", x.root)
+			}
+			return nil
+		},
+		leave: func(e *walkEntry) error {
+			t, ok := x.dirs[walkInode{e.St.Dev, e.St.Ino}]
+			if !ok {
+				return nil
+			}
+			if err := unix.UtimesNanoAt(e.FD, "", []unix.Timespec{t.atime, t.mtime}, unix.AT_EMPTY_PATH); err != nil {
+				return fmt.Errorf("set times of %s: %w", shortName(e.Rel()), err)
+			}
+			return nil
+		},
+	}
+	return w.run(x.root)
 }
 
 // writeTar archives the tree below root (which must hold no mounts) into w

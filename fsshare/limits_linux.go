@@ -22,8 +22,9 @@ const (
 	// 200-byte names, while name, link target and xattrs stay within
 	// the 1 MiB archive/tar reads of an entry's PAX header. Name bytes
 	// past PATH_MAX count against MaxBytes (admit): the extractor opens
-	// a name's directories one at a time, so long names cost time and
-	// memory (directory times kept to the end) as contents would.
+	// a name's directories one at a time (from the last entry's parent
+	// when the name goes on below it), so an archive of long names that
+	// jump around costs time in their length, as contents would.
 	maxEntryPath = 256 << 10
 	pathMax      = 4096
 )

@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/zoned-project/zoned/errdefs"
 )
 
 const (
@@ -396,5 +400,39 @@ func TestBtrfsExclusiveBytesDeeperThanPathMax(t *testing.T) {
 	}
 	if got, err := btrfsExclusiveBytes(dir); err != nil || got < want {
 		t.Errorf("exclusive bytes of a tree %d deep: %d %v, want at least %d", deepDepth, got, err, want)
+	}
+}
+
+// TestExportRefusesNamesPastTheImportCap: a tree nested past the names an
+// import takes (maxEntryPath) is refused by the export with a clear error,
+// rather than written as an archive no import accepts.
+func TestExportRefusesNamesPastTheImportCap(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i <= maxEntryPath/(len(deepName)+1); i++ {
+		if err := unix.Mkdirat(fd, deepName, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		next, err := unix.Openat(fd, deepName, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		unix.Close(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fd = next
+	}
+	unix.Close(fd)
+	err = writeTar(context.Background(), dir, io.Discard)
+	if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "cannot be imported again") {
+		t.Fatalf("archive a tree nested past %d bytes of name: %v, want ErrUnsupported saying it cannot be imported again", maxEntryPath, err)
+	}
+	if len(err.Error()) > 1024 {
+		t.Errorf("the error is %d bytes long; want the name shortened", len(err.Error()))
+	}
+	if err := removeTree(dir); err != nil {
+		t.Fatal(err)
 	}
 }

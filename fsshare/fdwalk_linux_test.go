@@ -35,21 +35,7 @@ func makeDeepTree(t *testing.T, dir, outside string) {
 	if err := os.Symlink(outside, filepath.Join(dir, "escape")); err != nil {
 		t.Fatal(err)
 	}
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < deepDepth; i++ {
-		if err := unix.Mkdirat(fd, deepName, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		next, err := unix.Openat(fd, deepName, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		unix.Close(fd)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fd = next
-	}
+	fd := nest(t, dir, deepName, deepDepth)
 	defer unix.Close(fd)
 	f, err := unix.Openat(fd, "bottom", unix.O_WRONLY|unix.O_CREAT|unix.O_CLOEXEC, 0o640)
 	if err != nil {
@@ -64,6 +50,28 @@ func makeDeepTree(t *testing.T, dir, outside string) {
 	if err := unix.UtimesNanoAt(fd, "", deepTimes, unix.AT_EMPTY_PATH); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// nest makes n directories called name below dir, each in the last, with
+// mkdirat (their path soon exceeds PATH_MAX), and returns the last open.
+func nest(t *testing.T, dir, name string, n int) int {
+	t.Helper()
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		if err := unix.Mkdirat(fd, name, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		next, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		unix.Close(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fd = next
+	}
+	return fd
 }
 
 // deepTimes are the deepest directory's access and modification times.
@@ -302,20 +310,7 @@ func TestRemoveTreeDeeperThanDescriptorLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	makeDeepTree(t, dir, outside)
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 1000; i++ {
-		unix.Mkdirat(fd, "x", 0o755)
-		next, err := unix.Openat(fd, "x", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		unix.Close(fd)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fd = next
-	}
-	unix.Close(fd)
+	unix.Close(nest(t, dir, "x", 1000))
 	var old unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
 		t.Fatal(err)
@@ -325,7 +320,7 @@ func TestRemoveTreeDeeperThanDescriptorLimit(t *testing.T) {
 	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
 		t.Fatal(err)
 	}
-	err = removeTree(dir)
+	err := removeTree(dir)
 	unix.Setrlimit(unix.RLIMIT_NOFILE, &old)
 	if err != nil {
 		t.Fatalf("remove a tree 1000 deep with 500 descriptors: %v", err)
@@ -409,23 +404,8 @@ func TestBtrfsExclusiveBytesDeeperThanPathMax(t *testing.T) {
 func TestExportRefusesNamesPastTheImportCap(t *testing.T) {
 	requireRoot(t)
 	dir := t.TempDir()
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i <= maxEntryPath/(len(deepName)+1); i++ {
-		if err := unix.Mkdirat(fd, deepName, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		next, err := unix.Openat(fd, deepName, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		unix.Close(fd)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fd = next
-	}
-	unix.Close(fd)
-	err = writeTar(context.Background(), dir, io.Discard)
+	unix.Close(nest(t, dir, deepName, maxEntryPath/(len(deepName)+1)+1))
+	err := writeTar(context.Background(), dir, io.Discard)
 	if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "cannot be imported again") {
 		t.Fatalf("archive a tree nested past %d bytes of name: %v, want ErrUnsupported saying it cannot be imported again", maxEntryPath, err)
 	}

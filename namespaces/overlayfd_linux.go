@@ -100,7 +100,12 @@ func overlayFromFds(m specs.Mount, usernsFd int) (int, error) {
 			return -1, fmt.Errorf("open lower layer %s: %w", l, err)
 		}
 		if err := unix.FsconfigSetFd(fsfd, "lowerdir+", fd); err != nil {
-			if i == 0 && (errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EBADF)) {
+			// Which error says "not by descriptor" depends on the
+			// kernel: before 6.5 overlayfs parses options the legacy
+			// way and fsconfig refuses any descriptor (EOPNOTSUPP);
+			// 6.5 to 6.12 know no "lowerdir+" or no descriptor for it
+			// (EINVAL, EBADF).
+			if i == 0 && (errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EBADF)) {
 				return -1, fmt.Errorf("overlay lowerdir+ by descriptor: %w: %w", fsconfigError(fsfd, err), errNoLayerFds)
 			}
 			return -1, fmt.Errorf("overlay lower layer %s: %w", l, fsconfigError(fsfd, err))

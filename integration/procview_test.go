@@ -91,6 +91,14 @@ func TestProcViewShowsZoneLimits(t *testing.T) {
 			t.Errorf("uptime (sysinfo) of an idle zone says load average: %q", avg)
 		}
 	}
+	// Rendered files change length (loadavg's last PID gains digits as
+	// the zone forks): busybox cat reads them with sendfile(2), which the
+	// kernel bounds by the size it last heard, so each open must tell it
+	// the new one or the file is cut (no newline, the PID short).
+	out := d.mustExec("v1", "sh", "-c", "i=0; while [ $i -lt 120 ]; do /bin/true; i=$((i+1)); done; cat /proc/loadavg")
+	if f := strings.Fields(out); !strings.HasSuffix(out, "\n") || len(f) != 5 || len(f[4]) < 2 {
+		t.Errorf("/proc/loadavg read by cat after 120 forks = %q, want 5 fields, a last PID of 2 digits or more and a newline", out)
+	}
 	if !strings.HasPrefix(d.mustExec("v1", "head", "-1", "/proc/stat"), "cpu ") {
 		t.Errorf("/proc/stat does not start with the cpu line")
 	}

@@ -162,8 +162,8 @@ func (z *zoneNode) Readdir(context.Context) (fusefs.DirStream, syscall.Errno) {
 // size Getattr or Lookup last said: sendfile(2), which busybox's cat uses,
 // ignores direct I/O, and with procfs's size 0 would read nothing. A file
 // bind-mounted into a zone is looked up once, so a reader that neither
-// stats it nor reads it with read(2) may see it cut at the length of an
-// older render; meminfo's numbers have fixed widths so its length holds.
+// stats it nor reads it with read(2) would see it cut at the length of an
+// older render; Open tells the kernel each new length.
 func (f *fileNode) render(ctx context.Context) ([]byte, syscall.Errno) {
 	cfg, err := readConfig(filepath.Join(zonesDir(f.state), f.zone+".json"))
 	if err != nil {
@@ -212,6 +212,15 @@ func (f *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 	if errno != 0 {
 		return nil, 0, errno
 	}
+	// A file bind-mounted into a zone is never looked up again, so the
+	// kernel's size for it is the one of an old render, and sendfile(2)
+	// reads no further (see render). Storing this render in the kernel's
+	// cache raises that size to the new length; a shorter render needs
+	// nothing, as the kernel shrinks the size on the short read. The
+	// cache itself is dropped when the open completes (no
+	// FOPEN_KEEP_CACHE), so reads still come from this handle. Best
+	// effort: a kernel without the notification keeps the old behaviour.
+	_ = f.EmbeddedInode().WriteCache(0, data)
 	return &fileHandle{data: data}, 0, 0
 }
 

@@ -183,9 +183,6 @@ func (m *Manager) ImportZone(ctx context.Context, req api.ImportZoneRequest) (*a
 		Resources: req.Resources, Labels: req.Labels, Autostart: req.Autostart,
 		AutostartPriority: req.AutostartPriority, AutostartDelaySeconds: req.AutostartDelaySeconds,
 	})
-	if err := validate.Name("zone", create.Name); err != nil {
-		return refuse("name", err)
-	}
 	if err := validNewZoneName(create.Name); err != nil {
 		return refuse("name", err)
 	}

@@ -456,3 +456,61 @@ func TestRemoveEmptyKeepsChildren(t *testing.T) {
 		t.Errorf("RemoveEmpty of a removed group: %v", err)
 	}
 }
+
+// A daemon killed while New made a v1 group's directories leaves it in
+// some hierarchies and not others. Load must still find it, Delete take
+// every part away, and New then make the name afresh: otherwise the zone
+// could never start again (#15).
+func TestPartialV1GroupLoadsAndDeletes(t *testing.T) {
+	requireCgroups(t)
+	if Mode() != "v1" {
+		t.Skip("partial groups exist only on v1 hosts, where a group is one directory per hierarchy; v2 makes one directory at once")
+	}
+	path := testParent(t) + "/partial"
+	_, dirs, _, err := v1Hierarchies(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What cgroup1.New had made when the kill came: the first hierarchies
+	// it walks, never memory.
+	var made []string
+	for _, h := range []string{"cpuset", "freezer", "pids", "systemd"} {
+		if d, ok := dirs[h]; ok {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			made = append(made, d)
+		}
+	}
+	if len(made) == 0 {
+		t.Skip("none of the cpuset, freezer, pids or name=systemd hierarchies is mounted")
+	}
+	if _, err := New(path, nil); !errors.Is(err, errdefs.ErrAlreadyExists) {
+		t.Errorf("New over a partial group: %v, want ErrAlreadyExists", err)
+	}
+	g, err := Load(path)
+	if err != nil {
+		t.Fatalf("Load of a partial group: %v", err)
+	}
+	if pids, err := g.Procs(); err != nil || len(pids) != 0 {
+		t.Errorf("partial group's processes: %v, %v; want none", pids, err)
+	}
+	if err := g.Kill(); err != nil {
+		t.Errorf("Kill of a partial group: %v", err)
+	}
+	if err := g.Delete(); err != nil {
+		t.Fatalf("Delete of a partial group: %v", err)
+	}
+	for _, d := range made {
+		if _, err := os.Lstat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s still there after Delete (%v)", d, err)
+		}
+	}
+	g, err = New(path, nil)
+	if err != nil {
+		t.Fatalf("New after the partial group was deleted: %v", err)
+	}
+	if err := g.Delete(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -111,7 +111,16 @@ func loadV1(path string) (Group, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load cgroup %s: %w", path, err)
 	}
-	if _, err := os.Lstat(dirs[string(cgroup1.Memory)]); err != nil {
+	// A group exists if any hierarchy holds it. A daemon killed while
+	// New made the directories leaves some and not others (cpuset before
+	// memory, say); such a group must still load, so that Kill and Delete
+	// can take it away rather than New refusing the name for good.
+	for h, d := range dirs {
+		if _, err := os.Lstat(d); err != nil {
+			delete(dirs, h)
+		}
+	}
+	if len(dirs) == 0 {
 		return nil, fmt.Errorf("load cgroup %s: %w", path, errdefs.ErrNotFound)
 	}
 	c, err := cgroup1.Load(cgroup1.StaticPath(path),
@@ -364,7 +373,12 @@ func (g *v1Group) procsDir() string {
 			return d
 		}
 	}
-	return g.dirs[string(cgroup1.Memory)]
+	// A partial group (see loadV1) may lack all three: any of its
+	// hierarchies lists its processes.
+	for _, d := range g.dirs {
+		return d
+	}
+	return ""
 }
 
 func (g *v1Group) Procs() ([]int, error) {

@@ -301,6 +301,19 @@ func (d *daemon) cleanup() {
 // hierarchy (v1) or the unified tree (v2).
 func cgroupDirs(path string) []string {
 	var dirs []string
+	for _, m := range cgroupMounts() {
+		dir := filepath.Join(m, path)
+		if _, err := os.Stat(dir); err == nil {
+			dirs = append(dirs, dir)
+		}
+	}
+	return dirs
+}
+
+// cgroupMounts lists where every cgroup hierarchy (v1 controllers, the
+// hybrid or full unified tree) is mounted.
+func cgroupMounts() []string {
+	var mounts []string
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return nil
@@ -311,14 +324,11 @@ func cgroupDirs(path string) []string {
 		fields := strings.Fields(sc.Text())
 		for i, fld := range fields {
 			if fld == "-" && i+1 < len(fields) && (fields[i+1] == "cgroup" || fields[i+1] == "cgroup2") {
-				dir := filepath.Join(fields[4], path)
-				if _, err := os.Stat(dir); err == nil {
-					dirs = append(dirs, dir)
-				}
+				mounts = append(mounts, fields[4])
 			}
 		}
 	}
-	return dirs
+	return mounts
 }
 
 // checkNoMountsUnder looks through every process's mount table for mounts

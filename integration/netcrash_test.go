@@ -411,3 +411,58 @@ func TestTwoDaemonsOneHost(t *testing.T) {
 		t.Errorf("links left: %s", links)
 	}
 }
+
+// A daemon killed while it made a zone's cgroup leaves the group in some
+// hierarchies and not in others (on v1, cgroup1.New makes cpuset, freezer,
+// pids and name=systemd before memory), or, on v2, an empty group. The
+// next start must take that leftover over, and destroy must remove it,
+// whatever state the record was left in (#15: it answered 409
+// already_exists for good and destroy left the groups).
+func TestCutStartCgroupLeftovers(t *testing.T) {
+	d := startDaemon(t)
+	ctx := ctxT(t)
+	for _, name := range []string{"cgstart", "cgdestroy"} {
+		if _, err := d.c.CreateZone(ctx, api.CreateZoneRequest{Name: name, Template: "busybox"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.kill9()
+	// What the kill during start left: a record in "starting" without an
+	// init, and the group in every hierarchy but memory.
+	var made []string
+	for _, name := range []string{"cgstart", "cgdestroy"} {
+		d.editZoneRecord(name, func(z *store.ZoneRecord) { z.State = api.StateStarting })
+		for _, m := range cgroupMounts() {
+			if strings.HasSuffix(m, "/memory") {
+				continue
+			}
+			dir := filepath.Join(m, d.cgroupParent, name)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatalf("make leftover %s: %v", dir, err)
+			}
+			made = append(made, dir)
+		}
+	}
+	if len(made) == 0 {
+		t.Fatal("no cgroup hierarchy is mounted")
+	}
+	d.start()
+
+	if _, err := d.c.StartZone(ctx, "cgstart"); err != nil {
+		t.Fatalf("start over a cut start's cgroup: %v", err)
+	}
+	if got := d.mustExec("cgstart", "echo", "up"); strings.TrimSpace(got) != "up" {
+		t.Errorf("exec in the started zone printed %q", got)
+	}
+	if err := d.c.DestroyZone(ctx, "cgstart", true); err != nil {
+		t.Fatalf("destroy cgstart: %v", err)
+	}
+	if err := d.c.DestroyZone(ctx, "cgdestroy", true); err != nil {
+		t.Fatalf("destroy over a cut start's cgroup: %v", err)
+	}
+	for _, dir := range made {
+		if _, err := os.Lstat(dir); err == nil {
+			t.Errorf("leak: %s left after destroy", dir)
+		}
+	}
+}

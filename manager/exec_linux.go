@@ -15,6 +15,7 @@ import (
 	"github.com/zoned-project/zoned/cgroups"
 	"github.com/zoned-project/zoned/errdefs"
 	"github.com/zoned-project/zoned/internal/validate"
+	"github.com/zoned-project/zoned/manager/part"
 	"github.com/zoned-project/zoned/namespaces"
 	"github.com/zoned-project/zoned/store"
 )
@@ -200,10 +201,8 @@ func hasEnv(env []string, key string) bool {
 func (m *Manager) execSeccomp(rec *store.ZoneRecord) *specs.LinuxSeccomp {
 	sc := zoneSeccomp(rec.Spec)
 	for _, p := range m.parts {
-		if d, ok := p.(interface {
-			execSeccomp(string, *specs.LinuxSeccomp) *specs.LinuxSeccomp
-		}); ok {
-			sc = d.execSeccomp(rec.Name, sc)
+		if d, ok := p.(part.SeccompAdder); ok {
+			sc = d.ExecSeccomp(rec.Name, sc)
 		}
 	}
 	return sc

@@ -9,6 +9,7 @@ import (
 	"github.com/zoned-project/zoned/api"
 	"github.com/zoned-project/zoned/errdefs"
 	"github.com/zoned-project/zoned/internal/revert"
+	"github.com/zoned-project/zoned/manager/part"
 	"github.com/zoned-project/zoned/store"
 )
 
@@ -72,15 +73,15 @@ func matchLabels(have, want map[string]string) bool {
 
 // labelsPart keeps a zone's labels: checked at create and stored in its
 // record. They change nothing on the host.
-type labelsPart struct{ basePart }
+type labelsPart struct{ part.Base }
 
-func (labelsPart) partName() string { return "labels" }
+func (labelsPart) Name() string { return "labels" }
 
-func (labelsPart) validateCreate(_ context.Context, req *api.CreateZoneRequest) error {
+func (labelsPart) ValidateCreate(_ context.Context, req *api.CreateZoneRequest) error {
 	return errdefs.WithField("labels", ValidateLabels(req.Labels))
 }
 
-func (labelsPart) create(_ context.Context, rec *store.ZoneRecord, req *api.CreateZoneRequest, _ *revert.Reverter) error {
+func (labelsPart) Create(_ context.Context, rec *store.ZoneRecord, req *api.CreateZoneRequest, _ *revert.Reverter) error {
 	if len(req.Labels) > 0 {
 		rec.Labels = req.Labels
 	}

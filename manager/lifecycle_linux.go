@@ -157,8 +157,8 @@ func (m *Manager) startLocked(rec *store.ZoneRecord) (_ *store.ZoneRecord, err e
 
 	ctx := context.Background()
 	for _, p := range m.parts {
-		if err := p.prestart(ctx, rec, r); err != nil {
-			return nil, fmt.Errorf("%s: %w", p.partName(), err)
+		if err := p.Prestart(ctx, rec, r); err != nil {
+			return nil, fmt.Errorf("%s: %w", p.Name(), err)
 		}
 	}
 	// After prestart: a part may add mounts for this start only (the /proc
@@ -187,8 +187,8 @@ func (m *Manager) startLocked(rec *store.ZoneRecord) (_ *store.ZoneRecord, err e
 				return err
 			}
 			for _, p := range m.parts {
-				if err := p.start(ctx, rec, pid, r); err != nil {
-					return fmt.Errorf("%s: %w", p.partName(), err)
+				if err := p.Start(ctx, rec, pid, r); err != nil {
+					return fmt.Errorf("%s: %w", p.Name(), err)
 				}
 			}
 			return nil
@@ -350,7 +350,7 @@ func (m *Manager) afterExit(rz *runtimeZone, reason string) {
 	}
 	if cur, err := m.store.GetZone(name); err == nil {
 		for i := len(m.parts) - 1; i >= 0; i-- {
-			m.parts[i].stopped(cur)
+			m.parts[i].Stopped(cur)
 		}
 	}
 	if reason == "" {
@@ -601,8 +601,8 @@ func (m *Manager) reconcile(ctx context.Context) error {
 		return err
 	}
 	for _, p := range m.parts {
-		if err := p.reconcile(ctx, recs); err != nil {
-			return fmt.Errorf("%s: %w", p.partName(), err)
+		if err := p.Reconcile(ctx, recs); err != nil {
+			return fmt.Errorf("%s: %w", p.Name(), err)
 		}
 	}
 	return nil

@@ -22,6 +22,7 @@ import (
 	"github.com/zoned-project/zoned/cgroups"
 	"github.com/zoned-project/zoned/fsshare"
 	"github.com/zoned-project/zoned/internal/validate"
+	"github.com/zoned-project/zoned/manager/part"
 	"github.com/zoned-project/zoned/namespaces"
 	"github.com/zoned-project/zoned/store"
 )
@@ -79,9 +80,10 @@ type Manager struct {
 	store *store.Store
 	fs    *fsshare.Storage
 	ops   *operations
-	// parts are what zones hold beside root and cgroup, called in this
-	// order at create and start and in reverse at stop and destroy.
-	parts []zonePart
+	// parts are what zones hold beside root and cgroup, in the order
+	// part.Order works out from their After: create and start call them
+	// in this order, stop and destroy in reverse.
+	parts []part.Part
 	// quota is the disk quota part of parts, which the /proc view and
 	// disk usage ask how to read a zone's disk.
 	quota *quotaPart
@@ -159,16 +161,11 @@ func New(cfg Config) (_ *Manager, err error) {
 	}
 	m.events.log = m.log.Warn
 	m.quota = &quotaPart{m: m}
-	// Order matters: the quota makes the zone's directory before the
-	// root is built in it, and the /proc view reads limits the resource
-	// part set.
-	m.parts = []zonePart{
-		m.quota,
-		newResourcePart(m),
-		newNetPart(m),
-		newViewPart(m),
-		labelsPart{},
-		snapshotPart{m: m},
+	// Each part says what it runs after (its After); part.Order checks
+	// those names and works the order out.
+	if m.parts, err = part.Order(m.zoneParts()); err != nil {
+		st.Close()
+		return nil, err
 	}
 	m.ops.publish = m.events.publish
 	m.ops.onRestart["template-create"] = m.restartTemplateBuild
@@ -202,13 +199,26 @@ func New(cfg Config) (_ *Manager, err error) {
 	return m, nil
 }
 
+// zoneParts lists every part a zone has. Their order here does not
+// matter beyond ties: each says what it comes after.
+func (m *Manager) zoneParts() []part.Part {
+	return []part.Part{
+		m.quota,
+		newResourcePart(m),
+		newNetPart(m),
+		newViewPart(m),
+		labelsPart{},
+		snapshotPart{m: m},
+	}
+}
+
 // Close releases the store. Running zones keep running: they outlive the
 // daemon and the next one adopts them.
 func (m *Manager) Close() error {
 	m.stopAutostart()
 	for _, p := range m.parts {
-		if c, ok := p.(interface{ close() }); ok {
-			c.close()
+		if c, ok := p.(part.Closer); ok {
+			c.Close()
 		}
 	}
 	m.ops.close()

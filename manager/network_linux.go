@@ -15,6 +15,7 @@ import (
 	"github.com/zoned-project/zoned/errdefs"
 	"github.com/zoned-project/zoned/internal/revert"
 	"github.com/zoned-project/zoned/internal/validate"
+	"github.com/zoned-project/zoned/manager/part"
 	"github.com/zoned-project/zoned/netvirt"
 	"github.com/zoned-project/zoned/store"
 )
@@ -23,7 +24,7 @@ import (
 // macvlans) plugged into the zone's network namespace at start, with
 // anti-spoofing rules and rate caps, all undone when the zone stops.
 type netPart struct {
-	basePart
+	part.Base
 	m *Manager
 	// mu serializes address allocation (two creates must not take one
 	// address), network create and delete against NICs being added, and
@@ -47,7 +48,7 @@ const (
 
 func newNetPart(m *Manager) *netPart { return &netPart{m: m, reserved: map[string]string{}} }
 
-func (p *netPart) partName() string { return "network" }
+func (p *netPart) Name() string { return "network" }
 
 // netPart returns the manager's network part.
 func (m *Manager) netPart() *netPart {
@@ -59,7 +60,7 @@ func (m *Manager) netPart() *netPart {
 	panic("manager has no network part")
 }
 
-func (p *netPart) validateCreate(ctx context.Context, req *api.CreateZoneRequest) error {
+func (p *netPart) ValidateCreate(ctx context.Context, req *api.CreateZoneRequest) error {
 	for i, n := range req.NICs {
 		if err := checkNICRequest(n); err != nil {
 			return errdefs.WithField(fmt.Sprintf("nics[%d]", i), err)
@@ -285,7 +286,7 @@ func checkVLAN(nw *api.Network) error {
 	return nil
 }
 
-func (p *netPart) create(ctx context.Context, rec *store.ZoneRecord, req *api.CreateZoneRequest, r *revert.Reverter) error {
+func (p *netPart) Create(ctx context.Context, rec *store.ZoneRecord, req *api.CreateZoneRequest, r *revert.Reverter) error {
 	p.mu.Lock()
 	var nics []api.NIC
 	for i, nr := range req.NICs {
@@ -329,7 +330,7 @@ func (p *netPart) writeResolvConf(rec *store.ZoneRecord) error {
 	return nil
 }
 
-func (p *netPart) start(ctx context.Context, rec *store.ZoneRecord, pid int, r *revert.Reverter) error {
+func (p *netPart) Start(ctx context.Context, rec *store.ZoneRecord, pid int, r *revert.Reverter) error {
 	for _, nic := range rec.NICs {
 		if err := p.attach(rec, nic, pid); err != nil {
 			return fmt.Errorf("nic %s: %w", nic.Name, err)
@@ -409,14 +410,14 @@ func (p *netPart) detach(nic api.NIC, pid int) {
 	}
 }
 
-func (p *netPart) stopped(rec *store.ZoneRecord) {
+func (p *netPart) Stopped(rec *store.ZoneRecord) {
 	for _, nic := range rec.NICs {
 		p.detach(nic, 0)
 	}
 }
 
-func (p *netPart) destroy(rec *store.ZoneRecord) error {
-	p.stopped(rec)
+func (p *netPart) Destroy(rec *store.ZoneRecord) error {
+	p.Stopped(rec)
 	p.release(rec.NICs...)
 	fwds, err := p.m.store.ListPortForwards()
 	if err != nil {
@@ -502,7 +503,7 @@ func (p *netPart) settlePending(rec *store.ZoneRecord) error {
 // after a daemon restart (zones kept running, their veths stayed) or a
 // host reboot (nothing stayed). Last it sweeps every link of this
 // daemon's that no record names any more.
-func (p *netPart) reconcile(ctx context.Context, recs []*store.ZoneRecord) error {
+func (p *netPart) Reconcile(ctx context.Context, recs []*store.ZoneRecord) error {
 	if err := p.loadOwner(); err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/zoned-project/zoned/cgroups"
 	"github.com/zoned-project/zoned/errdefs"
 	"github.com/zoned-project/zoned/internal/revert"
+	"github.com/zoned-project/zoned/manager/part"
 	"github.com/zoned-project/zoned/procview"
 	"github.com/zoned-project/zoned/quota"
 	"github.com/zoned-project/zoned/store"
@@ -29,7 +30,7 @@ import (
 // running. Without FUSE a zone starts with the host's /proc files, a
 // warning in the log and in `zonectl show`.
 type viewPart struct {
-	basePart
+	part.Base
 	m *Manager
 
 	mu sync.Mutex
@@ -65,7 +66,7 @@ func newViewPart(m *Manager) *viewPart {
 	return &viewPart{m: m, degraded: map[string]string{}, disks: map[string]*procview.DiskQuota{}}
 }
 
-func (*viewPart) partName() string { return "proc view" }
+func (*viewPart) Name() string { return "proc view" }
 
 func (v *viewPart) state() string { return filepath.Join(v.m.fs.DataDir(), "procview") }
 
@@ -243,7 +244,7 @@ func (v *viewPart) setDegraded(zone, why string) {
 }
 
 // warnings says what is wrong with a zone's view, for show.
-func (v *viewPart) warnings(zone string) []string {
+func (v *viewPart) Warnings(zone string) []string {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if why, ok := v.degraded[zone]; ok {
@@ -255,7 +256,7 @@ func (v *viewPart) warnings(zone string) []string {
 // prestart makes sure the view serves the zone and adds its bind mounts
 // and seccomp rules to this start's spec (never stored: a start without
 // the view must not fail for want of their sources or its agent).
-func (v *viewPart) prestart(_ context.Context, rec *store.ZoneRecord, r *revert.Reverter) error {
+func (v *viewPart) Prestart(_ context.Context, rec *store.ZoneRecord, r *revert.Reverter) error {
 	v.learnDisk(rec) // runs btrfs-progs: before taking srv
 	v.srv.Lock()
 	if v.idle != nil {
@@ -311,7 +312,7 @@ func (v *viewPart) prestart(_ context.Context, rec *store.ZoneRecord, r *revert.
 
 // execSeccomp gives commands entering a zone the view's seccomp rules
 // too, while the view serves the zone.
-func (v *viewPart) execSeccomp(zone string, sc *specs.LinuxSeccomp) *specs.LinuxSeccomp {
+func (v *viewPart) ExecSeccomp(zone string, sc *specs.LinuxSeccomp) *specs.LinuxSeccomp {
 	v.mu.Lock()
 	_, degraded := v.degraded[zone]
 	v.mu.Unlock()
@@ -328,7 +329,7 @@ func (v *viewPart) execSeccomp(zone string, sc *specs.LinuxSeccomp) *specs.Linux
 // A failed update fails the start of a zone the view serves (its files
 // would show another init's uptime), rather than a warning nobody reads
 // and a 200; a zone started without the view (degraded) goes on.
-func (v *viewPart) start(_ context.Context, rec *store.ZoneRecord, pid int, _ *revert.Reverter) error {
+func (v *viewPart) Start(_ context.Context, rec *store.ZoneRecord, pid int, _ *revert.Reverter) error {
 	err := v.setZone(rec.Name, pid)
 	v.mu.Lock()
 	_, degraded := v.degraded[rec.Name]
@@ -351,9 +352,9 @@ func (v *viewPart) setZone(zone string, pid int) error {
 	return nil
 }
 
-func (v *viewPart) stopped(rec *store.ZoneRecord) { v.forget(rec.Name) }
+func (v *viewPart) Stopped(rec *store.ZoneRecord) { v.forget(rec.Name) }
 
-func (v *viewPart) destroy(rec *store.ZoneRecord) error {
+func (v *viewPart) Destroy(rec *store.ZoneRecord) error {
 	v.forget(rec.Name)
 	return nil
 }
@@ -383,7 +384,7 @@ func (v *viewPart) forget(zone string) {
 
 // close stops a lingering server when the daemon ends with no zone
 // running: nothing of zoned stays without zones.
-func (v *viewPart) close() {
+func (v *viewPart) Close() {
 	v.srv.Lock()
 	defer v.srv.Unlock()
 	v.closed = true
@@ -430,7 +431,7 @@ func (v *viewPart) stopServer() {
 
 // reconcile serves the zones that run (a view that died with the host or
 // was killed comes back) and stops a view that serves none.
-func (v *viewPart) reconcile(_ context.Context, recs []*store.ZoneRecord) error {
+func (v *viewPart) Reconcile(_ context.Context, recs []*store.ZoneRecord) error {
 	running, started := 0, false
 	for _, rec := range recs {
 		if rec.State != api.StateRunning || rec.InitPID <= 0 {
@@ -471,9 +472,12 @@ func (v *viewPart) reconcile(_ context.Context, recs []*store.ZoneRecord) error 
 func (m *Manager) zoneWarnings(zone string) []string {
 	var out []string
 	for _, p := range m.parts {
-		if w, ok := p.(interface{ warnings(string) []string }); ok {
-			out = append(out, w.warnings(zone)...)
+		if w, ok := p.(part.Warner); ok {
+			out = append(out, w.Warnings(zone)...)
 		}
 	}
 	return out
 }
+
+// After: the view serves the disk quota and the limits those parts set up.
+func (*viewPart) After() []string { return []string{"disk quota", "resources"} }

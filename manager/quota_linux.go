@@ -13,6 +13,7 @@ import (
 	"github.com/zoned-project/zoned/errdefs"
 	"github.com/zoned-project/zoned/fsshare"
 	"github.com/zoned-project/zoned/internal/revert"
+	"github.com/zoned-project/zoned/manager/part"
 	"github.com/zoned-project/zoned/quota"
 	"github.com/zoned-project/zoned/store"
 )
@@ -26,7 +27,7 @@ const diskQuotaAnnotation = "org.zoned.disk-quota"
 // and DiskInodes). It makes the zone's directory itself, before the layer
 // is created in it, so nothing the zone ever writes is outside the cap.
 type quotaPart struct {
-	basePart
+	part.Base
 	m *Manager
 	// backends are the quota backends of zones that started or were
 	// adopted, by zone name: stats of all zones must not read the store.
@@ -35,7 +36,7 @@ type quotaPart struct {
 	hits quotaHits
 }
 
-func (*quotaPart) partName() string { return "disk quota" }
+func (*quotaPart) Name() string { return "disk quota" }
 
 // imagesDir is where the image backend keeps zones' disk images, beside
 // zones/ and not in it: each image is mounted over zones/NAME.
@@ -47,7 +48,7 @@ func (q *quotaPart) zonesDir() string { return filepath.Dir(q.m.fs.ZoneDir("x"))
 // snapshot subvolume in a btrfs pool) rather than on zones/NAME.
 const quotaOnLayerAnnotation = "org.zoned.disk-quota-on-layer"
 
-func (q *quotaPart) validateCreate(_ context.Context, req *api.CreateZoneRequest) error {
+func (q *quotaPart) ValidateCreate(_ context.Context, req *api.CreateZoneRequest) error {
 	l := quota.Limits{Bytes: req.Resources.DiskBytes, Inodes: req.Resources.DiskInodes}
 	if err := quota.Validate(l); err != nil {
 		return errdefs.WithField("resources", err)
@@ -164,7 +165,7 @@ func (q *quotaPart) makeZoneDir(_ context.Context, req *api.CreateZoneRequest, d
 	return nil
 }
 
-func (q *quotaPart) create(_ context.Context, rec *store.ZoneRecord, req *api.CreateZoneRequest, _ *revert.Reverter) error {
+func (q *quotaPart) Create(_ context.Context, rec *store.ZoneRecord, req *api.CreateZoneRequest, _ *revert.Reverter) error {
 	if req.Resources.DiskBytes == 0 || rec.Spec == nil {
 		return nil
 	}
@@ -222,7 +223,7 @@ func (q *quotaPart) backend(rec *store.ZoneRecord) (quota.Backend, error) {
 
 // prestart mounts the zone's disk image again after a host reboot, before
 // the zone's init looks for its layer.
-func (q *quotaPart) prestart(_ context.Context, rec *store.ZoneRecord, _ *revert.Reverter) error {
+func (q *quotaPart) Prestart(_ context.Context, rec *store.ZoneRecord, _ *revert.Reverter) error {
 	b, err := q.backend(rec)
 	if err != nil || b == nil {
 		return err
@@ -233,18 +234,18 @@ func (q *quotaPart) prestart(_ context.Context, rec *store.ZoneRecord, _ *revert
 
 // start counts the zone's quota hits from 0, as its cgroup's counters
 // start from 0.
-func (q *quotaPart) start(_ context.Context, rec *store.ZoneRecord, _ int, r *revert.Reverter) error {
+func (q *quotaPart) Start(_ context.Context, rec *store.ZoneRecord, _ int, r *revert.Reverter) error {
 	r.Add(func() { q.unwatchHits(rec.Name) })
 	q.watchHits(rec, false)
 	return nil
 }
 
-func (q *quotaPart) stopped(rec *store.ZoneRecord) { q.unwatchHits(rec.Name) }
+func (q *quotaPart) Stopped(rec *store.ZoneRecord) { q.unwatchHits(rec.Name) }
 
 // reconcile mounts every zone's disk image at daemon start, so a stopped
 // zone's files are where the daemon writes them (hostname, devices) after
 // a host reboot too.
-func (q *quotaPart) reconcile(_ context.Context, recs []*store.ZoneRecord) error {
+func (q *quotaPart) Reconcile(_ context.Context, recs []*store.ZoneRecord) error {
 	for _, rec := range recs {
 		if rec.State == api.StateDestroying || rec.State == api.StateCreating {
 			continue
@@ -268,7 +269,7 @@ func (q *quotaPart) reconcile(_ context.Context, recs []*store.ZoneRecord) error
 // destroy removes the zone's directory with its quota: image unmounted and
 // deleted, qgroup or project limit dropped. A zone whose create died half
 // way has no annotation yet; its image, if any, is found by name.
-func (q *quotaPart) destroy(rec *store.ZoneRecord) error {
+func (q *quotaPart) Destroy(rec *store.ZoneRecord) error {
 	if v, ok := q.backends.LoadAndDelete(rec.Name); ok {
 		v.(*quotaRef).usage.Close()
 	}
@@ -293,7 +294,7 @@ func (q *quotaPart) destroy(rec *store.ZoneRecord) error {
 	return b.Remove(dir)
 }
 
-func (q *quotaPart) updateResources(rec *store.ZoneRecord, res *api.Resources, patch *api.ResourcesPatch) error {
+func (q *quotaPart) UpdateResources(rec *store.ZoneRecord, res *api.Resources, patch *api.ResourcesPatch) error {
 	if patch.DiskBytes == nil && patch.DiskInodes == nil {
 		return nil
 	}
@@ -380,7 +381,7 @@ func (q *quotaPart) setRef(zone string, b quota.Backend, dir string) {
 // walking their layer, too slow for stats of every zone at once. The
 // read samples the quota too, so a hit is counted by the time a reader
 // that saw the write refused asks.
-func (q *quotaPart) fillStats(zone string, st *api.ZoneStats) {
+func (q *quotaPart) FillStats(zone string, st *api.ZoneStats) {
 	st.Fails.Quota = q.sampleHit(zone)
 	v, ok := q.backends.Load(zone)
 	if !ok {

@@ -221,7 +221,7 @@ func (q *quotaPart) emitHit(zone string, n uint64) {
 }
 
 // close stops the sampler and the kernel's warnings and frees the probes.
-func (q *quotaPart) close() {
+func (q *quotaPart) Close() {
 	h := &q.hits
 	h.mu.Lock()
 	stop, done, w := h.stop, h.done, h.warnings

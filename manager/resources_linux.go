@@ -21,6 +21,7 @@ import (
 	"github.com/zoned-project/zoned/internal/revert"
 	"github.com/zoned-project/zoned/internal/units"
 	"github.com/zoned-project/zoned/internal/validate"
+	"github.com/zoned-project/zoned/manager/part"
 	"github.com/zoned-project/zoned/store"
 )
 
@@ -73,19 +74,10 @@ func (m *Manager) zoneIODir(zone string) string {
 	return dir
 }
 
-// statsFiller is a part that adds its own figures to a zone's stats: the
-// disk quota part fills disk and inode use and quota hits. The manager
-// calls every part that implements it.
-// It gets the zone's name only: stats of all zones do not read the store,
-// so a filler keeps what it needs (its pool, its quota ID) itself.
-type statsFiller interface {
-	fillStats(zone string, st *api.ZoneStats)
-}
-
 // resourcePart watches each running zone's cgroup for OOM kills and
 // publishes them as events, and remembers CPU samples for CPU percent.
 type resourcePart struct {
-	basePart
+	part.Base
 	m *Manager
 
 	mu       sync.Mutex
@@ -110,12 +102,12 @@ func newResourcePart(m *Manager) *resourcePart {
 	return &resourcePart{m: m, watches: map[string]*cgroups.OOMWatch{}, cpuLast: map[string]cpuSample{}, cpuPrior: map[string]float64{}, started: map[string]time.Time{}}
 }
 
-func (p *resourcePart) partName() string { return "resources" }
+func (p *resourcePart) Name() string { return "resources" }
 
 // start begins watching for OOM kills before the guest's init runs, so no
 // kill is missed. A watch that cannot be set up is logged, not fatal: the
 // zone runs under its limits either way, only the events are lost.
-func (p *resourcePart) start(ctx context.Context, rec *store.ZoneRecord, pid int, r *revert.Reverter) error {
+func (p *resourcePart) Start(ctx context.Context, rec *store.ZoneRecord, pid int, r *revert.Reverter) error {
 	r.Add(func() { p.unwatch(rec.Name) })
 	if err := p.watch(rec.Name, time.Now().UTC()); err != nil {
 		p.m.log.Warn("cannot watch zone for OOM kills", "zone", rec.Name, "err", err)
@@ -123,20 +115,20 @@ func (p *resourcePart) start(ctx context.Context, rec *store.ZoneRecord, pid int
 	return nil
 }
 
-func (p *resourcePart) stopped(rec *store.ZoneRecord) {
+func (p *resourcePart) Stopped(rec *store.ZoneRecord) {
 	p.unwatch(rec.Name)
 	if rec.InitPID > 0 {
 		kfile.Forget("/proc/" + strconv.Itoa(rec.InitPID))
 	}
 }
 
-func (p *resourcePart) destroy(rec *store.ZoneRecord) error {
+func (p *resourcePart) Destroy(rec *store.ZoneRecord) error {
 	p.unwatch(rec.Name)
 	return nil
 }
 
 // reconcile watches the zones adopted after a daemon restart.
-func (p *resourcePart) reconcile(ctx context.Context, recs []*store.ZoneRecord) error {
+func (p *resourcePart) Reconcile(ctx context.Context, recs []*store.ZoneRecord) error {
 	for _, rec := range recs {
 		if rec.State != api.StateRunning {
 			continue
@@ -351,8 +343,8 @@ func (m *Manager) zoneStats(name string, pid int, started *time.Time) (*api.Zone
 		}
 	}
 	for _, p := range m.parts {
-		if f, ok := p.(statsFiller); ok {
-			f.fillStats(name, st)
+		if f, ok := p.(part.StatsFiller); ok {
+			f.FillStats(name, st)
 		}
 	}
 	return st, nil
@@ -384,3 +376,7 @@ func readNetDev(pid int, st *api.ZoneStats) error {
 	}
 	return nil
 }
+
+// After: the quota makes the zone's directory before anything of the zone
+// exists, so resources come after it (and are undone before it).
+func (*resourcePart) After() []string { return []string{"disk quota"} }

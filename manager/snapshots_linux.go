@@ -11,6 +11,7 @@ import (
 	"github.com/zoned-project/zoned/cgroups"
 	"github.com/zoned-project/zoned/errdefs"
 	"github.com/zoned-project/zoned/internal/validate"
+	"github.com/zoned-project/zoned/manager/part"
 	"github.com/zoned-project/zoned/store"
 )
 
@@ -153,17 +154,17 @@ func (m *Manager) checkSnapshot(zone, snap string) error {
 // removes what an interrupted snapshot or restore left, and snapshots
 // on disk and records that lost their other half.
 type snapshotPart struct {
-	basePart
+	part.Base
 	m *Manager
 }
 
-func (snapshotPart) partName() string { return "snapshots" }
+func (snapshotPart) Name() string { return "snapshots" }
 
-func (p snapshotPart) destroy(rec *store.ZoneRecord) error {
+func (p snapshotPart) Destroy(rec *store.ZoneRecord) error {
 	return p.m.store.DeleteZoneSnapshots(rec.Name)
 }
 
-func (p snapshotPart) reconcile(ctx context.Context, recs []*store.ZoneRecord) error {
+func (p snapshotPart) Reconcile(ctx context.Context, recs []*store.ZoneRecord) error {
 	for _, rec := range recs {
 		if rec.State == api.StateRunning {
 			// A daemon that died while a snapshot or export held the
@@ -217,3 +218,7 @@ func (m *Manager) restartSnapshot(_ context.Context, op *api.Operation) (string,
 	}
 	return api.OutcomeRolledBack, nil
 }
+
+// After: snapshots live in the zone's pool under its quota, so destroy
+// removes them before the quota part removes the zone's disk.
+func (snapshotPart) After() []string { return []string{"disk quota"} }

@@ -69,7 +69,7 @@ func (m *Manager) createZone(ctx context.Context, req api.CreateZoneRequest, fil
 		return nil, errdefs.WithField("pool", err)
 	}
 	for _, p := range m.parts {
-		if err := p.validateCreate(ctx, &req); err != nil {
+		if err := p.ValidateCreate(ctx, &req); err != nil {
 			return nil, err
 		}
 	}
@@ -189,8 +189,8 @@ func (m *Manager) createZone(ctx context.Context, req api.CreateZoneRequest, fil
 	rec.Spec = spec
 	rec.CgroupPath = spec.Linux.CgroupsPath
 	for _, p := range m.parts {
-		if err := p.create(ctx, rec, &req, r); err != nil {
-			return nil, fmt.Errorf("%s: %w", p.partName(), err)
+		if err := p.Create(ctx, rec, &req, r); err != nil {
+			return nil, fmt.Errorf("%s: %w", p.Name(), err)
 		}
 	}
 	saved, err := m.store.UpdateZone(req.Name, func(z *store.ZoneRecord) error {
@@ -262,8 +262,8 @@ func (m *Manager) destroyParts(name string) error {
 		return err
 	}
 	for i := len(m.parts) - 1; i >= 0; i-- {
-		if err := m.parts[i].destroy(rec); err != nil {
-			return fmt.Errorf("%s: %w", m.parts[i].partName(), err)
+		if err := m.parts[i].Destroy(rec); err != nil {
+			return fmt.Errorf("%s: %w", m.parts[i].Name(), err)
 		}
 	}
 	return nil

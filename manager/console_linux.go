@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 
@@ -140,4 +142,76 @@ func (m *Manager) AttachConsole(ctx context.Context, name string, width, height 
 		_ = s.Resize(width, height)
 	}
 	return s, nil
+}
+
+// consoleLogMax is the size at which the console log is rotated once, so a
+// chatty guest cannot fill the host's disk.
+const consoleLogMax = 1 << 20
+
+// copyConsole keeps what the zone writes to /dev/console in console.log
+// and hands it to attached clients.
+func (m *Manager) copyConsole(name string, master *os.File, fan *consoleFanout) {
+	defer fan.end()
+	path := filepath.Join(m.fs.ZoneDir(name), "console.log")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		m.log.Warn("cannot open console log", "zone", name, "err", err)
+		_, _ = io.Copy(io.Discard, master)
+		return
+	}
+	defer func() { f.Close() }()
+	// Small: one of these lives per running zone, and a console's bursts
+	// are short lines. With a thousand zones 32 KiB each would be 32 MB.
+	buf := make([]byte, 4<<10)
+	for {
+		n, err := master.Read(buf)
+		if n > 0 {
+			if st, serr := f.Stat(); serr == nil && st.Size()+int64(n) > consoleLogMax {
+				f.Close()
+				_ = os.Rename(path, path+".1")
+				if f, serr = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); serr != nil {
+					return
+				}
+			}
+			_, _ = f.Write(buf[:n])
+			fan.write(buf[:n])
+		}
+		if err != nil {
+			return // EIO once the zone's last process holding the console is gone
+		}
+	}
+}
+
+// ConsoleLog returns what the zone wrote on its console, oldest first.
+func (m *Manager) ConsoleLog(ctx context.Context, name string) (io.ReadCloser, error) {
+	if err := validate.Name("zone", name); err != nil {
+		return nil, err
+	}
+	if _, err := m.store.GetZone(name); err != nil {
+		return nil, fmt.Errorf("zone %q: %w", name, err)
+	}
+	path := filepath.Join(m.fs.ZoneDir(name), "console.log")
+	var readers []io.Reader
+	var files multiCloser
+	for _, p := range []string{path + ".1", path} {
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		readers = append(readers, f)
+		files = append(files, f)
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(readers...), files}, nil
+}
+
+type multiCloser []io.Closer
+
+func (mc multiCloser) Close() error {
+	for _, c := range mc {
+		c.Close()
+	}
+	return nil
 }

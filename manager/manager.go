@@ -23,6 +23,7 @@ import (
 	"github.com/zoned-project/zoned/fsshare"
 	"github.com/zoned-project/zoned/internal/validate"
 	"github.com/zoned-project/zoned/manager/part"
+	"github.com/zoned-project/zoned/manager/part/view"
 	"github.com/zoned-project/zoned/namespaces"
 	"github.com/zoned-project/zoned/store"
 )
@@ -206,7 +207,7 @@ func (m *Manager) zoneParts() []part.Part {
 		m.quota,
 		newResourcePart(m),
 		newNetPart(m),
-		newViewPart(m),
+		view.New(partHost{m}, m.viewDisk),
 		labelsPart{},
 		snapshotPart{m: m},
 	}

@@ -7,6 +7,8 @@ import (
 	"github.com/zoned-project/zoned/api"
 	"github.com/zoned-project/zoned/internal/revert"
 	"github.com/zoned-project/zoned/manager/part"
+	"github.com/zoned-project/zoned/procview"
+	"github.com/zoned-project/zoned/quota"
 	"github.com/zoned-project/zoned/store"
 )
 
@@ -41,4 +43,30 @@ func (m *Manager) updateParts(rec *store.ZoneRecord, res *api.Resources, patch *
 		}
 	}
 	return nil
+}
+
+// zoneWarnings collects what parts say works less than asked for a zone.
+func (m *Manager) zoneWarnings(zone string) []string {
+	var out []string
+	for _, p := range m.parts {
+		if w, ok := p.(part.Warner); ok {
+			out = append(out, w.Warnings(zone)...)
+		}
+	}
+	return out
+}
+
+// viewDisk is what the /proc view tells statfs in a zone about its disk:
+// a btrfs qgroup's counters, since btrfs's statfs reports the whole
+// filesystem; the other backends' statfs reports the quota itself.
+func (m *Manager) viewDisk(rec *store.ZoneRecord) (*procview.DiskQuota, error) {
+	r := m.quota.reader(rec.Name)
+	if r == nil || rec.Spec == nil || rec.Spec.Annotations[diskQuotaAnnotation] != quota.BtrfsQgroup {
+		return nil, nil
+	}
+	c, err := r.BtrfsCounters()
+	if err != nil {
+		return nil, err
+	}
+	return &procview.DiskQuota{UsedFiles: c.Used, LimitFile: c.Limit}, nil
 }

@@ -10,15 +10,34 @@
 //	├── instance : the daemon's instance ID, 8 hex digits (instance.go);
 //	│              it names the daemon's nft tables and tags its links
 //	├── zones
-//	│   └── <zone name> : ZoneRecord as JSON
+//	│   └── <zone name> : zoneV1 as JSON (ZoneRecord)
 //	├── templates
-//	│   └── <template name> : TemplateRecord as JSON
+//	│   └── <template name> : templateV1 as JSON (TemplateRecord)
+//	├── networks
+//	│   └── <network name> : networkV1 as JSON (NetworkRecord)
+//	├── portforwards
+//	│   └── <protocol>/<host port> : portForwardV1 as JSON (api.PortForward)
 //	├── operations
-//	│   └── <operation id> : api.Operation as JSON (store/operations.go)
-//	├── networks, portforwards, pools, snapshots : their records as JSON
+//	│   └── <operation id> : operationV1 as JSON (api.Operation)
+//	├── pools
+//	│   └── <pool name> : poolV1 as JSON (PoolRecord; the default pool
+//	│                     is not stored)
+//	├── snapshots
+//	│   └── <zone name>@<snapshot name> : snapshotV1 as JSON (SnapshotRecord)
 //	└── quarantine
 //	    └── <bucket>/<key> : a record that did not decode at open, moved
 //	                         here as it was (open.go); nothing reads it
+//
+// Update this tree each time the layout changes, with a migration
+// (store.go); TestSchemaTreeIsComplete fails when a bucket is missing
+// from it.
+//
+// The disk types (…V1) are the store's own, apart from the api wire
+// types the rest of zoned passes around; records.go converts between
+// them and is the only place that does, so renaming an api field can
+// never migrate the database by accident. testdata/v1.db is a store
+// written before the disk types existed, which every later build must
+// still read (fixture_test.go).
 //
 // Values are JSON so that a person with bbolt's CLI can read them and a new
 // field needs no migration; migrations are for changes of layout or meaning.

@@ -1,13 +1,6 @@
 package store
 
-// Networks and port forwards, in buckets of their own:
-//
-//	v1
-//	├── networks
-//	│   └── <network name> : NetworkRecord as JSON
-//	└── portforwards
-//	    └── <protocol>/<host port> : api.PortForward as JSON (with its zone)
-//
+// Networks and port forwards have buckets of their own (doc.go's tree).
 // A zone's NICs live in its ZoneRecord, so a NIC and its zone change in
 // one transaction; which NICs use a network is found from the zones.
 
@@ -31,7 +24,7 @@ var (
 // NetworkRecord is everything zoned keeps about a network.
 type NetworkRecord struct {
 	api.Network
-	CreatedAt time.Time `json:"created_at"`
+	CreatedAt time.Time
 }
 
 // CreateNetwork stores a new network; check runs inside the same
@@ -47,11 +40,7 @@ func (s *Store) CreateNetwork(rec *NetworkRecord, check func(others []*NetworkRe
 			return fmt.Errorf("network %q: %w", rec.Name, errdefs.ErrAlreadyExists)
 		}
 		var others []*NetworkRecord
-		if err := b.ForEach(func(k, v []byte) error {
-			o := new(NetworkRecord)
-			if _, err := get(b, string(k), o); err != nil {
-				return err
-			}
+		if err := networkKind.each(tx, func(_ []byte, o *NetworkRecord) error {
 			others = append(others, o)
 			return nil
 		}); err != nil {
@@ -62,16 +51,16 @@ func (s *Store) CreateNetwork(rec *NetworkRecord, check func(others []*NetworkRe
 				return err
 			}
 		}
-		return put(b, rec.Name, rec)
+		return networkKind.put(tx, rec.Name, rec)
 	})
 }
 
 // GetNetwork returns a network, or an error wrapping ErrNotFound.
 func (s *Store) GetNetwork(name string) (*NetworkRecord, error) {
-	rec := new(NetworkRecord)
-	err := s.db.View(func(tx *bolt.Tx) error {
-		ok, err := get(bucket(tx, bucketNetworks), name, rec)
-		if err == nil && !ok {
+	var rec *NetworkRecord
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		rec, err = networkKind.get(tx, name)
+		if err == nil && rec == nil {
 			err = fmt.Errorf("network %q: %w", name, errdefs.ErrNotFound)
 		}
 		return err
@@ -84,7 +73,7 @@ func (s *Store) GetNetwork(name string) (*NetworkRecord, error) {
 
 // ListNetworks returns every network, sorted by name.
 func (s *Store) ListNetworks() ([]*NetworkRecord, error) {
-	return list[NetworkRecord](s, bucketNetworks)
+	return networkKind.list(s)
 }
 
 // DeleteNetwork removes a network's record when inUse, run in the same
@@ -96,12 +85,7 @@ func (s *Store) DeleteNetwork(name string, inUse func(zones []*ZoneRecord) error
 			return fmt.Errorf("network %q: %w", name, errdefs.ErrNotFound)
 		}
 		var zones []*ZoneRecord
-		zb := bucket(tx, bucketZones)
-		if err := zb.ForEach(func(k, v []byte) error {
-			z := new(ZoneRecord)
-			if _, err := get(zb, string(k), z); err != nil {
-				return err
-			}
+		if err := zoneKind.each(tx, func(_ []byte, z *ZoneRecord) error {
 			zones = append(zones, z)
 			return nil
 		}); err != nil {
@@ -122,11 +106,14 @@ func (s *Store) AddPortForward(pf api.PortForward) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := bucket(tx, bucketPortForwards)
 		key := portForwardKey(pf.Protocol, pf.HostPort)
-		old := new(api.PortForward)
-		if ok, _ := get(b, key, old); ok {
+		if b.Get([]byte(key)) != nil {
+			old, err := portForwardKind.get(tx, key)
+			if err != nil {
+				return err
+			}
 			return fmt.Errorf("host port %s is already forwarded to zone %q: %w", key, old.Zone, errdefs.ErrAlreadyExists)
 		}
-		return put(b, key, pf)
+		return portForwardKind.put(tx, key, &pf)
 	})
 }
 
@@ -135,10 +122,9 @@ func (s *Store) DeletePortForward(zone, proto string, port int) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := bucket(tx, bucketPortForwards)
 		key := portForwardKey(proto, port)
-		old := new(api.PortForward)
-		if ok, err := get(b, key, old); err != nil {
+		if old, err := portForwardKind.get(tx, key); err != nil {
 			return err
-		} else if !ok || (zone != "" && old.Zone != zone) {
+		} else if old == nil || (zone != "" && old.Zone != zone) {
 			return fmt.Errorf("port forward %s of zone %q: %w", key, zone, errdefs.ErrNotFound)
 		}
 		return b.Delete([]byte(key))
@@ -147,5 +133,5 @@ func (s *Store) DeletePortForward(zone, proto string, port int) error {
 
 // ListPortForwards returns every port forward.
 func (s *Store) ListPortForwards() ([]*api.PortForward, error) {
-	return list[api.PortForward](s, bucketPortForwards)
+	return portForwardKind.list(s)
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -16,8 +15,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/zoned-project/zoned/api"
 )
 
 var (
@@ -149,16 +146,14 @@ func (s *Store) Check() (err error) {
 // recordDecoders names, for each bucket of records, a check that a value
 // decodes as that bucket's record.
 var recordDecoders = map[string]func([]byte) error{
-	string(bucketZones):        decodes[ZoneRecord],
-	string(bucketTemplates):    decodes[TemplateRecord],
-	string(bucketNetworks):     decodes[NetworkRecord],
-	string(bucketPortForwards): decodes[api.PortForward],
-	string(bucketOperations):   decodes[api.Operation],
-	string(bucketPools):        decodes[PoolRecord],
-	string(bucketSnapshots):    decodes[SnapshotRecord],
+	string(bucketZones):        zoneKind.check,
+	string(bucketTemplates):    templateKind.check,
+	string(bucketNetworks):     networkKind.check,
+	string(bucketPortForwards): portForwardKind.check,
+	string(bucketOperations):   operationKind.check,
+	string(bucketPools):        poolKind.check,
+	string(bucketSnapshots):    snapshotKind.check,
 }
-
-func decodes[T any](v []byte) error { return json.Unmarshal(v, new(T)) }
 
 // dataBuckets are the buckets of records under the root.
 func dataBuckets() [][]byte {

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"time"
@@ -20,7 +19,7 @@ func (s *Store) PutOperation(op *api.Operation) error {
 		return fmt.Errorf("put operation: no id: %w", errdefs.ErrInvalid)
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		return put(bucket(tx, bucketOperations), op.ID, op)
+		return operationKind.put(tx, op.ID, op)
 	})
 	if err != nil {
 		return fmt.Errorf("put operation %s: %w", op.ID, err)
@@ -31,10 +30,10 @@ func (s *Store) PutOperation(op *api.Operation) error {
 // GetOperation returns an operation's record, or an error wrapping
 // ErrNotFound.
 func (s *Store) GetOperation(id string) (*api.Operation, error) {
-	op := new(api.Operation)
-	err := s.db.View(func(tx *bolt.Tx) error {
-		ok, err := get(bucket(tx, bucketOperations), id, op)
-		if err == nil && !ok {
+	var op *api.Operation
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		op, err = operationKind.get(tx, id)
+		if err == nil && op == nil {
 			err = fmt.Errorf("operation %q: %w", id, errdefs.ErrNotFound)
 		}
 		return err
@@ -47,7 +46,7 @@ func (s *Store) GetOperation(id string) (*api.Operation, error) {
 
 // ListOperations returns every operation's record, oldest first.
 func (s *Store) ListOperations() ([]*api.Operation, error) {
-	ops, err := list[api.Operation](s, bucketOperations)
+	ops, err := operationKind.list(s)
 	if err != nil {
 		return nil, err
 	}
@@ -68,11 +67,7 @@ func (s *Store) PruneOperations(keep int, olderThan time.Time) (int, error) {
 			end time.Time
 		}
 		var done []fin
-		err := b.ForEach(func(k, v []byte) error {
-			var op api.Operation
-			if err := json.Unmarshal(v, &op); err != nil {
-				return fmt.Errorf("decode operation %q: %w", k, err)
-			}
+		err := operationKind.each(tx, func(k []byte, op *api.Operation) error {
 			if op.Status != api.OperationRunning {
 				done = append(done, fin{append([]byte(nil), k...), op.UpdatedAt})
 			}

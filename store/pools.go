@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -11,12 +10,7 @@ import (
 	"github.com/zoned-project/zoned/internal/validate"
 )
 
-// Buckets of storage objects (the schema tree in store.go gains):
-//
-//	├── pools
-//	│   └── <pool name> : PoolRecord as JSON (the default pool is not stored)
-//	└── snapshots
-//	    └── <zone name>@<snapshot name> : SnapshotRecord as JSON
+// Buckets of storage objects (in doc.go's tree).
 var (
 	bucketPools     = []byte("pools")
 	bucketSnapshots = []byte("snapshots")
@@ -25,10 +19,10 @@ var (
 // PoolRecord is a storage pool: a directory holding zone layers and the
 // backend that makes them.
 type PoolRecord struct {
-	Name      string    `json:"name"`
-	Path      string    `json:"path"`
-	Backend   string    `json:"backend"`
-	CreatedAt time.Time `json:"created_at"`
+	Name      string
+	Path      string
+	Backend   string
+	CreatedAt time.Time
 }
 
 // CreatePool stores a new pool record.
@@ -41,7 +35,7 @@ func (s *Store) CreatePool(rec *PoolRecord) error {
 		if b.Get([]byte(rec.Name)) != nil {
 			return fmt.Errorf("pool %q: %w", rec.Name, errdefs.ErrAlreadyExists)
 		}
-		return put(b, rec.Name, rec)
+		return poolKind.put(tx, rec.Name, rec)
 	})
 	if err != nil {
 		return fmt.Errorf("create pool record: %w", err)
@@ -51,7 +45,7 @@ func (s *Store) CreatePool(rec *PoolRecord) error {
 
 // ListPools returns every stored pool, sorted by name.
 func (s *Store) ListPools() ([]*PoolRecord, error) {
-	return list[PoolRecord](s, bucketPools)
+	return poolKind.list(s)
 }
 
 // DeletePool removes a pool's record.
@@ -72,10 +66,8 @@ func (s *Store) ZonesInPool(name string) ([]string, error) {
 	var out []string
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return bucket(tx, bucketZones).ForEach(func(k, v []byte) error {
-			var rec struct {
-				Pool string `json:"pool"`
-			}
-			if err := json.Unmarshal(v, &rec); err != nil {
+			rec, err := decodeZoneRefs(v)
+			if err != nil {
 				return fmt.Errorf("decode zone %q: %w", k, err)
 			}
 			if rec.Pool == name || isDefault && (rec.Pool == "" || rec.Pool == "default") {

@@ -12,12 +12,12 @@ import (
 
 // SnapshotRecord is a snapshot of a zone's own layer.
 type SnapshotRecord struct {
-	Zone      string    `json:"zone"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"created_at"`
+	Zone      string
+	Name      string
+	CreatedAt time.Time
 	// Running says the zone ran (frozen for the moment) when it was taken.
-	Running   bool  `json:"running,omitempty"`
-	SizeBytes int64 `json:"size_bytes"`
+	Running   bool
+	SizeBytes int64
 }
 
 func snapshotKey(zone, name string) string { return zone + "@" + name }
@@ -30,7 +30,7 @@ func (s *Store) CreateSnapshot(rec *SnapshotRecord) error {
 		if b.Get([]byte(k)) != nil {
 			return fmt.Errorf("snapshot %s: %w", k, errdefs.ErrAlreadyExists)
 		}
-		return put(b, k, rec)
+		return snapshotKind.put(tx, k, rec)
 	})
 	if err != nil {
 		return fmt.Errorf("create snapshot record: %w", err)
@@ -41,10 +41,10 @@ func (s *Store) CreateSnapshot(rec *SnapshotRecord) error {
 // GetSnapshot returns a snapshot's record, or an error wrapping
 // ErrNotFound.
 func (s *Store) GetSnapshot(zone, name string) (*SnapshotRecord, error) {
-	rec := new(SnapshotRecord)
-	err := s.db.View(func(tx *bolt.Tx) error {
-		ok, err := get(bucket(tx, bucketSnapshots), snapshotKey(zone, name), rec)
-		if err == nil && !ok {
+	var rec *SnapshotRecord
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		rec, err = snapshotKind.get(tx, snapshotKey(zone, name))
+		if err == nil && rec == nil {
 			err = fmt.Errorf("snapshot %s@%s: %w", zone, name, errdefs.ErrNotFound)
 		}
 		return err
@@ -58,7 +58,7 @@ func (s *Store) GetSnapshot(zone, name string) (*SnapshotRecord, error) {
 // ListSnapshots returns the zone's snapshots, sorted by name; zone ""
 // lists every zone's.
 func (s *Store) ListSnapshots(zone string) ([]*SnapshotRecord, error) {
-	all, err := list[SnapshotRecord](s, bucketSnapshots)
+	all, err := snapshotKind.list(s)
 	if err != nil || zone == "" {
 		return all, err
 	}

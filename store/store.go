@@ -2,7 +2,6 @@ package store
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -166,41 +165,4 @@ func (s *Store) migrate() error {
 // bucket returns a kind's bucket; migrate created them all.
 func bucket(tx *bolt.Tx, name []byte) *bolt.Bucket {
 	return tx.Bucket(bucketRoot).Bucket(name)
-}
-
-// get decodes key's value in kind's bucket into v; false when absent.
-func get(b *bolt.Bucket, key string, v any) (bool, error) {
-	data := b.Get([]byte(key))
-	if data == nil {
-		return false, nil
-	}
-	// Unmarshal copies everything out of data, which dies with the tx.
-	if err := json.Unmarshal(data, v); err != nil {
-		return true, fmt.Errorf("decode %q: %w", key, err)
-	}
-	return true, nil
-}
-
-func put(b *bolt.Bucket, key string, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode %q: %w", key, err)
-	}
-	return b.Put([]byte(key), data)
-}
-
-// list decodes every value in a bucket, in key (name) order.
-func list[T any](s *Store, name []byte) ([]*T, error) {
-	var out []*T
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return bucket(tx, name).ForEach(func(k, v []byte) error {
-			rec := new(T)
-			if err := json.Unmarshal(v, rec); err != nil {
-				return fmt.Errorf("decode %s %q: %w", name, k, err)
-			}
-			out = append(out, rec)
-			return nil
-		})
-	})
-	return out, err
 }

@@ -287,14 +287,9 @@ func TestMigrations(t *testing.T) {
 		name:    "test: rewrite hostnames",
 		migrate: func(tx *bolt.Tx) error {
 			runs++
-			b := bucket(tx, bucketZones)
-			return b.ForEach(func(k, _ []byte) error {
-				rec := new(ZoneRecord)
-				if _, err := get(b, string(k), rec); err != nil {
-					return err
-				}
+			return zoneKind.each(tx, func(k []byte, rec *ZoneRecord) error {
 				rec.Hostname = "MIGRATED"
-				return put(b, string(k), rec)
+				return zoneKind.put(tx, string(k), rec)
 			})
 		},
 	}}

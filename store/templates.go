@@ -19,14 +19,14 @@ const (
 
 // TemplateRecord is everything zoned keeps about an OS template.
 type TemplateRecord struct {
-	Name      string    `json:"name"`
-	Source    string    `json:"source"` // builtin | debootstrap | tar
-	Suite     string    `json:"suite,omitempty"`
-	Include   []string  `json:"include,omitempty"`
-	Init      string    `json:"init"`
-	State     string    `json:"state"` // TemplateBuilding or TemplateReady
-	SizeBytes int64     `json:"size_bytes"`
-	CreatedAt time.Time `json:"created_at"`
+	Name      string
+	Source    string // builtin | debootstrap | tar
+	Suite     string
+	Include   []string
+	Init      string
+	State     string // TemplateBuilding or TemplateReady
+	SizeBytes int64
+	CreatedAt time.Time
 }
 
 // CreateTemplate stores a new template record.
@@ -39,7 +39,7 @@ func (s *Store) CreateTemplate(rec *TemplateRecord) error {
 		if b.Get([]byte(rec.Name)) != nil {
 			return fmt.Errorf("template %q: %w", rec.Name, errdefs.ErrAlreadyExists)
 		}
-		return put(b, rec.Name, rec)
+		return templateKind.put(tx, rec.Name, rec)
 	})
 	if err != nil {
 		return fmt.Errorf("create template record: %w", err)
@@ -50,10 +50,10 @@ func (s *Store) CreateTemplate(rec *TemplateRecord) error {
 // GetTemplate returns the template's record, or an error wrapping
 // ErrNotFound.
 func (s *Store) GetTemplate(name string) (*TemplateRecord, error) {
-	rec := new(TemplateRecord)
-	err := s.db.View(func(tx *bolt.Tx) error {
-		ok, err := get(bucket(tx, bucketTemplates), name, rec)
-		if err == nil && !ok {
+	var rec *TemplateRecord
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		rec, err = templateKind.get(tx, name)
+		if err == nil && rec == nil {
 			err = fmt.Errorf("template %q: %w", name, errdefs.ErrNotFound)
 		}
 		return err
@@ -66,7 +66,7 @@ func (s *Store) GetTemplate(name string) (*TemplateRecord, error) {
 
 // ListTemplates returns every template record, sorted by name.
 func (s *Store) ListTemplates() ([]*TemplateRecord, error) {
-	return list[TemplateRecord](s, bucketTemplates)
+	return templateKind.list(s)
 }
 
 // UpdateTemplate changes a template's record in one transaction, as
@@ -74,20 +74,18 @@ func (s *Store) ListTemplates() ([]*TemplateRecord, error) {
 func (s *Store) UpdateTemplate(name string, fn func(*TemplateRecord) error) (*TemplateRecord, error) {
 	var out *TemplateRecord
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := bucket(tx, bucketTemplates)
-		rec := new(TemplateRecord)
-		ok, err := get(b, name, rec)
+		rec, err := templateKind.get(tx, name)
 		if err != nil {
 			return err
 		}
-		if !ok {
+		if rec == nil {
 			return fmt.Errorf("template %q: %w", name, errdefs.ErrNotFound)
 		}
 		if err := fn(rec); err != nil {
 			return err
 		}
 		rec.Name = name
-		if err := put(b, name, rec); err != nil {
+		if err := templateKind.put(tx, name, rec); err != nil {
 			return err
 		}
 		out = rec

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -15,54 +14,54 @@ import (
 
 // ZoneRecord is everything zoned keeps about a zone.
 type ZoneRecord struct {
-	Name      string `json:"name"`
-	UUID      string `json:"uuid"`
-	Template  string `json:"template"`
-	Hostname  string `json:"hostname"`
-	Autostart bool   `json:"autostart"`
+	Name      string
+	UUID      string
+	Template  string
+	Hostname  string
+	Autostart bool
 	// AutostartPriority orders autostart (higher first) and host shutdown
 	// (lower first); AutostartDelaySeconds is the pause after starting
 	// this zone before the next priority group.
-	AutostartPriority     int           `json:"autostart_priority,omitempty"`
-	AutostartDelaySeconds int           `json:"autostart_delay_seconds,omitempty"`
-	Resources             api.Resources `json:"resources"`
-	Spec                  *specs.Spec   `json:"spec,omitempty"`
-	State                 api.ZoneState `json:"state"`
-	InitPID               int           `json:"init_pid,omitempty"`
+	AutostartPriority     int
+	AutostartDelaySeconds int
+	Resources             api.Resources
+	Spec                  *specs.Spec
+	State                 api.ZoneState
+	InitPID               int
 	// InitStartTime is the init's starttime from /proc/PID/stat; with
 	// InitPID it names the process even after the PID is reused.
-	InitStartTime uint64     `json:"init_start_time,omitempty"`
-	CgroupPath    string     `json:"cgroup_path,omitempty"`
-	CreatedAt     time.Time  `json:"created_at"`
-	StartedAt     *time.Time `json:"started_at,omitempty"`
-	LastExit      string     `json:"last_exit,omitempty"`
+	InitStartTime uint64
+	CgroupPath    string
+	CreatedAt     time.Time
+	StartedAt     *time.Time
+	LastExit      string
 	// QuotaHits counts the times the running zone hit its disk quota
 	// since it started (api.ZoneFails.Quota), kept here so that a daemon
 	// restart, which adopts the zone, does not reset it as it does not
 	// reset the cgroup's counters.
-	QuotaHits uint64 `json:"quota_hits,omitempty"`
+	QuotaHits uint64
 	// Privileged zones have no user namespace (root inside is host root).
-	Privileged bool `json:"privileged,omitempty"`
+	Privileged bool
 	// Devices are the optional host devices the zone asked for.
-	Devices []string `json:"devices,omitempty"`
+	Devices []string
 	// IDMapBase and IDMapSize are an unprivileged zone's range of host
 	// UIDs and GIDs (zone ID n is host ID IDMapBase+n), allocated by
 	// CreateZoneWithIDMap; both 0 for a privileged zone. Deleting the
 	// record frees the range.
-	IDMapBase uint32 `json:"idmap_base,omitempty"`
-	IDMapSize uint32 `json:"idmap_size,omitempty"`
+	IDMapBase uint32
+	IDMapSize uint32
 	// Pool is the storage pool of the zone's own layer ("" before pools
 	// existed means the default pool).
-	Pool string `json:"pool,omitempty"`
+	Pool string
 	// NICs are the zone's network interfaces as configured, with the
 	// addresses and MACs zoned chose for them.
-	NICs []api.NIC `json:"nics,omitempty"`
+	NICs []api.NIC
 	// DNS are the nameservers of the zone's /etc/resolv.conf.
-	DNS    []string          `json:"dns,omitempty"`
-	Labels map[string]string `json:"labels,omitempty"`
+	DNS    []string
+	Labels map[string]string
 	// Revision is set by the store: 1 on create, +1 on each update. It lets
 	// a reader tell whether a record changed since it last looked.
-	Revision uint64 `json:"revision"`
+	Revision uint64
 }
 
 // CreateZone stores a new zone record with Revision 1 (set in rec too).
@@ -77,7 +76,7 @@ func (s *Store) CreateZone(rec *ZoneRecord) error {
 		}
 		stored := *rec
 		stored.Revision = 1
-		return put(b, rec.Name, &stored)
+		return zoneKind.put(tx, rec.Name, &stored)
 	})
 	if err != nil {
 		return fmt.Errorf("create zone record: %w", err)
@@ -107,15 +106,12 @@ func (s *Store) CreateZoneWithIDMap(rec *ZoneRecord, minBase, size uint32) error
 		type span struct{ lo, hi uint64 } // [lo, hi)
 		var used []span
 		err := b.ForEach(func(k, v []byte) error {
-			var r struct {
-				Base uint32 `json:"idmap_base"`
-				Size uint32 `json:"idmap_size"`
-			}
-			if err := json.Unmarshal(v, &r); err != nil {
+			r, err := decodeZoneRefs(v)
+			if err != nil {
 				return fmt.Errorf("decode zone %q: %w", k, err)
 			}
-			if r.Size > 0 {
-				used = append(used, span{uint64(r.Base), uint64(r.Base) + uint64(r.Size)})
+			if r.IDMapSize > 0 {
+				used = append(used, span{uint64(r.IDMapBase), uint64(r.IDMapBase) + uint64(r.IDMapSize)})
 			}
 			return nil
 		})
@@ -140,7 +136,7 @@ func (s *Store) CreateZoneWithIDMap(rec *ZoneRecord, minBase, size uint32) error
 			stored := *rec
 			stored.Revision = 1
 			stored.IDMapBase, stored.IDMapSize = uint32(base), size
-			if err := put(b, rec.Name, &stored); err != nil {
+			if err := zoneKind.put(tx, rec.Name, &stored); err != nil {
 				return err
 			}
 			rec.IDMapBase, rec.IDMapSize = stored.IDMapBase, size
@@ -157,10 +153,10 @@ func (s *Store) CreateZoneWithIDMap(rec *ZoneRecord, minBase, size uint32) error
 
 // GetZone returns the zone's record, or an error wrapping ErrNotFound.
 func (s *Store) GetZone(name string) (*ZoneRecord, error) {
-	rec := new(ZoneRecord)
-	err := s.db.View(func(tx *bolt.Tx) error {
-		ok, err := get(bucket(tx, bucketZones), name, rec)
-		if err == nil && !ok {
+	var rec *ZoneRecord
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		rec, err = zoneKind.get(tx, name)
+		if err == nil && rec == nil {
 			err = fmt.Errorf("zone %q: %w", name, errdefs.ErrNotFound)
 		}
 		return err
@@ -173,7 +169,7 @@ func (s *Store) GetZone(name string) (*ZoneRecord, error) {
 
 // ListZones returns every zone record, sorted by name.
 func (s *Store) ListZones() ([]*ZoneRecord, error) {
-	return list[ZoneRecord](s, bucketZones)
+	return zoneKind.list(s)
 }
 
 // UpdateZone reads the zone's record, lets fn change it and writes it back,
@@ -183,13 +179,11 @@ func (s *Store) ListZones() ([]*ZoneRecord, error) {
 func (s *Store) UpdateZone(name string, fn func(*ZoneRecord) error) (*ZoneRecord, error) {
 	var out *ZoneRecord
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := bucket(tx, bucketZones)
-		rec := new(ZoneRecord)
-		ok, err := get(b, name, rec)
+		rec, err := zoneKind.get(tx, name)
 		if err != nil {
 			return err
 		}
-		if !ok {
+		if rec == nil {
 			return fmt.Errorf("zone %q: %w", name, errdefs.ErrNotFound)
 		}
 		rev := rec.Revision
@@ -198,7 +192,7 @@ func (s *Store) UpdateZone(name string, fn func(*ZoneRecord) error) (*ZoneRecord
 		}
 		rec.Name = name
 		rec.Revision = rev + 1
-		if err := put(b, name, rec); err != nil {
+		if err := zoneKind.put(tx, name, rec); err != nil {
 			return err
 		}
 		out = rec
@@ -227,11 +221,8 @@ func (s *Store) ZonesUsingTemplate(name string) ([]string, error) {
 	var out []string
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return bucket(tx, bucketZones).ForEach(func(k, v []byte) error {
-			// Decode only the field we need rather than the whole spec.
-			var rec struct {
-				Template string `json:"template"`
-			}
-			if err := json.Unmarshal(v, &rec); err != nil {
+			rec, err := decodeZoneRefs(v)
+			if err != nil {
 				return fmt.Errorf("decode zone %q: %w", k, err)
 			}
 			if rec.Template == name {

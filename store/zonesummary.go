@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"sync"
 
@@ -42,11 +41,12 @@ func (s *Store) ListZoneSummaries() ([]*ZoneRecord, error) {
 		return bucket(tx, bucketZones).ForEach(func(k, v []byte) error {
 			cz := old[string(k)]
 			if cz == nil || !bytes.Equal(cz.raw, v) {
-				cz = &cachedZone{raw: bytes.Clone(v)}
-				if err := json.Unmarshal(v, &cz.rec); err != nil {
+				rec, err := zoneKind.decode(v)
+				if err != nil {
 					return fmt.Errorf("decode zones %q: %w", k, err)
 				}
-				cz.rec.Spec = nil
+				rec.Spec = nil
+				cz = &cachedZone{raw: bytes.Clone(v), rec: *rec}
 			}
 			fresh[string(k)] = cz
 			rec := cz.rec

@@ -8,6 +8,8 @@ import (
 	"github.com/zoned-project/zoned/errdefs"
 )
 
+//go:generate go test -run ^TestAPIDocRoutes$ -update .
+
 // route is one API route. The one table below both registers the mux's
 // handlers and generates the OpenAPI document, so the two cannot drift.
 type route struct {

@@ -81,6 +81,12 @@ type Manager struct {
 	store *store.Store
 	fs    *fsshare.Storage
 	ops   *operations
+	// rt, cg and roots are the host the lifecycle drives: the zone
+	// runtime, the cgroup driver and the zones' root storage
+	// (seams_linux.go), the real ones unless a test passes fakes.
+	rt    zoneRuntime
+	cg    cgroupDriver
+	roots rootStorage
 	// parts are what zones hold beside root and cgroup, in the order
 	// part.Order works out from their After: create and start call them
 	// in this order, stop and destroy in reverse.
@@ -122,7 +128,13 @@ type zoneLock struct {
 
 // New opens the store and storage under cfg and reconciles what the store
 // says with what the kernel has (see Reconcile).
-func New(cfg Config) (_ *Manager, err error) {
+func New(cfg Config) (*Manager, error) {
+	return newWith(cfg, deps{})
+}
+
+// newWith is New with the seams d gives (seams_linux.go); what d leaves
+// nil is the real thing.
+func newWith(cfg Config, d deps) (_ *Manager, err error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
@@ -155,16 +167,32 @@ func New(cfg Config) (_ *Manager, err error) {
 		store:   st,
 		fs:      fs,
 		ops:     newOperations(st, cfg.Logger),
+		rt:      d.runtime,
+		cg:      d.cgroups,
+		roots:   d.roots,
 		events:  newEventHub(),
 		locks:   map[string]*zoneLock{},
 		running: map[string]*runtimeZone{},
 		dirLock: dirLock,
 	}
+	if m.rt == nil {
+		m.rt = nsRuntime{}
+	}
+	if m.cg == nil {
+		m.cg = hostCgroups{}
+	}
+	if m.roots == nil {
+		m.roots = fs
+	}
 	m.events.log = m.log.Warn
 	m.quota = &quotaPart{m: m}
+	parts := m.zoneParts
+	if d.parts != nil {
+		parts = func() []part.Part { return d.parts(m) }
+	}
 	// Each part says what it runs after (its After); part.Order checks
 	// those names and works the order out.
-	if m.parts, err = part.Order(m.zoneParts()); err != nil {
+	if m.parts, err = part.Order(parts()); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -233,7 +261,7 @@ func (m *Manager) Close() error {
 	if idle {
 		// Nothing of zoned stays without zones: the zones' parent
 		// group goes too (the next zone's start makes it again).
-		if err := cgroups.RemoveEmpty(m.cfg.CgroupParent); err != nil {
+		if err := m.cg.RemoveEmpty(m.cfg.CgroupParent); err != nil {
 			m.log.Debug("keep the zones' parent cgroup", "cgroup", m.cfg.CgroupParent, "err", err)
 		}
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/zoned-project/zoned/api"
 	"github.com/zoned-project/zoned/errdefs"
-	"github.com/zoned-project/zoned/namespaces"
 	"github.com/zoned-project/zoned/store"
 )
 
@@ -15,7 +14,7 @@ import (
 // interrupted creates are undone, interrupted destroys finished, running
 // zones adopted, zones that died while no daemon watched are cleaned.
 func (m *Manager) reconcile(ctx context.Context) error {
-	if err := m.fs.Cleanup(); err != nil {
+	if err := m.roots.Cleanup(); err != nil {
 		m.log.Warn("clean storage leftovers", "err", err)
 	}
 	if err := m.ops.recoverInterrupted(ctx); err != nil {
@@ -28,7 +27,7 @@ func (m *Manager) reconcile(ctx context.Context) error {
 	for _, t := range tmpls {
 		if t.State != templateReady {
 			m.log.Info("removing template whose build was interrupted", "template", t.Name)
-			if err := m.fs.DeleteTemplate(t.Name); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+			if err := m.roots.DeleteTemplate(t.Name); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 				return err
 			}
 			if err := m.store.DeleteTemplate(t.Name); err != nil {
@@ -48,7 +47,7 @@ func (m *Manager) reconcile(ctx context.Context) error {
 			if err := m.destroyParts(name); err != nil {
 				return fmt.Errorf("undo create of %q: %w", name, err)
 			}
-			if err := m.fs.DeleteZoneRoot(name); err != nil {
+			if err := m.roots.DeleteZoneRoot(name); err != nil {
 				return fmt.Errorf("undo create of %q: %w", name, err)
 			}
 			if err := m.store.DeleteZone(name); err != nil {
@@ -60,7 +59,7 @@ func (m *Manager) reconcile(ctx context.Context) error {
 				return fmt.Errorf("finish destroy of %q: %w", name, err)
 			}
 		case api.StateRunning, api.StateStarting, api.StateStopping:
-			if rec.InitPID > 0 && namespaces.Alive(rec.InitPID, rec.InitStartTime) {
+			if rec.InitPID > 0 && m.rt.Alive(rec.InitPID, rec.InitStartTime) {
 				rz := &runtimeZone{name: name, pid: rec.InitPID, startTime: rec.InitStartTime, done: make(chan struct{})}
 				m.running[name] = rz
 				if _, err := m.store.UpdateZone(name, func(z *store.ZoneRecord) error {

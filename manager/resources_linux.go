@@ -316,7 +316,7 @@ func (m *Manager) AllStats(ctx context.Context) ([]api.ZoneStats, error) {
 // zoneStats reads one running zone's counters; started is when its
 // current run began (for the first CPU percent), nil when unknown.
 func (m *Manager) zoneStats(name string, pid int, started *time.Time) (*api.ZoneStats, error) {
-	cg, err := cgroups.ReadStats(m.cgroupPath(name))
+	cg, err := m.cg.ReadStats(m.cgroupPath(name))
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zoned-project/zoned/api"
-	"github.com/zoned-project/zoned/cgroups"
 	"github.com/zoned-project/zoned/errdefs"
 	"github.com/zoned-project/zoned/namespaces"
 	"github.com/zoned-project/zoned/store"
@@ -20,8 +19,8 @@ type runtimeZone struct {
 	name      string
 	pid       int
 	startTime uint64
-	init      *namespaces.Init // nil for a zone adopted after a restart
-	done      chan struct{}    // closed when init has exited
+	init      spawnedInit   // nil for a zone adopted after a restart
+	done      chan struct{} // closed when init has exited
 	status    namespaces.ExitStatus
 	// statusKnown says status is how init ended. For a zone adopted
 	// after a restart it is what the kernel still told a non-parent
@@ -64,7 +63,7 @@ func (m *Manager) watch(rz *runtimeZone) {
 		}
 		rz.status = st
 	} else {
-		st, known, err := namespaces.WaitExited(rz.pid, rz.startTime)
+		st, known, err := m.rt.WaitExited(rz.pid, rz.startTime)
 		if err != nil {
 			m.log.Warn("wait for adopted zone init", "zone", rz.name, "err", err)
 		}
@@ -141,7 +140,7 @@ func describeExit(rz *runtimeZone) string {
 // releaseCgroup kills whatever is left in a zone's cgroup and removes it.
 // A missing cgroup is fine: release is idempotent.
 func (m *Manager) releaseCgroup(name string) error {
-	cg, err := cgroups.Load(m.cgroupPath(name))
+	cg, err := m.cg.Load(m.cgroupPath(name))
 	if errors.Is(err, errdefs.ErrNotFound) {
 		return nil
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/zoned-project/zoned/api"
-	"github.com/zoned-project/zoned/cgroups"
 	"github.com/zoned-project/zoned/errdefs"
 	"github.com/zoned-project/zoned/internal/validate"
 	"github.com/zoned-project/zoned/manager/part"
@@ -61,7 +60,7 @@ func (m *Manager) frozenIf(freeze bool, zone string, fn func() error) (err error
 	if !freeze {
 		return fn()
 	}
-	cg, err := cgroups.Load(m.cgroupPath(zone))
+	cg, err := m.cg.Load(m.cgroupPath(zone))
 	if err != nil {
 		return fmt.Errorf("load cgroup of %q: %w", zone, err)
 	}
@@ -169,7 +168,7 @@ func (p snapshotPart) Reconcile(ctx context.Context, recs []*store.ZoneRecord) e
 		if rec.State == api.StateRunning {
 			// A daemon that died while a snapshot or export held the
 			// zone frozen would leave it frozen for good.
-			if cg, err := cgroups.Load(p.m.cgroupPath(rec.Name)); err == nil {
+			if cg, err := p.m.cg.Load(p.m.cgroupPath(rec.Name)); err == nil {
 				if err := cg.Thaw(); err != nil {
 					p.m.log.Warn("thaw zone after restart", "zone", rec.Name, "err", err)
 				}

@@ -3,10 +3,7 @@ package manager
 import (
 	"context"
 	"fmt"
-	"syscall"
 	"time"
-
-	"github.com/creack/pty"
 
 	"github.com/zoned-project/zoned/api"
 	"github.com/zoned-project/zoned/cgroups"
@@ -68,7 +65,7 @@ func (m *Manager) startLocked(rec *store.ZoneRecord) (_ *store.ZoneRecord, err e
 	if err := m.setBlockIO(name, rec.Resources, res); err != nil {
 		return nil, err
 	}
-	cg, err := cgroups.New(m.cgroupPath(name), res)
+	cg, err := m.cg.New(m.cgroupPath(name), res)
 	if err != nil {
 		return nil, fmt.Errorf("create cgroup: %w", err)
 	}
@@ -78,29 +75,27 @@ func (m *Manager) startLocked(rec *store.ZoneRecord) (_ *store.ZoneRecord, err e
 	})
 	// Before the zone can make groups below its own: they cost the host
 	// kernel memory its memory limit does not pay for.
-	if err := cgroups.LimitTree(m.cgroupPath(name), *m.cfg.CgroupTree); err != nil {
+	if err := m.cg.LimitTree(m.cgroupPath(name), *m.cfg.CgroupTree); err != nil {
 		return nil, fmt.Errorf("create cgroup: %w", err)
 	}
 	if rec.IDMapSize > 0 {
 		// The zone's root manages its own subtree (systemd does).
-		if err := cgroups.Delegate(m.cgroupPath(name), int(rec.IDMapBase), int(rec.IDMapBase)); err != nil {
+		if err := m.cg.Delegate(m.cgroupPath(name), int(rec.IDMapBase), int(rec.IDMapBase)); err != nil {
 			return nil, err
 		}
 	}
 
-	master, slave, err := pty.Open()
+	// An unprivileged zone's console is its root's (nsRuntime.OpenConsole).
+	owner := -1
+	if rec.IDMapSize > 0 {
+		owner = int(rec.IDMapBase)
+	}
+	master, slave, err := m.rt.OpenConsole(owner)
 	if err != nil {
-		return nil, fmt.Errorf("open console pty: %w", err)
+		return nil, err
 	}
 	defer slave.Close()
 	r.Add(func() { master.Close() })
-	if rec.IDMapSize > 0 {
-		// A console owned by host root would be nobody's inside, and the
-		// guest's init could not set it up.
-		if err := slave.Chown(int(rec.IDMapBase), int(rec.IDMapBase)); err != nil {
-			return nil, fmt.Errorf("hand the console to the zone's root: %w", err)
-		}
-	}
 
 	ctx := context.Background()
 	for _, p := range m.parts {
@@ -112,18 +107,18 @@ func (m *Manager) startLocked(rec *store.ZoneRecord) (_ *store.ZoneRecord, err e
 	// view's bind mounts, when the view is served).
 	spec := *rec.Spec
 	root := *spec.Root
-	root.Path = m.fs.ZoneRootPath(name)
+	root.Path = m.roots.ZoneRootPath(name)
 	spec.Root = &root
 	devicesDir, err := m.makeDeviceNodes(rec)
 	if err != nil {
 		return nil, fmt.Errorf("optional devices: %w", err)
 	}
-	init, err := namespaces.Spawn(namespaces.SpawnOptions{
+	init, err := m.rt.Spawn(namespaces.SpawnOptions{
 		Config: namespaces.InitConfig{
 			Zone:       name,
 			Spec:       &spec,
-			RootMount:  m.fs.RootMount(name, rec.Template),
-			CgroupV2:   cgroups.Mode() == "v2",
+			RootMount:  m.roots.RootMount(name, rec.Template),
+			CgroupV2:   m.cg.Mode() == "v2",
 			DevicesDir: devicesDir,
 			// Only used for a zone in a user namespace.
 			UserNSLimits: m.cfg.UserNSLimits,
@@ -145,15 +140,15 @@ func (m *Manager) startLocked(rec *store.ZoneRecord) (_ *store.ZoneRecord, err e
 		return nil, err
 	}
 	r.Add(func() {
-		_ = syscall.Kill(init.Pid, syscall.SIGKILL)
+		_ = init.Kill()
 		_, _ = init.Wait()
 	})
 
 	now := time.Now().UTC()
 	saved, err := m.store.UpdateZone(name, func(z *store.ZoneRecord) error {
 		z.State = api.StateRunning
-		z.InitPID = init.Pid
-		z.InitStartTime = init.StartTime
+		z.InitPID = init.PID()
+		z.InitStartTime = init.StartTime()
 		z.StartedAt = &now
 		z.LastExit = ""
 		z.QuotaHits = 0
@@ -166,8 +161,8 @@ func (m *Manager) startLocked(rec *store.ZoneRecord) (_ *store.ZoneRecord, err e
 
 	rz := &runtimeZone{
 		name:        name,
-		pid:         init.Pid,
-		startTime:   init.StartTime,
+		pid:         init.PID(),
+		startTime:   init.StartTime(),
 		init:        init,
 		done:        make(chan struct{}),
 		statusKnown: true,
@@ -180,7 +175,7 @@ func (m *Manager) startLocked(rec *store.ZoneRecord) (_ *store.ZoneRecord, err e
 	go m.copyConsole(name, master, rz.fanout)
 	m.wg.Add(1)
 	go m.watch(rz)
-	m.log.Info("zone started", "zone", name, "pid", init.Pid)
+	m.log.Info("zone started", "zone", name, "pid", init.PID())
 	m.emit(api.EventZoneStarted, name, saved.State, "")
 	return saved, nil
 }

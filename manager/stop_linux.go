@@ -9,9 +9,7 @@ import (
 	"time"
 
 	"github.com/zoned-project/zoned/api"
-	"github.com/zoned-project/zoned/cgroups"
 	"github.com/zoned-project/zoned/errdefs"
-	"github.com/zoned-project/zoned/namespaces"
 	"github.com/zoned-project/zoned/store"
 )
 
@@ -85,9 +83,9 @@ func (m *Manager) stopLocked(ctx context.Context, rec *store.ZoneRecord, req api
 	}
 	// A graceful stop is described by how init ended (poweroff).
 	reason := ""
-	if !req.Force && namespaces.Alive(rz.pid, rz.startTime) {
+	if !req.Force && m.rt.Alive(rz.pid, rz.startTime) {
 		sig := stopSignal(rec)
-		if err := namespaces.Signal(rz.pid, rz.startTime, sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		if err := m.rt.Signal(rz.pid, rz.startTime, sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
 			return nil, fmt.Errorf("signal init: %w", err)
 		}
 		select {
@@ -117,12 +115,12 @@ func (m *Manager) stopLocked(ctx context.Context, rec *store.ZoneRecord, req api
 
 // killZone kills every process of the zone and waits for its init to go.
 func (m *Manager) killZone(rz *runtimeZone) error {
-	if cg, err := cgroups.Load(m.cgroupPath(rz.name)); err == nil {
+	if cg, err := m.cg.Load(m.cgroupPath(rz.name)); err == nil {
 		if err := cg.Kill(); err != nil {
 			return fmt.Errorf("kill cgroup: %w", err)
 		}
 	} else {
-		_ = namespaces.Signal(rz.pid, rz.startTime, syscall.SIGKILL)
+		_ = m.rt.Signal(rz.pid, rz.startTime, syscall.SIGKILL)
 	}
 	select {
 	case <-rz.done:

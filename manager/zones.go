@@ -65,7 +65,7 @@ func (m *Manager) createZone(ctx context.Context, req api.CreateZoneRequest, fil
 	if err := validateAutostart(&req.AutostartPriority, &req.AutostartDelaySeconds); err != nil {
 		return nil, err
 	}
-	if _, err := m.fs.Pool(req.Pool); err != nil {
+	if _, err := m.roots.Pool(req.Pool); err != nil {
 		return nil, errdefs.WithField("pool", err)
 	}
 	for _, p := range m.parts {
@@ -125,12 +125,12 @@ func (m *Manager) createZone(ctx context.Context, req api.CreateZoneRequest, fil
 	}
 	r.Add(func() { _ = m.store.DeleteZone(req.Name) })
 
-	if err := m.fs.CreateZoneRootIn(req.Name, tmpl.Name, rec.Pool, m.zoneDirFunc(ctx, &req, r)); err != nil {
+	if err := m.roots.CreateZoneRootIn(req.Name, tmpl.Name, rec.Pool, m.zoneDirFunc(ctx, &req, r)); err != nil {
 		return nil, fmt.Errorf("create root: %w", err)
 	}
-	r.Add(func() { _ = m.fs.DeleteZoneRoot(req.Name) })
+	r.Add(func() { _ = m.roots.DeleteZoneRoot(req.Name) })
 	if !req.Privileged {
-		if err := m.fs.MapZoneIDs(req.Name, rec.IDMapBase); err != nil {
+		if err := m.roots.MapZoneIDs(req.Name, rec.IDMapBase); err != nil {
 			return nil, err
 		}
 	}
@@ -147,12 +147,12 @@ func (m *Manager) createZone(ctx context.Context, req api.CreateZoneRequest, fil
 		{"/etc/hostname", req.Hostname + "\n"},
 		{"/etc/machine-id", machineID + "\n"},
 	} {
-		if err := m.fs.WriteZoneFile(req.Name, f.path, []byte(f.data), 0o644); err != nil {
+		if err := m.roots.WriteZoneFile(req.Name, f.path, []byte(f.data), 0o644); err != nil {
 			return nil, fmt.Errorf("write %s: %w", f.path, err)
 		}
 	}
 
-	initInfo, err := m.fs.DetectInit(tmpl.Name)
+	initInfo, err := m.roots.DetectInit(tmpl.Name)
 	if err != nil {
 		return nil, fmt.Errorf("find the template's init: %w", err)
 	}
@@ -180,7 +180,7 @@ func (m *Manager) createZone(ctx context.Context, req api.CreateZoneRequest, fil
 		// unprivileged (no idmapped mounts for the template, or an old
 		// overlayfs): the operator may choose a privileged zone instead.
 		if err := m.probeRootOnce(rec.Pool, tmpl.Name, func() error {
-			return namespaces.ProbeIDMappedRoot(spec, m.fs.RootMount(req.Name, tmpl.Name), "")
+			return m.rt.ProbeIDMappedRoot(spec, m.roots.RootMount(req.Name, tmpl.Name))
 		}); err != nil {
 			return nil, errdefs.WithField("privileged", fmt.Errorf("this host cannot run unprivileged zones: %w (create a privileged zone to run without a user namespace)", err))
 		}
@@ -243,7 +243,7 @@ func (m *Manager) finishDestroy(name string) error {
 	if err := m.destroyParts(name); err != nil {
 		return err
 	}
-	if err := m.fs.DeleteZoneRoot(name); err != nil {
+	if err := m.roots.DeleteZoneRoot(name); err != nil {
 		return fmt.Errorf("delete root: %w", err)
 	}
 	if err := m.store.DeleteZone(name); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
@@ -340,7 +340,7 @@ func (m *Manager) updateLocked(rec *store.ZoneRecord, revision uint64, patch api
 		return nil, err
 	}
 	if rec.State == api.StateRunning {
-		cg, err := cgroups.Load(m.cgroupPath(name))
+		cg, err := m.cg.Load(m.cgroupPath(name))
 		if err != nil {
 			return nil, fmt.Errorf("load cgroup: %w", err)
 		}
@@ -428,7 +428,7 @@ func (m *Manager) toAPI(rec *store.ZoneRecord, withSpec bool) *api.Zone {
 		z.InitPID = rec.InitPID
 		// ReadStats, not Load: lists of many zones must not parse the
 		// mount table once per zone.
-		if st, err := cgroups.ReadStats(m.cgroupPath(rec.Name)); err == nil {
+		if st, err := m.cg.ReadStats(m.cgroupPath(rec.Name)); err == nil {
 			z.Usage = &api.Usage{
 				MemoryBytes:      st.MemoryUsage,
 				MemoryLimitBytes: st.MemoryLimit,

@@ -1,0 +1,173 @@
+package manager
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+
+	"github.com/creack/pty"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/zoned-project/zoned/cgroups"
+	"github.com/zoned-project/zoned/fsshare"
+	"github.com/zoned-project/zoned/manager/part"
+	"github.com/zoned-project/zoned/namespaces"
+)
+
+// The seams below are the parts of the host the manager's lifecycle code
+// (createZone, startLocked, stop, destroy, reconcile) drives but does not
+// own: the zone runtime (namespaces), the cgroup driver (cgroups) and the
+// zones' root storage (fsshare). Each is a small interface named for its
+// job, so the order of those steps and their undo can be unit-tested
+// without root against fakes; New wires the real packages through thin
+// adapters, and newWith lets a test pass its own.
+
+// zoneRuntime spawns a zone's init and follows it: what the manager needs
+// of the namespaces package to run a zone.
+type zoneRuntime interface {
+	// Spawn starts a zone's init (namespaces.Spawn).
+	Spawn(opts namespaces.SpawnOptions) (spawnedInit, error)
+	// Alive says whether pid, started at startTime, still runs.
+	Alive(pid int, startTime uint64) bool
+	// Signal signals a process named by pid and start time.
+	Signal(pid int, startTime uint64, sig syscall.Signal) error
+	// WaitExited waits for an init the daemon did not spawn (adopted on
+	// reconcile) to exit; known says whether status is how it ended.
+	WaitExited(pid int, startTime uint64) (status namespaces.ExitStatus, known bool, err error)
+	// OpenConsole opens the zone's console PTY; the slave is handed to
+	// owner (the zone's root on the host) when owner >= 0.
+	OpenConsole(owner int) (master, slave *os.File, err error)
+	// ProbeIDMappedRoot checks that this host can build an unprivileged
+	// zone's idmapped root from mount.
+	ProbeIDMappedRoot(spec *specs.Spec, mount specs.Mount) error
+}
+
+// spawnedInit is an init the daemon is the parent of.
+type spawnedInit interface {
+	PID() int
+	// StartTime is the init's start time (pid reuse guard).
+	StartTime() uint64
+	// Wait reaps the init and says how it ended.
+	Wait() (namespaces.ExitStatus, error)
+	// Kill sends SIGKILL to the init, undoing a start that failed after
+	// the spawn.
+	Kill() error
+}
+
+// cgroupDriver is what the manager does with cgroups: make a zone's group
+// with its limits, find it again, bound and delegate its subtree, read its
+// figures, and remove the zones' parent when no zone is left.
+type cgroupDriver interface {
+	New(path string, res *specs.LinuxResources) (cgroups.Group, error)
+	Load(path string) (cgroups.Group, error)
+	LimitTree(path string, l cgroups.TreeLimits) error
+	Delegate(path string, uid, gid int) error
+	ReadStats(path string) (*cgroups.Stats, error)
+	RemoveEmpty(path string) error
+	// Mode is "v1", "v2" or "hybrid".
+	Mode() string
+}
+
+// rootStorage is the zones' root filesystems: the storage operations
+// create, start, destroy and reconcile take on a zone's root.
+type rootStorage interface {
+	// Pool checks that a pool exists.
+	Pool(name string) (fsshare.PoolInfo, error)
+	// CreateZoneRootIn makes the zone's layer over the template in pool.
+	CreateZoneRootIn(zone, template, pool string, mkdir func(dir string) error) error
+	// DeleteZoneRoot removes the zone's layer and directory; idempotent.
+	DeleteZoneRoot(zone string) error
+	// MapZoneIDs hands the zone's layer to its host ID range.
+	MapZoneIDs(zone string, base uint32) error
+	// WriteZoneFile writes a file in the zone's layer.
+	WriteZoneFile(zone, path string, data []byte, mode os.FileMode) error
+	// DetectInit says which init a template has.
+	DetectInit(template string) (fsshare.InitInfo, error)
+	// RootMount is the mount that makes the zone's root.
+	RootMount(zone, template string) specs.Mount
+	// ZoneRootPath is where the zone's root is mounted.
+	ZoneRootPath(zone string) string
+	// Cleanup removes leftovers of interrupted storage work.
+	Cleanup() error
+	// DeleteTemplate removes a template's files.
+	DeleteTemplate(name string) error
+}
+
+// deps are the manager's seams. A nil field gets the real one.
+type deps struct {
+	runtime zoneRuntime
+	cgroups cgroupDriver
+	roots   rootStorage
+	// parts lists a zone's parts; nil means the daemon's own
+	// (Manager.zoneParts).
+	parts func(m *Manager) []part.Part
+}
+
+// nsRuntime is the zone runtime of the namespaces package.
+type nsRuntime struct{}
+
+func (nsRuntime) Spawn(opts namespaces.SpawnOptions) (spawnedInit, error) {
+	init, err := namespaces.Spawn(opts)
+	if err != nil {
+		return nil, err
+	}
+	return nsInit{init}, nil
+}
+
+func (nsRuntime) Alive(pid int, startTime uint64) bool { return namespaces.Alive(pid, startTime) }
+
+func (nsRuntime) Signal(pid int, startTime uint64, sig syscall.Signal) error {
+	return namespaces.Signal(pid, startTime, sig)
+}
+
+func (nsRuntime) WaitExited(pid int, startTime uint64) (namespaces.ExitStatus, bool, error) {
+	return namespaces.WaitExited(pid, startTime)
+}
+
+func (nsRuntime) OpenConsole(owner int) (master, slave *os.File, err error) {
+	master, slave, err = pty.Open()
+	if err != nil {
+		return nil, nil, fmt.Errorf("open console pty: %w", err)
+	}
+	if owner >= 0 {
+		// A console owned by host root would be nobody's inside, and the
+		// guest's init could not set it up.
+		if err := slave.Chown(owner, owner); err != nil {
+			master.Close()
+			slave.Close()
+			return nil, nil, fmt.Errorf("hand the console to the zone's root: %w", err)
+		}
+	}
+	return master, slave, nil
+}
+
+func (nsRuntime) ProbeIDMappedRoot(spec *specs.Spec, mount specs.Mount) error {
+	return namespaces.ProbeIDMappedRoot(spec, mount, "")
+}
+
+// nsInit is a zone init spawned by the namespaces package.
+type nsInit struct{ *namespaces.Init }
+
+func (i nsInit) PID() int          { return i.Pid }
+func (i nsInit) StartTime() uint64 { return i.Init.StartTime }
+func (i nsInit) Kill() error       { return syscall.Kill(i.Pid, syscall.SIGKILL) }
+
+// hostCgroups is the cgroup driver of the cgroups package.
+type hostCgroups struct{}
+
+func (hostCgroups) New(path string, res *specs.LinuxResources) (cgroups.Group, error) {
+	return cgroups.New(path, res)
+}
+func (hostCgroups) Load(path string) (cgroups.Group, error) { return cgroups.Load(path) }
+func (hostCgroups) LimitTree(path string, l cgroups.TreeLimits) error {
+	return cgroups.LimitTree(path, l)
+}
+func (hostCgroups) Delegate(path string, uid, gid int) error {
+	return cgroups.Delegate(path, uid, gid)
+}
+func (hostCgroups) ReadStats(path string) (*cgroups.Stats, error) { return cgroups.ReadStats(path) }
+func (hostCgroups) RemoveEmpty(path string) error                 { return cgroups.RemoveEmpty(path) }
+func (hostCgroups) Mode() string                                  { return cgroups.Mode() }
+
+// The storage serves zones' roots as it is.
+var _ rootStorage = (*fsshare.Storage)(nil)

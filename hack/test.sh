@@ -14,6 +14,9 @@ unformatted=$(gofmt -l $(git ls-files '*.go'))
 [ -z "$unformatted" ] || { echo "gofmt: not formatted: $unformatted" >&2; exit 1; }
 go vet ./...
 
+echo "== manager unit tests without root, coverage gate"
+hack/unit-coverage.sh
+
 echo "== native tests (kernel $(uname -r), cgroup $(stat -fc %T /sys/fs/cgroup))"
 go test -count=1 -timeout 40m ./... 2>&1 | tee /tmp/zoned-native-tests.log
 

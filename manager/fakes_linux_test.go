@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -113,10 +114,14 @@ type fakeInit struct {
 	status namespaces.ExitStatus
 	// known is what WaitExited says for an adopted init.
 	known bool
+	// console is the init's end of the zone's console, as a real init
+	// holds it; closed when it exits.
+	console *os.File
 }
 
 func newFakeRuntime(log *callLog) *fakeRuntime {
-	return &fakeRuntime{log: log, nextPID: 1000, inits: map[int]*fakeInit{},
+	// The fake pids are above the kernel's pid_max: /proc has none.
+	return &fakeRuntime{log: log, nextPID: 1 << 22, inits: map[int]*fakeInit{},
 		stopStatus: namespaces.ExitStatus{Signal: syscall.SIGINT}}
 }
 
@@ -138,8 +143,18 @@ func (rt *fakeRuntime) init(pid int) *fakeInit {
 func (i *fakeInit) exit(st namespaces.ExitStatus) {
 	i.once.Do(func() {
 		i.status = st
+		if i.console != nil {
+			i.console.Close()
+		}
 		close(i.done)
 	})
+}
+
+// last is the init spawned last.
+func (rt *fakeRuntime) last() *fakeInit {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.inits[rt.nextPID]
 }
 
 func (i *fakeInit) exited() bool {
@@ -161,6 +176,13 @@ func (rt *fakeRuntime) Spawn(opts namespaces.SpawnOptions) (spawnedInit, error) 
 	rt.inits[i.pid] = i
 	rt.spawned = append(rt.spawned, opts)
 	rt.mu.Unlock()
+	if opts.Console != nil {
+		fd, err := unix.Dup(int(opts.Console.Fd()))
+		if err != nil {
+			return nil, err
+		}
+		i.console = os.NewFile(uintptr(fd), opts.Console.Name())
+	}
 	// As namespaces.Spawn: Setup runs while the child waits, and its
 	// error kills the child and fails the spawn.
 	if opts.Setup != nil {
@@ -361,7 +383,10 @@ func (g *fakeGroup) Delete() error {
 
 // fakeRoots keeps zones' roots and the files written in them in maps.
 type fakeRoots struct {
-	log   *callLog
+	log *callLog
+	// dir is the data dir's zones/: each root is a directory there, where
+	// the manager keeps the zone's files (console.log).
+	dir   string
 	mu    sync.Mutex
 	roots map[string]string // zone → pool
 	files map[string]string // zone + path → data
@@ -392,7 +417,7 @@ func (s *fakeRoots) CreateZoneRootIn(zone, template, pool string, mkdir func(dir
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.roots[zone] = pool
-	return nil
+	return os.MkdirAll(filepath.Join(s.dir, zone), 0o700)
 }
 
 func (s *fakeRoots) DeleteZoneRoot(zone string) error {
@@ -407,7 +432,7 @@ func (s *fakeRoots) DeleteZoneRoot(zone string) error {
 			delete(s.files, k)
 		}
 	}
-	return nil
+	return os.RemoveAll(filepath.Join(s.dir, zone))
 }
 
 func (s *fakeRoots) MapZoneIDs(zone string, base uint32) error {
@@ -551,6 +576,7 @@ func newTestZones(t *testing.T) *testZones {
 		CgroupParent: "/zoned-test",
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
+	tz.roots.dir = filepath.Join(tz.cfg.DataDir, "zones")
 	st, err := store.Open(tz.cfg.DataDir + "/zoned.db")
 	if err != nil {
 		t.Fatal(err)

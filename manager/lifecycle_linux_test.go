@@ -297,7 +297,7 @@ func TestStartZoneUndoAfterSpawn(t *testing.T) {
 	wantCalls(t, "undo", calls[indexOf(calls, "b.start")+1:], []string{
 		"init.kill", "b.undo-start", "a.undo-start", "b.undo-prestart", "a.undo-prestart", "cgroup.kill", "cgroup.delete",
 	})
-	if i := tz.rt.init(1001); i == nil || !i.exited() {
+	if i := tz.rt.last(); i == nil || !i.exited() {
 		t.Error("the init is left running")
 	}
 }

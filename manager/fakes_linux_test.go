@@ -497,34 +497,28 @@ func (p *fakePart) ValidateCreate(_ context.Context, req *api.CreateZoneRequest)
 	return p.log.call(p.name + ".validate")
 }
 
-func (p *fakePart) Create(_ context.Context, rec *store.ZoneRecord, req *api.CreateZoneRequest, r *revert.Reverter) error {
-	if err := p.log.call(p.name + ".create"); err != nil {
+// step records NAME.step, runs hook and pushes NAME.undo-step on r.
+func (p *fakePart) step(step string, rec *store.ZoneRecord, r *revert.Reverter, hook func(*store.ZoneRecord)) error {
+	if err := p.log.call(p.name + "." + step); err != nil {
 		return err
 	}
-	if p.onCreate != nil {
-		p.onCreate(rec)
+	if hook != nil {
+		hook(rec)
 	}
-	r.Add(func() { p.log.call(p.name + ".undo-create") })
+	r.Add(func() { p.log.call(p.name + ".undo-" + step) })
 	return nil
+}
+
+func (p *fakePart) Create(_ context.Context, rec *store.ZoneRecord, _ *api.CreateZoneRequest, r *revert.Reverter) error {
+	return p.step("create", rec, r, p.onCreate)
 }
 
 func (p *fakePart) Prestart(_ context.Context, rec *store.ZoneRecord, r *revert.Reverter) error {
-	if err := p.log.call(p.name + ".prestart"); err != nil {
-		return err
-	}
-	r.Add(func() { p.log.call(p.name + ".undo-prestart") })
-	return nil
+	return p.step("prestart", rec, r, nil)
 }
 
-func (p *fakePart) Start(_ context.Context, rec *store.ZoneRecord, pid int, r *revert.Reverter) error {
-	if err := p.log.call(p.name + ".start"); err != nil {
-		return err
-	}
-	if p.onStart != nil {
-		p.onStart(rec)
-	}
-	r.Add(func() { p.log.call(p.name + ".undo-start") })
-	return nil
+func (p *fakePart) Start(_ context.Context, rec *store.ZoneRecord, _ int, r *revert.Reverter) error {
+	return p.step("start", rec, r, p.onStart)
 }
 
 func (p *fakePart) Stopped(rec *store.ZoneRecord) { p.log.call(p.name + ".stopped") }
@@ -577,6 +571,9 @@ func newTestZones(t *testing.T) *testZones {
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	tz.roots.dir = filepath.Join(tz.cfg.DataDir, "zones")
+	// The template is on disk too, for what the real storage does with
+	// templates (sizes, deletes).
+	writeFile(t, filepath.Join(tz.cfg.DataDir, "templates", testTemplate, "rootfs", "sbin", "init"), "#!/bin/sh\n")
 	st, err := store.Open(tz.cfg.DataDir + "/zoned.db")
 	if err != nil {
 		t.Fatal(err)
@@ -588,6 +585,9 @@ func newTestZones(t *testing.T) *testZones {
 		t.Fatal(err)
 	}
 	tz.open()
+	// The first daemon on a host starts nothing and writes the boot
+	// marker; a test that writes its own waits for that.
+	<-tz.m.autostartDone
 	return tz
 }
 
@@ -688,5 +688,16 @@ func wantCalls(t *testing.T, what string, got, want []string) {
 	t.Helper()
 	if !slices.Equal(got, want) {
 		t.Errorf("%s:\n got  %q\n want %q", what, got, want)
+	}
+}
+
+// writeFile writes data to path, making its directories.
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(data), 0o755); err != nil {
+		t.Fatal(err)
 	}
 }

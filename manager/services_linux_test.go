@@ -201,15 +201,7 @@ func TestRecover(t *testing.T) {
 	dir := tz.cfg.DataDir
 	// Two zones the store does not know: one zoned made (its template and
 	// ID files, its layer), one directory that is not a zone's.
-	write := func(path, data string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(path, data string) { writeFile(t, path, data) }
 	write(filepath.Join(dir, "zones", "lost", "template"), testTemplate+"\n")
 	write(filepath.Join(dir, "zones", "lost", "idmap"), "2097152\n")
 	write(filepath.Join(dir, "zones", "lost", "upper", "etc", "hostname"), "lost-host\n")

@@ -12,7 +12,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/zoned-project/zoned/api"
-	"github.com/zoned-project/zoned/cgroups"
 	"github.com/zoned-project/zoned/errdefs"
 	"github.com/zoned-project/zoned/internal/validate"
 	"github.com/zoned-project/zoned/manager/part"
@@ -26,7 +25,7 @@ type ExecSession struct {
 	Stdin  io.WriteCloser
 	Stdout io.ReadCloser
 	Stderr io.ReadCloser
-	proc   *namespaces.ExecProcess
+	proc   execProcess
 	tty    *os.File
 }
 
@@ -113,11 +112,11 @@ func (m *Manager) Exec(ctx context.Context, name string, req api.ExecRequest) (_
 		Seccomp:       m.execSeccomp(rec),
 		Zone:          name,
 		JoinCgroup: func(pid int) error {
-			cg, err := cgroups.Load(m.cgroupPath(name))
+			cg, err := m.cg.Load(m.cgroupPath(name))
 			if err != nil {
 				return err
 			}
-			return cgroups.JoinInitLeaf(cg, pid, rec.InitPID)
+			return m.cg.JoinInitLeaf(cg, pid, rec.InitPID)
 		},
 	}
 	s := &ExecSession{}
@@ -131,7 +130,7 @@ func (m *Manager) Exec(ctx context.Context, name string, req api.ExecRequest) (_
 		}
 	}()
 	if req.TTY {
-		master, slave, err := namespaces.OpenZonePTY(rec.InitPID, rec.InitStartTime)
+		master, slave, err := m.rt.OpenZonePTY(rec.InitPID, rec.InitStartTime)
 		if err != nil {
 			return nil, fmt.Errorf("open terminal: %w", err)
 		}
@@ -169,7 +168,7 @@ func (m *Manager) Exec(ctx context.Context, name string, req api.ExecRequest) (_
 		childEnds = append(childEnds, errW)
 		opts.Stdin, opts.Stdout, opts.Stderr = inR, outW, errW
 	}
-	proc, err := namespaces.Exec(opts)
+	proc, err := m.rt.Exec(opts)
 	if errors.Is(err, namespaces.ErrCommand) {
 		return nil, errdefs.WithField("command", fmt.Errorf("%w: %w", err, errdefs.ErrInvalid))
 	}

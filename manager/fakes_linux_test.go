@@ -200,7 +200,7 @@ func (rt *fakeRuntime) Alive(pid int, startTime uint64) bool {
 }
 
 func (rt *fakeRuntime) Signal(pid int, startTime uint64, sig syscall.Signal) error {
-	if err := rt.log.call("runtime.signal " + unixSignalName(sig)); err != nil {
+	if err := rt.log.call("runtime.signal " + unix.SignalName(sig)); err != nil {
 		return err
 	}
 	i := rt.init(pid)
@@ -216,7 +216,6 @@ func (rt *fakeRuntime) Signal(pid int, startTime uint64, sig syscall.Signal) err
 	return nil
 }
 
-func unixSignalName(sig syscall.Signal) string { return unix.SignalName(sig) }
 
 func (rt *fakeRuntime) WaitExited(pid int, startTime uint64) (namespaces.ExitStatus, bool, error) {
 	i := rt.init(pid)
@@ -237,6 +236,36 @@ func (rt *fakeRuntime) OpenConsole(owner int) (master, slave *os.File, err error
 func (rt *fakeRuntime) ProbeIDMappedRoot(*specs.Spec, specs.Mount) error {
 	return rt.log.call("runtime.probe")
 }
+
+// Exec "runs" a command: it joins the zone's cgroup as a real one does,
+// writes what it ran on its stdout and ends with code len(args).
+func (rt *fakeRuntime) Exec(opts namespaces.ExecOptions) (execProcess, error) {
+	if err := rt.log.call("runtime.exec"); err != nil {
+		return nil, err
+	}
+	if i := rt.init(opts.InitPid); i == nil || i.start != opts.InitStartTime || i.exited() {
+		return nil, fmt.Errorf("enter zone: init %d is gone: %w", opts.InitPid, errdefs.ErrConflict)
+	}
+	if err := opts.JoinCgroup(opts.InitPid + 1); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(opts.Stdout, "ran %s in %s\n", strings.Join(opts.Args, " "), opts.Cwd)
+	return &fakeExec{log: rt.log, code: len(opts.Args)}, nil
+}
+
+func (rt *fakeRuntime) OpenZonePTY(int, uint64) (master, slave *os.File, err error) {
+	return pty.Open()
+}
+
+type fakeExec struct {
+	log  *callLog
+	code int
+}
+
+func (e *fakeExec) Signal(sig syscall.Signal) error {
+	return e.log.call("exec.signal " + unix.SignalName(sig))
+}
+func (e *fakeExec) Wait() (int, error) { return e.code, nil }
 
 func (i *fakeInit) PID() int          { return i.pid }
 func (i *fakeInit) StartTime() uint64 { return i.start }
@@ -313,6 +342,12 @@ func (c *fakeCgroups) ReadStats(path string) (*cgroups.Stats, error) {
 }
 
 func (c *fakeCgroups) RemoveEmpty(path string) error { return c.log.call("cgroup.remove-empty") }
+func (c *fakeCgroups) JoinInitLeaf(g cgroups.Group, pid, initPID int) error {
+	if err := c.log.call("cgroup.join"); err != nil {
+		return err
+	}
+	return g.AddProc(pid)
+}
 func (c *fakeCgroups) Mode() string                  { return "v2" }
 
 func (g *fakeGroup) Path() string { return g.path }

@@ -40,6 +40,17 @@ type zoneRuntime interface {
 	// ProbeIDMappedRoot checks that this host can build an unprivileged
 	// zone's idmapped root from mount.
 	ProbeIDMappedRoot(spec *specs.Spec, mount specs.Mount) error
+	// Exec runs a command inside a running zone (namespaces.Exec).
+	Exec(opts namespaces.ExecOptions) (execProcess, error)
+	// OpenZonePTY opens a terminal in the zone's devpts for an exec.
+	OpenZonePTY(initPID int, initStartTime uint64) (master, slave *os.File, err error)
+}
+
+// execProcess is a command running in a zone (namespaces.ExecProcess).
+type execProcess interface {
+	Signal(sig syscall.Signal) error
+	// Wait returns the exit code, 128+signal when killed by a signal.
+	Wait() (int, error)
 }
 
 // spawnedInit is an init the daemon is the parent of.
@@ -64,6 +75,9 @@ type cgroupDriver interface {
 	Delegate(path string, uid, gid int) error
 	ReadStats(path string) (*cgroups.Stats, error)
 	RemoveEmpty(path string) error
+	// JoinInitLeaf moves an exec'd process into the leaf of g its zone's
+	// init is in.
+	JoinInitLeaf(g cgroups.Group, pid, initPID int) error
 	// Mode is "v1", "v2" or "hybrid".
 	Mode() string
 }
@@ -145,6 +159,19 @@ func (nsRuntime) ProbeIDMappedRoot(spec *specs.Spec, mount specs.Mount) error {
 	return namespaces.ProbeIDMappedRoot(spec, mount, "")
 }
 
+func (nsRuntime) Exec(opts namespaces.ExecOptions) (execProcess, error) {
+	p, err := namespaces.Exec(opts)
+	if err != nil {
+		// A nil *ExecProcess in the interface would not be nil.
+		return nil, err
+	}
+	return p, nil
+}
+
+func (nsRuntime) OpenZonePTY(initPID int, initStartTime uint64) (master, slave *os.File, err error) {
+	return namespaces.OpenZonePTY(initPID, initStartTime)
+}
+
 // nsInit is a zone init spawned by the namespaces package.
 type nsInit struct{ *namespaces.Init }
 
@@ -168,6 +195,9 @@ func (hostCgroups) Delegate(path string, uid, gid int) error {
 func (hostCgroups) ReadStats(path string) (*cgroups.Stats, error) { return cgroups.ReadStats(path) }
 func (hostCgroups) RemoveEmpty(path string) error                 { return cgroups.RemoveEmpty(path) }
 func (hostCgroups) Mode() string                                  { return cgroups.Mode() }
+func (hostCgroups) JoinInitLeaf(g cgroups.Group, pid, initPID int) error {
+	return cgroups.JoinInitLeaf(g, pid, initPID)
+}
 
 // The storage serves zones' roots as it is.
 var _ rootStorage = (*fsshare.Storage)(nil)

@@ -249,3 +249,66 @@ func TestRecover(t *testing.T) {
 		t.Errorf("recover from a damaged backup: %v", err)
 	}
 }
+
+func TestExec(t *testing.T) {
+	tz := newTestZones(t)
+	tz.start("z")
+	tz.log.take()
+	s, err := tz.m.Exec(ctx, "z", api.ExecRequest{Command: []string{"echo", "hi"}, Cwd: "/tmp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(s.Stdout)
+	if string(out) != "ran echo hi in /tmp\n" {
+		t.Errorf("output %q", out)
+	}
+	if code, err := s.Wait(); err != nil || code != 2 {
+		t.Errorf("wait: %d %v", code, err)
+	}
+	if err := s.Signal(9); err != nil {
+		t.Error(err)
+	}
+	if err := s.Resize(80, 24); !errors.Is(err, errdefs.ErrInvalid) {
+		t.Errorf("resize without a terminal: %v", err)
+	}
+	s.Close()
+	wantCalls(t, "exec", tz.log.take(), []string{"runtime.exec", "cgroup.join", "cgroup.add-proc", "exec.signal SIGKILL"})
+
+	// With a terminal, output comes on the terminal.
+	s, err = tz.m.Exec(ctx, "z", api.ExecRequest{Command: []string{"sh"}, TTY: true, Width: 80, Height: 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Stderr != nil {
+		t.Error("a terminal session has a separate stderr")
+	}
+	buf := make([]byte, 64)
+	n, _ := s.Stdout.Read(buf)
+	if !strings.Contains(string(buf[:n]), "ran sh in /") {
+		t.Errorf("terminal output %q", buf[:n])
+	}
+	if err := s.Resize(100, 30); err != nil {
+		t.Error(err)
+	}
+	s.Close()
+
+	tz.create("idle")
+	for _, c := range []struct {
+		zone string
+		req  api.ExecRequest
+		want error
+	}{
+		{"z", api.ExecRequest{}, errdefs.ErrInvalid},
+		{"idle", api.ExecRequest{Command: []string{"true"}}, errdefs.ErrConflict},
+		{"nosuch", api.ExecRequest{Command: []string{"true"}}, errdefs.ErrNotFound},
+		{"-bad", api.ExecRequest{Command: []string{"true"}}, errdefs.ErrInvalid},
+	} {
+		if _, err := tz.m.Exec(ctx, c.zone, c.req); !errors.Is(err, c.want) {
+			t.Errorf("exec %+v in %s: %v, want %v", c.req, c.zone, err, c.want)
+		}
+	}
+	tz.log.failOn("runtime.exec")
+	if _, err := tz.m.Exec(ctx, "z", api.ExecRequest{Command: []string{"true"}}); err == nil || !strings.HasPrefix(err.Error(), `exec in zone "z": fake runtime.exec failed`) {
+		t.Errorf("failed exec: %v", err)
+	}
+}

@@ -216,7 +216,6 @@ func (rt *fakeRuntime) Signal(pid int, startTime uint64, sig syscall.Signal) err
 	return nil
 }
 
-
 func (rt *fakeRuntime) WaitExited(pid int, startTime uint64) (namespaces.ExitStatus, bool, error) {
 	i := rt.init(pid)
 	if i == nil {
@@ -348,7 +347,7 @@ func (c *fakeCgroups) JoinInitLeaf(g cgroups.Group, pid, initPID int) error {
 	}
 	return g.AddProc(pid)
 }
-func (c *fakeCgroups) Mode() string                  { return "v2" }
+func (c *fakeCgroups) Mode() string { return "v2" }
 
 func (g *fakeGroup) Path() string { return g.path }
 func (g *fakeGroup) AddProc(pid int) error {

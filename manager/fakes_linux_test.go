@@ -582,6 +582,8 @@ type testZones struct {
 	cg    *fakeCgroups
 	roots *fakeRoots
 	parts []*fakePart
+	// extra is one more part, when a test sets it before open.
+	extra part.Part
 }
 
 // testTemplate is the ready template fakes make zones from.
@@ -643,6 +645,9 @@ func (tz *testZones) deps() deps {
 		out := []part.Part{labelsPart{}}
 		for _, p := range tz.parts {
 			out = append(out, p)
+		}
+		if tz.extra != nil {
+			out = append(out, tz.extra)
 		}
 		return out
 	}}

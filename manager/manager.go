@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package manager is zoned's zone manager: it owns the order of operations
 // on zones and templates and their undo. Every call on one zone runs under
 // that zone's lock, calls on different zones run in parallel. Each step that

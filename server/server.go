@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package server is zoned's API edge: it decodes and bounds requests,
 // calls the zone manager, and turns the manager's classified errors into
 // HTTP status codes and api.Error bodies. No zone logic lives here.

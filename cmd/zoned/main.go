@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command zoned is the zone host daemon: it keeps the state of zones and
 // templates, runs zones, and serves the API on a Unix socket. The same
 // binary, re-executed, is each zone's first process and the helper that

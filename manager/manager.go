@@ -37,6 +37,7 @@ var Version = "dev"
 const (
 	DefaultDataDir      = "/var/lib/zoned"
 	DefaultCgroupParent = "/zoned"
+	DefaultCacheDir     = fsshare.DefaultCacheDir
 	// BuiltinTemplate is the busybox template zoned builds itself on first
 	// use, from Debian's busybox-static package.
 	BuiltinTemplate = "busybox"
@@ -57,6 +58,9 @@ type Config struct {
 	DataDir string
 	// StorePath is the bbolt file; "" means DataDir/zoned.db.
 	StorePath string
+	// CacheDir keeps templates' downloads and built Debian roots between
+	// templates; "" means DefaultCacheDir.
+	CacheDir string
 	// CgroupParent is the absolute cgroup under which each zone gets its
 	// own group; zoned owns it and nothing else.
 	CgroupParent string
@@ -147,6 +151,7 @@ func New(cfg Config) (_ *Manager, err error) {
 		return nil, fmt.Errorf("open storage in %s: %w", cfg.DataDir, err)
 	}
 	fs.SetImportLimits(importLimits(cfg))
+	fs.SetCacheDir(cfg.CacheDir)
 	st, err := openStore(cfg)
 	if err != nil {
 		return nil, err

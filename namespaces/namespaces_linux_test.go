@@ -57,7 +57,7 @@ func TestMain(m *testing.M) {
 			}
 			defer os.RemoveAll(dir)
 			root := filepath.Join(dir, "root")
-			if err := fsshare.BuildBusyboxRoot(context.Background(), root); err != nil {
+			if err := fsshare.BuildBusyboxRoot(context.Background(), fsshare.DefaultCacheDir, root); err != nil {
 				fmt.Fprintf(os.Stderr, "busybox root unavailable, zone tests will skip: %v\n", err)
 			} else {
 				// Keep the UTS name zoned sets: rcS would replace it.

@@ -48,6 +48,7 @@ func main() {
 	var (
 		dataDir      = flag.String("data-dir", manager.DefaultDataDir, "directory for the store, templates and zone layers")
 		storePath    = flag.String("store", "", "bbolt state file (default DATA-DIR/zoned.db)")
+		cacheDir     = flag.String("cache-dir", manager.DefaultCacheDir, "directory for templates' downloads and built Debian roots, kept between templates")
 		socket       = flag.String("socket", api.DefaultSocket, "Unix socket the API listens on")
 		cgroupParent = flag.String("cgroup-parent", manager.DefaultCgroupParent, "absolute cgroup under which zones get their groups")
 		idmapBase    = flag.Uint("idmap-base", manager.DefaultIDMapBase, "first host UID/GID given to unprivileged zones (each takes 65536); no host user may have an ID at or above it")
@@ -81,7 +82,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "zoned: -import-max-bytes %q and -import-max-entries %d must be positive\n", *importBytes, *importFiles)
 		os.Exit(2)
 	}
-	cfg := manager.Config{DataDir: *dataDir, StorePath: *storePath, CgroupParent: *cgroupParent, IDMapBase: uint32(*idmapBase),
+	cfg := manager.Config{DataDir: *dataDir, StorePath: *storePath, CacheDir: *cacheDir, CgroupParent: *cgroupParent, IDMapBase: uint32(*idmapBase),
 		ImportMaxBytes: maxBytes, ImportMaxEntries: *importFiles, Logger: log}
 	cfg.CgroupTree = &cgroups.TreeLimits{MaxDescendants: *cgMax, MaxDepth: *cgDepth}
 	cfg.UserNSLimits = nsLimits.limits()

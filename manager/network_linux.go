@@ -377,12 +377,10 @@ func (p *netPart) attach(rec *store.ZoneRecord, nic api.NIC, pid int) (err error
 		return err
 	}
 	if nic.RateBitsPerSecond > 0 {
-		return p.owner.SetRate(nic.HostIfName, ifbName(rec, nic), nic.RateBitsPerSecond)
+		return p.owner.SetRate(nic.HostIfName, nic.RateBitsPerSecond)
 	}
 	return nil
 }
-
-func ifbName(rec *store.ZoneRecord, nic api.NIC) string { return netvirt.IFBName(rec.UUID, nic.Name) }
 
 // detach removes a NIC's host side: rules, veth (the zone's end goes with
 // it), ifb. pid > 0 also removes a macvlan from inside a running zone.
@@ -405,7 +403,7 @@ func (p *netPart) detach(nic api.NIC, pid int) {
 	if err := netvirt.DeleteLink(nic.HostIfName); err != nil {
 		p.m.log.Warn("remove host side of NIC", "nic", nic.Name, "err", err)
 	}
-	if err := netvirt.DeleteLink("zxb" + strings.TrimPrefix(nic.HostIfName, "zv")); err != nil {
+	if err := netvirt.DeleteLink(netvirt.IFBName(nic.HostIfName)); err != nil {
 		p.m.log.Warn("remove ifb of NIC", "nic", nic.Name, "err", err)
 	}
 }
@@ -534,7 +532,7 @@ func (p *netPart) Reconcile(ctx context.Context, recs []*store.ZoneRecord) error
 			}
 			if rec.State != api.StateRunning {
 				_ = netvirt.DeleteLink(nic.HostIfName)
-				_ = netvirt.DeleteLink(ifbName(rec, nic))
+				_ = netvirt.DeleteLink(netvirt.IFBName(nic.HostIfName))
 				continue
 			}
 			if !netvirt.LinkExists(nic.HostIfName) {
@@ -543,13 +541,13 @@ func (p *netPart) Reconcile(ctx context.Context, recs []*store.ZoneRecord) error
 				// the zone has what its record says.
 				if err := p.attach(rec, nic, rec.InitPID); err != nil {
 					p.m.log.Warn("replug NIC whose host side is gone", "zone", rec.Name, "nic", nic.Name, "err", err)
-					_ = netvirt.DeleteLink(ifbName(rec, nic))
+					_ = netvirt.DeleteLink(netvirt.IFBName(nic.HostIfName))
 					continue
 				}
 				p.m.log.Info("replugged NIC whose host side was gone", "zone", rec.Name, "nic", nic.Name)
 			}
 			keep[nic.HostIfName] = true
-			keep[ifbName(rec, nic)] = true
+			keep[netvirt.IFBName(nic.HostIfName)] = true
 			// A veth made by a zoned from before aliases is claimed, so
 			// a later sweep knows it.
 			p.owner.Adopt(nic.HostIfName)
@@ -563,14 +561,14 @@ func (p *netPart) Reconcile(ctx context.Context, recs []*store.ZoneRecord) error
 					}
 				}
 			}
-			if err := p.owner.SetRate(nic.HostIfName, ifbName(rec, nic), nic.RateBitsPerSecond); err != nil {
+			if err := p.owner.SetRate(nic.HostIfName, nic.RateBitsPerSecond); err != nil {
 				p.m.log.Warn("restore rate cap", "zone", rec.Name, "nic", nic.Name, "err", err)
 			}
 		}
 	}
 	// 802.1Q sub-interfaces are shared by a parent's macvlan NICs and go
 	// with their network.
-	gone, err := p.owner.Sweep(func(name string) bool { return keep[name] || strings.HasPrefix(name, "zxq") })
+	gone, err := p.owner.Sweep(func(name string) bool { return keep[name] || netvirt.IsVLANName(name) })
 	for _, g := range gone {
 		p.m.log.Info("removed a link no record names", "link", g)
 	}
@@ -1075,7 +1073,7 @@ func (m *Manager) SetNIC(ctx context.Context, zone, name string, patch api.NICPa
 				return errdefs.WithField("rate_bps", fmt.Errorf("rate caps need a bridge or vxlan NIC (macvlan traffic bypasses the host): %w", errdefs.ErrUnsupported))
 			}
 			if rec.State == api.StateRunning && nic.HostIfName != "" {
-				if err := m.netPart().owner.SetRate(nic.HostIfName, ifbName(rec, nic), bps); err != nil {
+				if err := m.netPart().owner.SetRate(nic.HostIfName, bps); err != nil {
 					return err
 				}
 			}

@@ -10,7 +10,7 @@ import (
 )
 
 func TestNamesFitIFNAMSIZ(t *testing.T) {
-	for _, n := range []string{testOwner.BridgeName("a-very-long-network-name-indeed"), HostIfName("uuid", "eth0"), IFBName("u", "eth1"), VXLANName("x"), VLANName("eth0", 4094)} {
+	for _, n := range []string{testOwner.BridgeName("a-very-long-network-name-indeed"), HostIfName("uuid", "eth0"), IFBName(HostIfName("u", "eth1")), VXLANName("x"), VLANName("eth0", 4094)} {
 		if len(n) > 15 {
 			t.Errorf("%s is longer than 15 bytes", n)
 		}

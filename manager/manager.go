@@ -25,6 +25,7 @@ import (
 	"github.com/zoned-project/zoned/fsshare"
 	"github.com/zoned-project/zoned/internal/validate"
 	"github.com/zoned-project/zoned/manager/part"
+	"github.com/zoned-project/zoned/manager/part/network"
 	"github.com/zoned-project/zoned/manager/part/view"
 	"github.com/zoned-project/zoned/namespaces"
 	"github.com/zoned-project/zoned/store"
@@ -94,6 +95,9 @@ type Manager struct {
 	// quota is the disk quota part of parts, which the /proc view and
 	// disk usage ask how to read a zone's disk.
 	quota *quotaPart
+	// net is the network part of parts, behind the API's networks, NICs
+	// and port forwards.
+	net *network.Part
 	// events tells subscribers (GET /v1/events) what happens.
 	events *eventHub
 
@@ -169,6 +173,7 @@ func New(cfg Config) (_ *Manager, err error) {
 	}
 	m.events.log = m.log.Warn
 	m.quota = &quotaPart{m: m}
+	m.net = newNetPart(m)
 	// Each part says what it runs after (its After); part.Order checks
 	// those names and works the order out.
 	if m.parts, err = part.Order(m.zoneParts()); err != nil {
@@ -213,7 +218,7 @@ func (m *Manager) zoneParts() []part.Part {
 	return []part.Part{
 		m.quota,
 		newResourcePart(m),
-		newNetPart(m),
+		m.net,
 		view.New(partHost{m}, m.viewDisk),
 		labelsPart{},
 		snapshotPart{m: m},

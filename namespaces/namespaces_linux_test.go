@@ -745,8 +745,11 @@ func TestWaitExitedStatusOfNonChild(t *testing.T) {
 		t.Errorf("exit 7 of non-child %d: %+v known %v", pid, got, known)
 	}
 
-	// As a zone's init is ended by the kernel on reboot: by SIGHUP.
-	pid, st = orphan(t, `exec sh -c 'sleep 0.3; kill -HUP $$'`)
+	// As a zone's init is ended by the kernel on reboot: by SIGHUP. perl
+	// (Debian's perl-base is essential) takes the default action back
+	// first: a suite started under nohup hands its children SIGHUP
+	// ignored, which a shell cannot undo, and the process would exit 0.
+	pid, st = orphan(t, `exec perl -e '$SIG{HUP} = "DEFAULT"; select(undef, undef, undef, 0.3); kill "HUP", $$; sleep 5'`)
 	got, known, err = WaitExited(pid, st)
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 
 portable=(
-	api client cmd/zonectl errdefs store manager/part
+	api client cmd/zonectl errdefs store manager/part pki trust
 	internal/atomicfile internal/grant internal/revert internal/units internal/validate
 )
 mod=$(go list -m)

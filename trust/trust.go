@@ -282,3 +282,39 @@ func (c *trackedConn) Close() error {
 	c.once.Do(func() { c.a.untrack(c) })
 	return c.Conn.Close()
 }
+
+// Clients lists the trusted clients, sorted by name.
+func (a *Authority) Clients() ([]*store.TrustedClient, error) { return a.st.ListClients() }
+
+// ClientNamed returns the trusted client name, or ErrNotFound.
+func (a *Authority) ClientNamed(name string) (*store.TrustedClient, error) {
+	cs, err := a.st.ListClients()
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cs {
+		if c.Name == name {
+			return c, nil
+		}
+	}
+	return nil, fmt.Errorf("client %q: %w", name, errdefs.ErrNotFound)
+}
+
+// Tokens lists the pending tokens that have not expired.
+func (a *Authority) Tokens() ([]*store.EnrolToken, error) {
+	ts, err := a.st.ListTokens()
+	if err != nil {
+		return nil, err
+	}
+	now := a.now()
+	out := ts[:0]
+	for _, t := range ts {
+		if now.Before(t.ExpiresAt) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// RevokeToken deletes client name's pending token.
+func (a *Authority) RevokeToken(name string) error { return a.st.DeleteToken(name) }

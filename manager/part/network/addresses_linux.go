@@ -38,8 +38,12 @@ func (p *Part) resolveNIC(rec *store.ZoneRecord, req api.NICRequest, others []ap
 	if slices.ContainsFunc(others, func(o api.NIC) bool { return o.Name == nic.Name }) {
 		return api.NIC{}, fmt.Errorf("zone already has a NIC %s: %w", nic.Name, errdefs.ErrAlreadyExists)
 	}
+	t, err := typeOf(&nw.Network)
+	if err != nil {
+		return api.NIC{}, err
+	}
 	if nic.VLAN > 0 {
-		if err := checkVLAN(&nw.Network); err != nil {
+		if err := t.checkVLAN(&nw.Network); err != nil {
 			return api.NIC{}, err
 		}
 	}
@@ -116,7 +120,7 @@ func (p *Part) resolveNIC(rec *store.ZoneRecord, req api.NICRequest, others []ap
 	if nic.Gateway == "" && !hasDefault && len(nic.IPv4) > 0 && nw.Gateway != "" {
 		nic.Gateway = nw.Gateway
 	}
-	if nw.Type != api.NetworkMacvlan {
+	if t.hostSide() {
 		nic.HostIfName = netvirt.HostIfName(rec.UUID, nic.Name)
 	} else if nic.RateBitsPerSecond > 0 {
 		return api.NIC{}, fmt.Errorf("rate caps need a bridge or vxlan NIC (macvlan traffic bypasses the host's shaping): %w", errdefs.ErrUnsupported)

@@ -15,6 +15,14 @@
 // from the store when the daemon starts, finishing NIC changes a crash
 // cut short and sweeping links no record names.
 //
+// What differs between network types is in one file per type
+// (bridge_linux.go, macvlan_linux.go, vxlan_linux.go), each a
+// networkType (types_linux.go): its fields' checks, its host devices,
+// how a NIC's host side is made and its peer moved into the zone, and
+// what reconcile keeps and restores. A new network or NIC type is a new
+// such file, a constant in package api and a line in networkTypes; a
+// unit test fails while api names a type the table lacks.
+//
 // Every change of a running zone's NICs is recorded as pending before the
 // host is touched (api.NIC.Pending), so a daemon killed half way finds
 // at its next start what to finish or undo.

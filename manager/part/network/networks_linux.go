@@ -13,99 +13,22 @@ import (
 	"github.com/zoned-project/zoned/store"
 )
 
-// ensureNetwork makes a network's host devices, or finds them there.
-func ensureNetwork(o netvirt.Owner, nw *api.Network) error {
-	switch nw.Type {
-	case api.NetworkMacvlan:
-		return netvirt.CheckParent(nw.Parent)
-	case api.NetworkBridge, api.NetworkVXLAN:
-		var gw netip.Prefix
-		if nw.Type == api.NetworkBridge && nw.Subnet != "" && nw.Gateway != "" {
-			sub, _ := netvirt.ParseSubnet(nw.Subnet)
-			gw = netip.PrefixFrom(netip.MustParseAddr(nw.Gateway), sub.Bits())
-		}
-		if err := o.EnsureBridge(nw.Bridge, gw, nw.MTU, nw.VLANFiltering); err != nil {
-			return err
-		}
-		if nw.Uplink != "" {
-			if err := netvirt.EnsureUplink(nw.Bridge, nw.Uplink); err != nil {
-				return err
-			}
-		}
-		if nw.Type == api.NetworkVXLAN {
-			return o.EnsureVXLAN(netvirt.VXLANName(nw.Name), nw.Bridge, nw.VNI, nw.Remote, nw.Group, nw.Dev, nw.MTU)
-		}
-		if nw.NAT {
-			return netvirt.EnableForwarding()
-		}
-	}
-	return nil
-}
-
-// teardownNetwork removes a network's host devices.
-func teardownNetwork(nw *api.Network) {
-	if nw.Type == api.NetworkVXLAN {
-		_ = netvirt.DeleteLink(netvirt.VXLANName(nw.Name))
-	}
-	if nw.Bridge != "" {
-		_ = netvirt.DeleteLink(nw.Bridge)
-	}
-	if nw.Type == api.NetworkMacvlan {
-		_ = netvirt.DeleteVLANDevices(nw.Parent)
-	}
-}
-
-// checkNetwork validates a create request and fills its defaults.
+// checkNetwork validates a create request and fills its defaults: its
+// type's fields first (see networkType), then those of every network.
 func checkNetwork(o netvirt.Owner, nw api.Network) (api.Network, error) {
 	nw.UsedBy = nil
 	if nw.Type == "" {
 		nw.Type = api.NetworkBridge
 	}
 	bad := func(field, format string, a ...any) (api.Network, error) {
-		return api.Network{}, errdefs.WithField(field, fmt.Errorf(format+": %w", append(a, errdefs.ErrInvalid)...))
+		return api.Network{}, invalid(field, format, a...)
 	}
-	switch nw.Type {
-	case api.NetworkBridge, api.NetworkVXLAN:
-		nw.Bridge = o.BridgeName(nw.Name)
-		if nw.Parent != "" {
-			return bad("parent", "a %s network has no parent (that is for macvlan)", nw.Type)
-		}
-	case api.NetworkMacvlan:
-		if err := netvirt.CheckParent(nw.Parent); err != nil {
-			return api.Network{}, errdefs.WithField("parent", err)
-		}
-		if nw.NAT || nw.VLANFiltering || nw.Uplink != "" {
-			return bad("type", "NAT, VLAN filtering and uplinks are for bridge networks")
-		}
-		if nw.HostAccess != "" && nw.HostAccess != "none" {
-			return bad("host_access", "host access is for bridge and vxlan networks (macvlan zones cannot reach their parent's host)")
-		}
-		nw.Bridge = ""
-	default:
-		return bad("type", "network type %q is not bridge, macvlan or vxlan", nw.Type)
+	t, err := typeOf(&nw)
+	if err != nil {
+		return api.Network{}, err
 	}
-	if nw.Type == api.NetworkVXLAN {
-		if nw.VNI < 1 || nw.VNI > 1<<24-1 {
-			return bad("vni", "VNI %d is outside 1-16777215", nw.VNI)
-		}
-		if (nw.Remote == "") == (nw.Group == "") {
-			return bad("remote", "a vxlan network needs exactly one of remote and group")
-		}
-		for f, v := range map[string]string{"remote": nw.Remote, "group": nw.Group} {
-			if a, err := netip.ParseAddr(v); v != "" && (err != nil || (f == "group" && !a.IsMulticast()) || (f == "remote" && a.IsMulticast())) {
-				return bad(f, "%s %q is not a %s IP address", f, v, map[string]string{"remote": "unicast", "group": "multicast"}[f])
-			}
-		}
-		if nw.Dev != "" {
-			if err := netvirt.CheckParent(nw.Dev); err != nil {
-				return api.Network{}, errdefs.WithField("dev", err)
-			}
-		}
-		if nw.NAT {
-			return bad("nat", "NAT is for bridge networks")
-		}
-	} else if nw.VNI != 0 || nw.Remote != "" || nw.Group != "" || nw.Dev != "" {
-		return bad("vni", "vni, remote, group and dev are for vxlan networks")
+	if err := t.check(o, &nw); err != nil {
+		return api.Network{}, err
 	}
 	if nw.Uplink != "" {
 		if err := netvirt.CheckParent(nw.Uplink); err != nil {
@@ -118,7 +41,7 @@ func checkNetwork(o netvirt.Owner, nw api.Network) (api.Network, error) {
 			return api.Network{}, errdefs.WithField("subnet", err)
 		}
 		nw.Subnet = sub.String()
-		if nw.Gateway == "" && nw.Type == api.NetworkBridge {
+		if nw.Gateway == "" && t.gatewayOnHost() {
 			nw.Gateway = netvirt.FirstHost(sub).String()
 		}
 		if nw.Gateway != "" {
@@ -157,6 +80,7 @@ func (p *Part) CreateNetwork(req api.Network) (*api.Network, error) {
 	if err != nil {
 		return nil, err
 	}
+	t := networkTypes[nw.Type]
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	r := revert.New()
@@ -171,8 +95,8 @@ func (p *Part) CreateNetwork(req api.Network) (*api.Network, error) {
 			if o.Subnet != "" && subnet.IsValid() && netvirt.Overlaps(subnet, netip.MustParsePrefix(o.Subnet)) {
 				return errdefs.WithField("subnet", fmt.Errorf("subnet %s overlaps network %q's %s: %w", subnet, o.Name, o.Subnet, errdefs.ErrConflict))
 			}
-			if nw.Type == api.NetworkVXLAN && o.Type == api.NetworkVXLAN && o.VNI == nw.VNI {
-				return errdefs.WithField("vni", fmt.Errorf("VNI %d is network %q's: %w", nw.VNI, o.Name, errdefs.ErrConflict))
+			if err := t.conflict(&nw, &o.Network); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -181,8 +105,8 @@ func (p *Part) CreateNetwork(req api.Network) (*api.Network, error) {
 		return nil, err
 	}
 	r.Add(func() { _ = p.host.Store().DeleteNetwork(nw.Name, func([]*store.ZoneRecord) error { return nil }) })
-	r.Add(func() { teardownNetwork(&nw) })
-	if err := ensureNetwork(p.owner, &nw); err != nil {
+	r.Add(func() { t.tearDown(&nw) })
+	if err := t.setUp(p.owner, &nw); err != nil {
 		return nil, err
 	}
 	// The host-access rules are in place before a zone can be on the
@@ -263,7 +187,13 @@ func (p *Part) DeleteNetwork(name string) error {
 	if err != nil {
 		return err
 	}
-	teardownNetwork(&rec.Network)
+	if t, err := typeOf(&rec.Network); err == nil {
+		t.tearDown(&rec.Network)
+	} else if rec.Bridge != "" {
+		// A type this daemon does not know (a record of a newer
+		// zoned): the bridge the record names is all it can remove.
+		_ = netvirt.DeleteLink(rec.Bridge)
+	}
 	if err := p.rebuildHostAccess(); err != nil {
 		return err
 	}

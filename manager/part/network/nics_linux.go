@@ -63,27 +63,6 @@ func checkIfName(name string) error {
 	return nil
 }
 
-// checkVLAN tells whether a NIC on network nw can have a VLAN, naming
-// the missing kernel option where this kernel cannot.
-func checkVLAN(nw *api.Network) error {
-	switch nw.Type {
-	case api.NetworkBridge:
-		if err := netvirt.ProbeBridgeVLANFiltering(); err != nil {
-			return fmt.Errorf("vlan: %w", err)
-		}
-		if !nw.VLANFiltering {
-			return fmt.Errorf("vlan: network %q has no VLAN filtering (create it with --vlan-filtering): %w", nw.Name, errdefs.ErrInvalid)
-		}
-	case api.NetworkMacvlan:
-		if err := netvirt.Has8021Q(); err != nil {
-			return fmt.Errorf("vlan: %w", err)
-		}
-	default:
-		return fmt.Errorf("vlan: a %s network carries no VLANs: %w", nw.Type, errdefs.ErrInvalid)
-	}
-	return nil
-}
-
 // attach plugs a NIC into the running zone whose init is pid, with its
 // anti-spoofing rules and rate cap; on error nothing of it is left.
 func (p *Part) attach(rec *store.ZoneRecord, nic api.NIC, pid int) (err error) {
@@ -91,22 +70,19 @@ func (p *Part) attach(rec *store.ZoneRecord, nic api.NIC, pid int) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := ensureNetwork(p.owner, &nw.Network); err != nil {
+	t, err := typeOf(&nw.Network)
+	if err != nil {
+		return err
+	}
+	if err := t.setUp(p.owner, &nw.Network); err != nil {
 		return err
 	}
 	c := netvirt.NIC{Name: nic.Name, HostIf: nic.HostIfName, MAC: nic.MAC, MTU: nic.MTU, IPv4: nic.IPv4, IPv6: nic.IPv6, Gateway: nic.Gateway, VLAN: nic.VLAN}
-	if nw.Type == api.NetworkMacvlan {
-		parent := nw.Parent
-		if nic.VLAN > 0 {
-			if parent, err = p.owner.EnsureVLANDevice(nw.Parent, nic.VLAN); err != nil {
-				return err
-			}
-		}
-		c.VLAN = 0
-		return netvirt.AttachMacvlan(pid, parent, c)
-	}
-	if err := p.owner.AttachVeth(pid, nw.Bridge, c); err != nil {
+	if err := t.plug(p.owner, &nw.Network, c, pid); err != nil {
 		return err
+	}
+	if !t.hostSide() {
+		return nil
 	}
 	defer func() {
 		if err != nil {

@@ -90,11 +90,18 @@ func (p *Part) Reconcile(ctx context.Context, recs []*store.ZoneRecord) error {
 	}
 	keep := map[string]bool{}
 	for _, nw := range nets {
-		keep[nw.Bridge] = true
-		if nw.Type == api.NetworkVXLAN {
-			keep[netvirt.VXLANName(nw.Name)] = true
+		t, err := typeOf(&nw.Network)
+		if err != nil {
+			// A type this daemon does not know (a record of a newer
+			// zoned): the bridge the record names is not swept.
+			keep[nw.Bridge] = true
+			p.host.Logger().Warn("rebuild network", "network", nw.Name, "err", err)
+			continue
 		}
-		if err := ensureNetwork(p.owner, &nw.Network); err != nil {
+		for _, l := range t.links(&nw.Network) {
+			keep[l] = true
+		}
+		if err := t.setUp(p.owner, &nw.Network); err != nil {
 			p.host.Logger().Warn("rebuild network", "network", nw.Name, "err", err)
 		}
 	}
@@ -127,12 +134,8 @@ func (p *Part) Reconcile(ctx context.Context, recs []*store.ZoneRecord) error {
 			p.owner.Adopt(nic.HostIfName)
 			ports = append(ports, netvirt.Port{HostIf: nic.HostIfName, MAC: nic.MAC, IPv4: nic.IPv4, IPv6: nic.IPv6})
 			if nw, err := p.host.Store().GetNetwork(nic.Network); err == nil {
-				if err := netvirt.EnsureUplink(nw.Bridge, nic.HostIfName); err != nil {
-					p.host.Logger().Warn("reattach NIC to bridge", "zone", rec.Name, "nic", nic.Name, "err", err)
-				} else if nic.VLAN > 0 {
-					if err := netvirt.SetPortVLAN(nic.HostIfName, nic.VLAN); err != nil {
-						p.host.Logger().Warn("restore NIC's VLAN", "zone", rec.Name, "nic", nic.Name, "err", err)
-					}
+				if t, err := typeOf(&nw.Network); err == nil {
+					t.restoreNIC(p.host.Logger(), rec.Name, &nw.Network, nic)
 				}
 			}
 			if err := p.owner.SetRate(nic.HostIfName, nic.RateBitsPerSecond); err != nil {

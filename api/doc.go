@@ -99,6 +99,20 @@
 //	                                                      Write a zone to an archive on the daemon's host (an operation)
 //	POST   /v1/zones/import                             ImportZoneRequest -> 202 Operation
 //	                                                      Make a zone from an export archive on the daemon's host (an operation)
+//	GET    /v1/trust/clients                            200 []TrustedClient
+//	                                                      List the clients trusted on the HTTPS API
+//	POST   /v1/trust/clients                            AddClientRequest -> 201 TrustedClient
+//	                                                      Trust a client certificate given as PEM
+//	GET    /v1/trust/clients/{client}                   200 TrustedClient
+//	                                                      Get a trusted client
+//	DELETE /v1/trust/clients/{client}                   204
+//	                                                      Stop trusting a client and cut its open connections
+//	GET    /v1/trust/tokens                             200 []TrustToken
+//	                                                      List pending enrolment tokens (without their secrets)
+//	POST   /v1/trust/tokens                             CreateTokenRequest -> 201 TrustToken
+//	                                                      Make a one-time token that enrols a client
+//	DELETE /v1/trust/tokens/{client}                    204
+//	                                                      Revoke a pending token
 //	GET    /metrics                                     200 text/plain
 //	                                                      Prometheus metrics of zones and the daemon
 //	GET    /v1/openapi.json                             200 JSON

@@ -265,6 +265,11 @@ type Info struct {
 	DataDir    string `json:"data_dir"`
 	Zones      int    `json:"zones"`
 	Running    int    `json:"running"`
+	// HTTPSAddress is where the daemon serves the API over HTTPS, and
+	// ServerFingerprint its certificate's fingerprint, which clients
+	// pin; both "" when it serves only its socket.
+	HTTPSAddress      string `json:"https_address,omitempty"`
+	ServerFingerprint string `json:"server_fingerprint,omitempty"`
 }
 
 // ReservedZoneNames are words of the API's routes in the place of a
@@ -277,6 +282,7 @@ type Error struct {
 	// Code is stable: invalid_argument, not_found, already_exists,
 	// conflict, unsupported, unavailable, precondition_failed,
 	// insufficient_storage (507: a disk, its inodes or a quota is full),
+	// permission_denied (403: a scoped client asked beyond its scope),
 	// method_not_allowed (405), unsupported_media_type (415: a JSON body
 	// without Content-Type: application/json), too_many_event_streams
 	// (429), internal.

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package cgroups gives each zone one control group and keeps its limits,
 // counters and processes there, on both kernels zoned meets: the legacy or
 // hybrid cgroup v1 layout (one hierarchy per controller, plus name=systemd

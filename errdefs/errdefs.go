@@ -27,6 +27,11 @@ var (
 	// to write to is full. 507. Errors carrying ENOSPC or EDQUOT from any
 	// layer are in this class without being wrapped in it (IsNoSpace).
 	ErrNoSpace = errors.New("insufficient storage")
+	// ErrPermission: the caller is known but its scope does not allow the
+	// call (a read-only client that writes, a reseller's panel asking for
+	// a host-wide change). 403. What a scope hides is ErrNotFound, never
+	// this: a client learns nothing of what it may not see.
+	ErrPermission = errors.New("permission denied")
 )
 
 // Code returns the stable wire code of err's class ("internal" when none).
@@ -51,6 +56,8 @@ func Code(err error) string {
 		return "unavailable"
 	case errors.Is(err, ErrPrecondition):
 		return "precondition_failed"
+	case errors.Is(err, ErrPermission):
+		return "permission_denied"
 	}
 	return "internal"
 }
@@ -75,6 +82,8 @@ func FromCode(code string) error {
 		return ErrPrecondition
 	case "insufficient_storage":
 		return ErrNoSpace
+	case "permission_denied":
+		return ErrPermission
 	}
 	return nil
 }

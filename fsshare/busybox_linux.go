@@ -10,28 +10,24 @@ import (
 	"strings"
 )
 
-// BusyboxCacheDir is where the busybox-static package is downloaded once.
-// Using Debian's own package keeps the built-in template free of any
-// download beyond Debian's archive.
-var BusyboxCacheDir = "/var/cache/zoned"
-
 // busyboxBinary returns the path of a static busybox extracted from Debian's
-// busybox-static package, downloading the package into BusyboxCacheDir the
-// first time. The host's own busybox is not used: Debian's default one is
+// busybox-static package, downloading the package into cacheDir the first
+// time (Debian's own package keeps the built-in template free of any
+// download beyond Debian's archive). The host's own busybox is not used: Debian's default one is
 // dynamically linked and would need the host's libc inside every zone.
-func busyboxBinary(ctx context.Context) (string, error) {
-	bin := filepath.Join(BusyboxCacheDir, "busybox-static", "bin", "busybox")
+func busyboxBinary(ctx context.Context, cacheDir string) (string, error) {
+	bin := filepath.Join(cacheDir, "busybox-static", "bin", "busybox")
 	if _, err := os.Stat(bin); err == nil {
 		return bin, nil
 	}
-	if err := os.MkdirAll(BusyboxCacheDir, 0o755); err != nil {
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return "", err
 	}
-	debs, _ := filepath.Glob(filepath.Join(BusyboxCacheDir, "busybox-static_*.deb"))
+	debs, _ := filepath.Glob(filepath.Join(cacheDir, "busybox-static_*.deb"))
 	if len(debs) == 0 {
 		download := func() ([]byte, error) {
 			cmd := exec.CommandContext(ctx, "apt-get", "download", "busybox-static")
-			cmd.Dir = BusyboxCacheDir
+			cmd.Dir = cacheDir
 			return cmd.CombinedOutput()
 		}
 		out, err := download()
@@ -44,12 +40,12 @@ func busyboxBinary(ctx context.Context) (string, error) {
 				return "", fmt.Errorf("apt-get download busybox-static: %w: %s", err, bytes.TrimSpace(out))
 			}
 		}
-		debs, _ = filepath.Glob(filepath.Join(BusyboxCacheDir, "busybox-static_*.deb"))
+		debs, _ = filepath.Glob(filepath.Join(cacheDir, "busybox-static_*.deb"))
 		if len(debs) == 0 {
-			return "", fmt.Errorf("apt-get download busybox-static left no package in %s", BusyboxCacheDir)
+			return "", fmt.Errorf("apt-get download busybox-static left no package in %s", cacheDir)
 		}
 	}
-	tmp, err := os.MkdirTemp(BusyboxCacheDir, ".busybox-static-")
+	tmp, err := os.MkdirTemp(cacheDir, ".busybox-static-")
 	if err != nil {
 		return "", err
 	}
@@ -95,8 +91,8 @@ echo "zone $(hostname) is going down"
 // shell on the console once Enter is pressed there (zonectl console), and
 // the usual /etc files. busybox init powers off on SIGUSR2, which is what
 // zoned sends to stop such a zone.
-func BuildBusyboxRoot(ctx context.Context, dir string) error {
-	bb, err := busyboxBinary(ctx)
+func BuildBusyboxRoot(ctx context.Context, cacheDir, dir string) error {
+	bb, err := busyboxBinary(ctx, cacheDir)
 	if err != nil {
 		return fmt.Errorf("get busybox-static: %w", err)
 	}

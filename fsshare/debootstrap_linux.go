@@ -21,11 +21,6 @@ import (
 	"github.com/zoned-project/zoned/errdefs"
 )
 
-// DebootstrapCacheDir keeps finished Debian roots as zstd tarballs, so a
-// second template with the same suite, variant and packages takes seconds
-// instead of a download.
-var DebootstrapCacheDir = "/var/cache/zoned/debootstrap"
-
 // DefaultMirror is used when the host's apt sources name none.
 const DefaultMirror = "http://deb.debian.org/debian"
 
@@ -148,7 +143,7 @@ func (s *Storage) Debootstrap(ctx context.Context, name string, opts Debootstrap
 }
 
 func (s *Storage) debootstrapInto(ctx context.Context, root string, opts DebootstrapOptions, progress ProgressFunc) error {
-	cache := filepath.Join(DebootstrapCacheDir, opts.cacheKey())
+	cache := filepath.Join(s.debootstrapCache(), opts.cacheKey())
 	if f, err := os.Open(cache); err == nil {
 		report(progress, 1, "restoring cached "+opts.Suite+" root")
 		err := importArchive(ctx, root, f, func(pc int, msg string) { report(progress, pc*9/10, msg) }, s.ImportLimits())

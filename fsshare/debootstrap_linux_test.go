@@ -80,7 +80,7 @@ func TestDebootstrap(t *testing.T) {
 	}
 	o := opts
 	o.normalize()
-	cache := filepath.Join(DebootstrapCacheDir, o.cacheKey())
+	cache := filepath.Join(s.debootstrapCache(), o.cacheKey())
 	_, statErr := os.Stat(cache)
 	start := time.Now()
 	if err := s.Debootstrap(ctx, "deb", opts, progress); err != nil {
@@ -146,10 +146,8 @@ func TestDebootstrapCache(t *testing.T) {
 	if _, err := exec.LookPath("debootstrap"); err != nil {
 		t.Skip("needs debootstrap installed (the corrupt-cache case runs it against a missing mirror)")
 	}
-	old := DebootstrapCacheDir
-	DebootstrapCacheDir = t.TempDir()
-	t.Cleanup(func() { DebootstrapCacheDir = old })
 	s := newTestStorage(t)
+	s.SetCacheDir(t.TempDir())
 	ctx := context.Background()
 	// A missing mirror: any attempt to really bootstrap fails at once.
 	opts := DebootstrapOptions{Suite: "bookworm", Mirror: "file:///nonexistent-zoned-mirror", Include: []string{"dbus"}}
@@ -157,7 +155,7 @@ func TestDebootstrapCache(t *testing.T) {
 	if err := key.normalize(); err != nil {
 		t.Fatal(err)
 	}
-	cache := filepath.Join(DebootstrapCacheDir, key.cacheKey())
+	cache := filepath.Join(s.debootstrapCache(), key.cacheKey())
 
 	src := t.TempDir()
 	os.MkdirAll(filepath.Join(src, "sbin"), 0o755)

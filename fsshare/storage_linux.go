@@ -77,6 +77,9 @@ type Storage struct {
 	pools map[string]*pool // by name, the default pool included
 	// limits are the host's caps on imports (SetImportLimits).
 	limits ImportLimits
+	// cacheDir keeps downloads and built roots between templates
+	// (SetCacheDir).
+	cacheDir string
 }
 
 // New prepares dataDir for use and returns a Storage over it.
@@ -119,7 +122,7 @@ func New(dataDir string) (*Storage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data dir %q: %w", abs, err)
 	}
-	s := &Storage{dataDir: abs, backend: b, limits: DefaultImportLimits()}
+	s := &Storage{dataDir: abs, backend: b, limits: DefaultImportLimits(), cacheDir: DefaultCacheDir}
 	s.pools = map[string]*pool{DefaultPool: {name: DefaultPool, path: abs, backend: b}}
 	return s, nil
 }

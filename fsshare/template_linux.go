@@ -103,7 +103,7 @@ func (s *Storage) BuildBuiltin(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if err := BuildBusyboxRoot(ctx, st.Root); err != nil {
+	if err := BuildBusyboxRoot(ctx, s.CacheDir(), st.Root); err != nil {
 		st.discard()
 		return fmt.Errorf("build template %q: %w", name, err)
 	}

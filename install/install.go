@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package install puts zoned on a host as a systemd service and takes it
 // off again: the zoned and zonectl binaries, the units embedded in the
 // binary (dist/systemd), the "zoned" group that may use the API socket,

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package integration holds zoned's end-to-end tests: each test builds the
 // real binaries, starts a real daemon on its own socket, data directory and
 // cgroup parent, drives it through the client package or zonectl, and checks

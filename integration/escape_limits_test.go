@@ -1,3 +1,5 @@
+//go:build linux
+
 package integration
 
 // Storms of kernel objects a zone's memory limit does not pay for: cgroups

@@ -1,3 +1,5 @@
+//go:build linux
+
 package integration
 
 // More escape attempts, made as the customer: root inside a default

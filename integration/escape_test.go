@@ -1,3 +1,5 @@
+//go:build linux
+
 package integration
 
 // The escape-attempt suite: a zone's root tries what a hostile customer

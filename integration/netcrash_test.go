@@ -1,3 +1,5 @@
+//go:build linux
+
 package integration
 
 import (
@@ -83,7 +85,7 @@ func TestNICLeftoversAfterKill(t *testing.T) {
 		{"an add killed before it committed", "adding"},
 	} {
 		nic := add()
-		ifb := netvirt.IFBName(z.UUID, "eth1")
+		ifb := netvirt.IFBName(nic.HostIfName)
 		if got := nicLinks(t, ns); !slices.Contains(got, nic.HostIfName) || !slices.Contains(got, ifb) {
 			t.Fatalf("%s: NIC's links %s, %s not there: %v", c.what, nic.HostIfName, ifb, got)
 		}
@@ -253,7 +255,7 @@ func auditNet(t *testing.T, d *daemon, ns string, round int) {
 			wantLinks = append(wantLinks, nic.HostIfName)
 			wantPorts = append(wantPorts, nic.HostIfName)
 			if nic.RateBitsPerSecond > 0 {
-				wantLinks = append(wantLinks, netvirt.IFBName(z.UUID, nic.Name))
+				wantLinks = append(wantLinks, netvirt.IFBName(nic.HostIfName))
 			}
 			if !strings.Contains(inZone, nic.Name+"@") {
 				t.Errorf("round %d: %s/%s not in the zone: %s", round, z.Name, nic.Name, inZone)
@@ -393,7 +395,7 @@ func TestTwoDaemonsOneHost(t *testing.T) {
 	}
 	hostIf := zb.NICs[0].HostIfName
 	links := inNS("ip", "-br", "link")
-	for _, l := range []string{hostIf, netvirt.IFBName(zb.UUID, "eth0"), b.bridgeOf("lan")} {
+	for _, l := range []string{hostIf, netvirt.IFBName(hostIf), b.bridgeOf("lan")} {
 		if !strings.Contains(links, l) {
 			t.Errorf("the other daemon's link %s went: %s", l, links)
 		}

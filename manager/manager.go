@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package manager is zoned's zone manager: it owns the order of operations
 // on zones and templates and their undo. Every call on one zone runs under
 // that zone's lock, calls on different zones run in parallel. Each step that
@@ -23,6 +25,7 @@ import (
 	"github.com/zoned-project/zoned/fsshare"
 	"github.com/zoned-project/zoned/internal/validate"
 	"github.com/zoned-project/zoned/manager/part"
+	"github.com/zoned-project/zoned/manager/part/network"
 	"github.com/zoned-project/zoned/manager/part/view"
 	"github.com/zoned-project/zoned/namespaces"
 	"github.com/zoned-project/zoned/store"
@@ -35,6 +38,7 @@ var Version = "dev"
 const (
 	DefaultDataDir      = "/var/lib/zoned"
 	DefaultCgroupParent = "/zoned"
+	DefaultCacheDir     = fsshare.DefaultCacheDir
 	// BuiltinTemplate is the busybox template zoned builds itself on first
 	// use, from Debian's busybox-static package.
 	BuiltinTemplate = "busybox"
@@ -55,6 +59,9 @@ type Config struct {
 	DataDir string
 	// StorePath is the bbolt file; "" means DataDir/zoned.db.
 	StorePath string
+	// CacheDir keeps templates' downloads and built Debian roots between
+	// templates; "" means DefaultCacheDir.
+	CacheDir string
 	// CgroupParent is the absolute cgroup under which each zone gets its
 	// own group; zoned owns it and nothing else.
 	CgroupParent string
@@ -94,6 +101,9 @@ type Manager struct {
 	// quota is the disk quota part of parts, which the /proc view and
 	// disk usage ask how to read a zone's disk.
 	quota *quotaPart
+	// net is the network part of parts, behind the API's networks, NICs
+	// and port forwards.
+	net *network.Part
 	// events tells subscribers (GET /v1/events) what happens.
 	events *eventHub
 
@@ -157,6 +167,7 @@ func newWith(cfg Config, d deps) (_ *Manager, err error) {
 		return nil, fmt.Errorf("open storage in %s: %w", cfg.DataDir, err)
 	}
 	fs.SetImportLimits(importLimits(cfg))
+	fs.SetCacheDir(cfg.CacheDir)
 	st, err := openStore(cfg)
 	if err != nil {
 		return nil, err
@@ -186,6 +197,7 @@ func newWith(cfg Config, d deps) (_ *Manager, err error) {
 	}
 	m.events.log = m.log.Warn
 	m.quota = &quotaPart{m: m}
+	m.net = newNetPart(m)
 	parts := m.zoneParts
 	if d.parts != nil {
 		parts = func() []part.Part { return d.parts(m) }
@@ -234,7 +246,7 @@ func (m *Manager) zoneParts() []part.Part {
 	return []part.Part{
 		m.quota,
 		newResourcePart(m),
-		newNetPart(m),
+		m.net,
 		view.New(partHost{m}, m.viewDisk),
 		labelsPart{},
 		snapshotPart{m: m},

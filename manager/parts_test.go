@@ -1,3 +1,5 @@
+//go:build linux
+
 package manager
 
 import (
@@ -13,6 +15,7 @@ import (
 func TestZonePartsOrder(t *testing.T) {
 	m := &Manager{}
 	m.quota = &quotaPart{m: m}
+	m.net = newNetPart(m)
 	parts, err := part.Order(m.zoneParts())
 	if err != nil {
 		t.Fatal(err)

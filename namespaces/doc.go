@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package namespaces starts a zone's init in fresh namespaces on the zone's
 // root and enters running zones to execute commands there.
 //

@@ -1,3 +1,5 @@
+//go:build linux
+
 package namespaces
 
 // Counts an unprivileged zone cannot raise. The kernel counts what each

@@ -57,7 +57,7 @@ func TestMain(m *testing.M) {
 			}
 			defer os.RemoveAll(dir)
 			root := filepath.Join(dir, "root")
-			if err := fsshare.BuildBusyboxRoot(context.Background(), root); err != nil {
+			if err := fsshare.BuildBusyboxRoot(context.Background(), fsshare.DefaultCacheDir, root); err != nil {
 				fmt.Fprintf(os.Stderr, "busybox root unavailable, zone tests will skip: %v\n", err)
 			} else {
 				// Keep the UTS name zoned sets: rcS would replace it.
@@ -745,8 +745,11 @@ func TestWaitExitedStatusOfNonChild(t *testing.T) {
 		t.Errorf("exit 7 of non-child %d: %+v known %v", pid, got, known)
 	}
 
-	// As a zone's init is ended by the kernel on reboot: by SIGHUP.
-	pid, st = orphan(t, `exec sh -c 'sleep 0.3; kill -HUP $$'`)
+	// As a zone's init is ended by the kernel on reboot: by SIGHUP. perl
+	// (Debian's perl-base is essential) takes the default action back
+	// first: a suite started under nohup hands its children SIGHUP
+	// ignored, which a shell cannot undo, and the process would exit 0.
+	pid, st = orphan(t, `exec perl -e '$SIG{HUP} = "DEFAULT"; select(undef, undef, undef, 0.3); kill "HUP", $$; sleep 5'`)
 	got, known, err = WaitExited(pid, st)
 	if err != nil {
 		t.Fatal(err)

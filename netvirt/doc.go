@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package netvirt gives zones their network: host bridges, veth pairs
 // whose peer becomes the zone's ethN, macvlan and VXLAN networks, bridge
 // VLAN filtering, per-port anti-spoofing in an nftables table zoned owns,

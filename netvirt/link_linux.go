@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -446,7 +445,7 @@ func DeleteVLANDevices(parent string) error {
 		return fmt.Errorf("list links: %w", err)
 	}
 	for _, l := range links {
-		if v, ok := l.(*netlink.Vlan); ok && v.ParentIndex == p.Attrs().Index && strings.HasPrefix(v.Name, "zxq") {
+		if v, ok := l.(*netlink.Vlan); ok && v.ParentIndex == p.Attrs().Index && IsVLANName(v.Name) {
 			if err := netlink.LinkDel(l); err != nil {
 				return fmt.Errorf("delete %s: %w", v.Name, err)
 			}

@@ -1,3 +1,5 @@
+//go:build linux
+
 package netvirt
 
 import (
@@ -80,17 +82,27 @@ func VXLANName(network string) string { return "zxl" + shortHash("vxlan", networ
 
 // VLANName is the 802.1Q sub-interface of parent for vid.
 func VLANName(parent string, vid int) string {
-	return "zxq" + shortHash("vlan", parent, strconv.Itoa(vid))
+	return vlanPrefix + shortHash("vlan", parent, strconv.Itoa(vid))
 }
 
+// vlanPrefix begins the name of every 802.1Q sub-interface (VLANName).
+const vlanPrefix = "zxq"
+
+// IsVLANName tells whether name is one VLANName makes: sub-interfaces
+// are shared by the networks and NICs on one parent and VLAN, so the
+// sweep of leftover links leaves them to the networks that own them.
+func IsVLANName(name string) bool { return strings.HasPrefix(name, vlanPrefix) }
+
 // HostIfName is the host side of a zone's NIC.
-func HostIfName(zoneUUID, nic string) string { return "zv" + shortHash("nic", zoneUUID, nic) }
+func HostIfName(zoneUUID, nic string) string { return hostIfPrefix + shortHash("nic", zoneUUID, nic) }
 
-// peerTempName is the zone side's name while it is still on the host.
-func peerTempName(zoneUUID, nic string) string { return "zvp" + shortHash("nic", zoneUUID, nic) }
+// hostIfPrefix begins the name of a NIC's host side (HostIfName).
+const hostIfPrefix = "zv"
 
-// IFBName is the ifb device that shapes traffic out of a zone's NIC.
-func IFBName(zoneUUID, nic string) string { return "zxb" + shortHash("nic", zoneUUID, nic) }
+// IFBName is the ifb device that shapes traffic out of the NIC whose
+// host side is hostIf (SetRate): the same hash as hostIf's behind zxb, so
+// the ifb is found from the veth alone, with no record of its own.
+func IFBName(hostIf string) string { return "zxb" + strings.TrimPrefix(hostIf, hostIfPrefix) }
 
 // StableMAC derives a locally administered unicast MAC from the zone's
 // UUID and the NIC's name: the same zone's eth0 keeps its address across

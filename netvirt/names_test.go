@@ -1,3 +1,5 @@
+//go:build linux
+
 package netvirt
 
 import (
@@ -10,13 +12,34 @@ import (
 )
 
 func TestNamesFitIFNAMSIZ(t *testing.T) {
-	for _, n := range []string{testOwner.BridgeName("a-very-long-network-name-indeed"), HostIfName("uuid", "eth0"), IFBName("u", "eth1"), VXLANName("x"), VLANName("eth0", 4094)} {
+	for _, n := range []string{testOwner.BridgeName("a-very-long-network-name-indeed"), HostIfName("uuid", "eth0"), IFBName(HostIfName("u", "eth1")), VXLANName("x"), VLANName("eth0", 4094)} {
 		if len(n) > 15 {
 			t.Errorf("%s is longer than 15 bytes", n)
 		}
 	}
 	if HostIfName("u1", "eth0") == HostIfName("u2", "eth0") {
 		t.Error("two zones got the same host interface name")
+	}
+}
+
+// TestIFBAndVLANNames checks that the ifb found from a NIC's veth is the
+// one older daemons named from the zone and NIC (a zone kept running
+// across an upgrade keeps its rate cap's device), and that the sweep
+// tells 802.1Q sub-interfaces from other links.
+func TestIFBAndVLANNames(t *testing.T) {
+	if got, want := IFBName(HostIfName("u", "eth1")), "zxb"+shortHash("nic", "u", "eth1"); got != want {
+		t.Errorf("ifb of eth1 is %s, was %s", got, want)
+	}
+	if IFBName(HostIfName("u", "eth0")) == IFBName(HostIfName("u", "eth1")) {
+		t.Error("two NICs share an ifb")
+	}
+	if !IsVLANName(VLANName("eth0", 100)) {
+		t.Errorf("%s not known as a VLAN device", VLANName("eth0", 100))
+	}
+	for _, n := range []string{HostIfName("u", "eth0"), IFBName(HostIfName("u", "eth0")), VXLANName("x"), testOwner.BridgeName("lan")} {
+		if IsVLANName(n) {
+			t.Errorf("%s taken for a VLAN device", n)
+		}
 	}
 }
 

@@ -120,14 +120,14 @@ func TestBridgeVethNftAndRate(t *testing.T) {
 	inZone(t, pid, "ping", "-c", "1", "-W", "5", "10.77.0.1")
 	// A second address the port does not own: the bridge drops it.
 	inZone(t, pid, "ip", "addr", "add", "10.77.0.99/24", "dev", "eth0")
-	before, err := testOwner.SpoofDrops(nic.HostIf)
+	before, err := testOwner.spoofDrops(nic.HostIf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := exec.Command("nsenter", "--net=/proc/"+fmt.Sprint(pid)+"/ns/net", "ping", "-c", "1", "-W", "1", "-I", "10.77.0.99", "10.77.0.1").Run(); err == nil {
 		t.Error("ping from a spoofed address got an answer")
 	}
-	after, _ := testOwner.SpoofDrops(nic.HostIf)
+	after, _ := testOwner.spoofDrops(nic.HostIf)
 	if after <= before {
 		t.Errorf("spoof counter did not grow: %d -> %d", before, after)
 	}
@@ -135,7 +135,7 @@ func TestBridgeVethNftAndRate(t *testing.T) {
 	// A DHCP server's reply from the zone's own address: dropped too.
 	before = after
 	sendUDPFrom(t, pid, 67, "10.77.0.2", "10.77.0.1:68")
-	if after, _ = testOwner.SpoofDrops(nic.HostIf); after <= before {
+	if after, _ = testOwner.spoofDrops(nic.HostIf); after <= before {
 		t.Errorf("DHCP server reply not dropped: %d -> %d", before, after)
 	}
 
@@ -152,9 +152,9 @@ func TestBridgeVethNftAndRate(t *testing.T) {
 		{"neighbour advertisement for another zone's address", ipv6.ICMPTypeNeighborAdvertisement, &icmp.RawBody{Data: naBody("fd77::99")}, true},
 		{"neighbour advertisement for its own address", ipv6.ICMPTypeNeighborAdvertisement, &icmp.RawBody{Data: naBody("fd77::2")}, false},
 	} {
-		before, _ = testOwner.SpoofDrops(nic.HostIf)
+		before, _ = testOwner.spoofDrops(nic.HostIf)
 		sendICMPv6From(t, pid, "eth0", c.typ, c.body)
-		after, _ = testOwner.SpoofDrops(nic.HostIf)
+		after, _ = testOwner.spoofDrops(nic.HostIf)
 		if c.drops && after <= before {
 			t.Errorf("%s from a zone not dropped: %d -> %d", c.what, before, after)
 		}
@@ -186,9 +186,9 @@ func TestBridgeVethNftAndRate(t *testing.T) {
 		{"advertisement from another zone's link-local address", other.String(), &icmp.RawBody{Data: naBody(other.String())}, true},
 		{"advertisement for its own link-local address", ll.String(), &icmp.RawBody{Data: naBody(ll.String())}, false},
 	} {
-		before, _ = testOwner.SpoofDrops(nic.HostIf)
+		before, _ = testOwner.spoofDrops(nic.HostIf)
 		sendICMPv6FromAddr(t, pid, "eth0", c.src, ipv6.ICMPTypeNeighborAdvertisement, c.body)
-		after, _ = testOwner.SpoofDrops(nic.HostIf)
+		after, _ = testOwner.spoofDrops(nic.HostIf)
 		if c.drops && after <= before {
 			t.Errorf("neighbour %s not dropped: %d -> %d", c.what, before, after)
 		}
@@ -206,23 +206,23 @@ func TestBridgeVethNftAndRate(t *testing.T) {
 		}
 	}
 
-	if err := testOwner.SetRate(nic.HostIf, IFBName("z1", "eth0"), 10e6); err != nil {
+	if err := testOwner.SetRate(nic.HostIf, 10e6); err != nil {
 		t.Fatal(err)
 	}
-	if err := testOwner.SetRate(nic.HostIf, IFBName("z1", "eth0"), 20e6); err != nil {
+	if err := testOwner.SetRate(nic.HostIf, 20e6); err != nil {
 		t.Fatalf("change rate live: %v", err)
 	}
 	if out, _ := exec.Command("tc", "class", "show", "dev", nic.HostIf).CombinedOutput(); !strings.Contains(string(out), "rate 20Mbit") {
 		t.Errorf("HTB class after change: %s", out)
 	}
-	if !LinkExists(IFBName("z1", "eth0")) {
+	if !LinkExists(IFBName(nic.HostIf)) {
 		t.Error("no ifb device")
 	}
 	inZone(t, pid, "ping", "-c", "1", "-W", "5", "10.77.0.1")
-	if err := testOwner.SetRate(nic.HostIf, IFBName("z1", "eth0"), 0); err != nil {
+	if err := testOwner.SetRate(nic.HostIf, 0); err != nil {
 		t.Fatal(err)
 	}
-	if LinkExists(IFBName("z1", "eth0")) {
+	if LinkExists(IFBName(nic.HostIf)) {
 		t.Error("ifb left after removing the rate")
 	}
 

@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -196,21 +195,6 @@ func (o Owner) ResetPorts(ports []Port) error {
 		return fmt.Errorf("rebuild anti-spoofing rules: %w", err)
 	}
 	return nil
-}
-
-var packetsRE = regexp.MustCompile(`packets (\d+)`)
-
-// SpoofDrops is how many frames a port's anti-spoofing rules dropped.
-func (o Owner) SpoofDrops(hostIf string) (uint64, error) {
-	out, err := exec.Command("nft", "list", "counter", "bridge", o.Table(), "spoof_"+hostIf).CombinedOutput()
-	if err != nil {
-		return 0, fmt.Errorf("read counter of %s: %w: %s", hostIf, err, out)
-	}
-	m := packetsRE.FindSubmatch(out)
-	if m == nil {
-		return 0, fmt.Errorf("read counter of %s: no packets in %q", hostIf, out)
-	}
-	return strconv.ParseUint(string(m[1]), 10, 64)
 }
 
 // NATNet is a network whose zones' traffic is masqueraded.

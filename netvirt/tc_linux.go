@@ -13,9 +13,10 @@ import (
 // so an HTB qdisc on hostIf's egress shapes it. Traffic out of the zone
 // enters the host on hostIf, where only policing is possible (and this
 // kernel has no police action), so an ingress qdisc redirects it to the
-// ifb device ifb, whose egress HTB shapes it as well. Changing the rate
+// NIC's ifb device (IFBName), whose egress HTB shapes it as well. Changing the rate
 // replaces the classes in place: live, without dropping the NIC.
-func (o Owner) SetRate(hostIf, ifb string, bps int64) error {
+func (o Owner) SetRate(hostIf string, bps int64) error {
+	ifb := IFBName(hostIf)
 	host, err := netlink.LinkByName(hostIf)
 	if err != nil {
 		return fmt.Errorf("rate on %s: %w", hostIf, err)

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package procview serves the LXCFS-style view a zone gets of its own
 // resources: /proc/meminfo, /proc/cpuinfo, /proc/stat, /proc/uptime,
 // /proc/loadavg and /sys/devices/system/cpu/online computed from the zone's

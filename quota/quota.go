@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package quota caps the disk a zone's own layer may take, and reports what
 // it takes. Three backends enforce a cap, chosen by the filesystem the
 // zone's directory is on:

@@ -1,3 +1,5 @@
+//go:build linux
+
 package server
 
 import (
@@ -15,7 +17,7 @@ import (
 )
 
 func testServer(log io.Writer) *Server {
-	return New(nil, slog.New(slog.NewTextHandler(log, nil)))
+	return New(nil, slog.New(slog.NewTextHandler(log, nil)), Options{})
 }
 
 func answer(t *testing.T, h http.Handler, r *http.Request) (*httptest.ResponseRecorder, api.Error) {

@@ -1,3 +1,5 @@
+//go:build linux
+
 package server
 
 import (
@@ -16,7 +18,7 @@ var regexpRefs = regexp.MustCompile(`"\$ref": "#/components/schemas/([^"]+)"`)
 // TestOpenAPIMatchesMux fails when a route is served but not documented,
 // or documented but not served.
 func TestOpenAPIMatchesMux(t *testing.T) {
-	s := New(nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := New(nil, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{})
 	rec := httptest.NewRecorder()
 	s.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/openapi.json", nil))
 	if rec.Code != 200 || rec.Header().Get("Content-Type") != "application/json" {

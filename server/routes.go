@@ -1,3 +1,5 @@
+//go:build linux
+
 package server
 
 import (
@@ -27,6 +29,9 @@ type route struct {
 	status  int
 	out     any
 	outType string
+	// operatorOnly routes need the socket or an HTTPS client without a
+	// scope (the trust store itself).
+	operatorOnly bool
 }
 
 // param is a query parameter.
@@ -83,12 +88,22 @@ var routeTable = []route{
 	{method: "POST", pattern: "/v1/zones/{name}/clone", handler: (*Server).cloneZone, summary: "Make a new stopped zone from a copy of this one's layer, with a new identity", in: api.CloneZoneRequest{}, status: 201, out: api.Zone{}},
 	{method: "POST", pattern: "/v1/zones/{name}/export", handler: (*Server).exportZone, summary: "Write a zone to an archive on the daemon's host (an operation)", in: api.ExportZoneRequest{}, status: 202, out: api.Operation{}},
 	{method: "POST", pattern: "/v1/zones/import", handler: (*Server).importZone, summary: "Make a zone from an export archive on the daemon's host (an operation)", in: api.ImportZoneRequest{}, status: 202, out: api.Operation{}},
+	{method: "GET", pattern: "/v1/trust/clients", handler: (*Server).listClients, summary: "List the clients trusted on the HTTPS API", status: 200, out: []api.TrustedClient{}, operatorOnly: true},
+	{method: "POST", pattern: "/v1/trust/clients", handler: (*Server).addClient, summary: "Trust a client certificate given as PEM", in: api.AddClientRequest{}, status: 201, out: api.TrustedClient{}, operatorOnly: true},
+	{method: "GET", pattern: "/v1/trust/clients/{client}", handler: (*Server).getClient, summary: "Get a trusted client", status: 200, out: api.TrustedClient{}, operatorOnly: true},
+	{method: "DELETE", pattern: "/v1/trust/clients/{client}", handler: (*Server).removeClient, summary: "Stop trusting a client and cut its open connections", status: 204, operatorOnly: true},
+	{method: "GET", pattern: "/v1/trust/tokens", handler: (*Server).listTokens, summary: "List pending enrolment tokens (without their secrets)", status: 200, out: []api.TrustToken{}, operatorOnly: true},
+	{method: "POST", pattern: "/v1/trust/tokens", handler: (*Server).createToken, summary: "Make a one-time token that enrols a client", in: api.CreateTokenRequest{}, status: 201, out: api.TrustToken{}, operatorOnly: true},
+	{method: "DELETE", pattern: "/v1/trust/tokens/{client}", handler: (*Server).revokeToken, summary: "Revoke a pending token", status: 204, operatorOnly: true},
 	{method: "GET", pattern: "/metrics", handler: (*Server).metrics, summary: "Prometheus metrics of zones and the daemon", status: 200, out: "", outType: "text/plain"},
 	{method: "GET", pattern: "/v1/openapi.json", handler: (*Server).openAPI, summary: "This document", status: 200, out: map[string]any{}},
 }
 
 func (s *Server) routes() {
-	for _, rt := range routeTable {
+	s.byPattern = map[string]*route{}
+	for i := range routeTable {
+		rt := &routeTable[i]
+		s.byPattern[rt.method+" "+rt.pattern] = rt
 		h := rt.handler
 		s.mux.HandleFunc(rt.method+" "+rt.pattern, func(w http.ResponseWriter, r *http.Request) { h(s, w, r) })
 		s.registered = append(s.registered, rt.method+" "+rt.pattern)

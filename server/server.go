@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package server is zoned's API edge: it decodes and bounds requests,
 // calls the zone manager, and turns the manager's classified errors into
 // HTTP status codes and api.Error bodies. No zone logic lives here.
@@ -25,6 +27,7 @@ import (
 	"github.com/zoned-project/zoned/api"
 	"github.com/zoned-project/zoned/errdefs"
 	"github.com/zoned-project/zoned/manager"
+	"github.com/zoned-project/zoned/trust"
 )
 
 // maxJSONBody bounds JSON request bodies; nothing zoned accepts as JSON
@@ -47,11 +50,26 @@ type Server struct {
 	literal map[string][]string
 	// streams counts open event streams, to bound them (events.go).
 	streams streamCounts
+	// byPattern finds a route by its mux pattern ("GET /v1/zones").
+	byPattern map[string]*route
+	// trust checks HTTPS clients (nil: the socket only); httpsAddress
+	// is where they connect.
+	trust        *trust.Authority
+	httpsAddress string
+}
+
+// Options are what a Server serves beside the manager.
+type Options struct {
+	// Trust, when set, is the trust store of the HTTPS API (ServeHTTPS)
+	// and of its /v1/trust routes.
+	Trust *trust.Authority
+	// HTTPSAddress is shown in /v1/info.
+	HTTPSAddress string
 }
 
 // New returns the API handler.
-func New(m *manager.Manager, log *slog.Logger) *Server {
-	s := &Server{m: m, log: log, mux: http.NewServeMux(), literal: literalMethods()}
+func New(m *manager.Manager, log *slog.Logger, o Options) *Server {
+	s := &Server{m: m, log: log, mux: http.NewServeMux(), literal: literalMethods(), trust: o.Trust, httpsAddress: o.HTTPSAddress}
 	s.routes()
 	s.openapi = openAPIDocument()
 	return s
@@ -79,7 +97,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if zone := r.PathValue("name"); zone != "" && strings.HasPrefix(r.URL.Path, "/v1/zones/") {
 				attrs = append(attrs, "zone", zone)
 			}
-			if p, ok := peerFrom(r.Context()); ok {
+			if who := callerFrom(r.Context()); who.client != nil {
+				attrs = append(attrs, "client", who.client.Name, "fingerprint", who.fingerprint)
+			} else if p, ok := peerFrom(r.Context()); ok {
 				attrs = append(attrs, "uid", p.UID, "pid", p.PID)
 			}
 			attrs = append(attrs, "status", rw.status, "duration", time.Since(start))
@@ -102,6 +122,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// Who calls, and whether their scope allows the route at all.
+	who, err := s.identify(r)
+	if err == nil {
+		_, pattern := s.mux.Handler(r)
+		err = who.allow(s.byPattern[pattern], r.Method)
+	}
+	if err != nil {
+		writeError(rw, err)
+		return
+	}
+	r = r.WithContext(context.WithValue(r.Context(), callerKey{}, who))
 	s.mux.ServeHTTP(rw, r)
 }
 
@@ -144,6 +175,8 @@ func statusOf(err error) int {
 		return http.StatusPreconditionFailed
 	case "insufficient_storage":
 		return http.StatusInsufficientStorage
+	case "permission_denied":
+		return http.StatusForbidden
 	}
 	return http.StatusInternalServerError
 }
@@ -221,6 +254,9 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeError(w, err)
 		return
+	}
+	if s.trust != nil {
+		info.HTTPSAddress, info.ServerFingerprint = s.httpsAddress, s.trust.ServerFingerprint()
 	}
 	writeJSON(w, 200, info)
 }

@@ -24,6 +24,12 @@
 //	│                     is not stored)
 //	├── snapshots
 //	│   └── <zone name>@<snapshot name> : snapshotV1 as JSON (SnapshotRecord)
+//	├── clients
+//	│   └── <client name> : clientV1 as JSON (TrustedClient: a certificate
+//	│                       the HTTPS API accepts, with its scope)
+//	├── tokens
+//	│   └── <hex SHA-256 of a token's secret> : tokenV1 as JSON (EnrolToken;
+//	│                       the secret itself is never stored)
 //	└── quarantine
 //	    └── <bucket>/<key> : a record that did not decode at open, moved
 //	                         here as it was (open.go); nothing reads it

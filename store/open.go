@@ -153,11 +153,13 @@ var recordDecoders = map[string]func([]byte) error{
 	string(bucketOperations):   operationKind.check,
 	string(bucketPools):        poolKind.check,
 	string(bucketSnapshots):    snapshotKind.check,
+	string(bucketClients):      clientKind.check,
+	string(bucketTokens):       tokenKind.check,
 }
 
 // dataBuckets are the buckets of records under the root.
 func dataBuckets() [][]byte {
-	return [][]byte{bucketZones, bucketTemplates, bucketNetworks, bucketPortForwards, bucketOperations, bucketPools, bucketSnapshots}
+	return [][]byte{bucketZones, bucketTemplates, bucketNetworks, bucketPortForwards, bucketOperations, bucketPools, bucketSnapshots, bucketClients, bucketTokens}
 }
 
 // quarantine moves every record that does not decode into the quarantine

@@ -36,6 +36,8 @@ var (
 	operationKind   = kind[api.Operation, operationV1]{bucketOperations, operationToDisk, (*operationV1).record}
 	poolKind        = kind[PoolRecord, poolV1]{bucketPools, poolToDisk, (*poolV1).record}
 	snapshotKind    = kind[SnapshotRecord, snapshotV1]{bucketSnapshots, snapshotToDisk, (*snapshotV1).record}
+	clientKind      = kind[TrustedClient, clientV1]{bucketClients, clientToDisk, (*clientV1).record}
+	tokenKind       = kind[EnrolToken, tokenV1]{bucketTokens, tokenToDisk, (*tokenV1).record}
 )
 
 // decode turns a stored value into a record. Unmarshal copies everything
@@ -363,3 +365,44 @@ type snapshotV1 struct {
 
 func snapshotToDisk(r *SnapshotRecord) *snapshotV1 { d := snapshotV1(*r); return &d }
 func (d *snapshotV1) record() *SnapshotRecord      { r := SnapshotRecord(*d); return &r }
+
+type scopeV1 struct {
+	ReadOnly       bool              `json:"read_only,omitempty"`
+	Labels         map[string]string `json:"labels,omitempty"`
+	MaxMemoryBytes int64             `json:"max_memory_bytes,omitempty"`
+	MaxCPUPercent  int64             `json:"max_cpu_percent,omitempty"`
+	MaxDiskBytes   int64             `json:"max_disk_bytes,omitempty"`
+}
+
+type clientV1 struct {
+	Name        string    `json:"name"`
+	Fingerprint string    `json:"fingerprint"`
+	CertPEM     []byte    `json:"cert_pem"`
+	Scope       scopeV1   `json:"scope"`
+	AddedAt     time.Time `json:"added_at"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}
+
+func clientToDisk(c *TrustedClient) *clientV1 {
+	return &clientV1{Name: c.Name, Fingerprint: c.Fingerprint, CertPEM: c.CertPEM, Scope: scopeV1(c.Scope), AddedAt: c.AddedAt, ExpiresAt: c.ExpiresAt}
+}
+
+func (d *clientV1) record() *TrustedClient {
+	return &TrustedClient{Name: d.Name, Fingerprint: d.Fingerprint, CertPEM: d.CertPEM, Scope: Scope(d.Scope), AddedAt: d.AddedAt, ExpiresAt: d.ExpiresAt}
+}
+
+type tokenV1 struct {
+	Hash      string    `json:"hash"`
+	Name      string    `json:"name"`
+	Scope     scopeV1   `json:"scope"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func tokenToDisk(t *EnrolToken) *tokenV1 {
+	return &tokenV1{Hash: t.Hash, Name: t.Name, Scope: scopeV1(t.Scope), CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt}
+}
+
+func (d *tokenV1) record() *EnrolToken {
+	return &EnrolToken{Hash: d.Hash, Name: d.Name, Scope: Scope(d.Scope), CreatedAt: d.CreatedAt, ExpiresAt: d.ExpiresAt}
+}

@@ -28,6 +28,8 @@ func TestDiskTypesCarryEveryField(t *testing.T) {
 	t.Run("operation", func(t *testing.T) { roundTrip(t, s, operationKind, rng) })
 	t.Run("pool", func(t *testing.T) { roundTrip(t, s, poolKind, rng) })
 	t.Run("snapshot", func(t *testing.T) { roundTrip(t, s, snapshotKind, rng) })
+	t.Run("client", func(t *testing.T) { roundTrip(t, s, clientKind, rng) })
+	t.Run("token", func(t *testing.T) { roundTrip(t, s, tokenKind, rng) })
 }
 
 // roundTrip stores a record of k with every field filled and reads it

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command zoned is the zone host daemon: it keeps the state of zones and
 // templates, runs zones, and serves the API on a Unix socket. The same
 // binary, re-executed, is each zone's first process and the helper that
@@ -46,10 +48,14 @@ func main() {
 	var (
 		dataDir      = flag.String("data-dir", manager.DefaultDataDir, "directory for the store, templates and zone layers")
 		storePath    = flag.String("store", "", "bbolt state file (default DATA-DIR/zoned.db)")
+		cacheDir     = flag.String("cache-dir", manager.DefaultCacheDir, "directory for templates' downloads and built Debian roots, kept between templates")
 		socket       = flag.String("socket", api.DefaultSocket, "Unix socket the API listens on")
 		cgroupParent = flag.String("cgroup-parent", manager.DefaultCgroupParent, "absolute cgroup under which zones get their groups")
 		idmapBase    = flag.Uint("idmap-base", manager.DefaultIDMapBase, "first host UID/GID given to unprivileged zones (each takes 65536); no host user may have an ID at or above it")
 		logLevel     = flag.String("log-level", "info", "debug, info, warn or error")
+		httpsAddr    = flag.String("https-address", "", "also serve the API over HTTPS (TLS 1.3, trusted client certificates only) on this TCP address, like :8443; off when empty")
+		tlsCert      = flag.String("tls-cert", "", "server certificate (PEM) for -https-address; default DATA-DIR/tls/server.crt, made on first start")
+		tlsKey       = flag.String("tls-key", "", "key (PEM) of -tls-cert; default DATA-DIR/tls/server.key")
 		metricsAddr  = flag.String("metrics-address", "", "also serve GET /metrics (only that) on this TCP address, like 127.0.0.1:9464; unauthenticated, so bind it where only monitoring reaches")
 		version      = flag.Bool("version", false, "print the version and exit")
 		importBytes  = flag.String("import-max-bytes", units.FormatBytes(manager.DefaultImportMaxBytes), "most bytes one template or zone import may unpack to (binary units); a zone's disk quota lowers it for that zone")
@@ -79,17 +85,18 @@ func main() {
 		fmt.Fprintf(os.Stderr, "zoned: -import-max-bytes %q and -import-max-entries %d must be positive\n", *importBytes, *importFiles)
 		os.Exit(2)
 	}
-	cfg := manager.Config{DataDir: *dataDir, StorePath: *storePath, CgroupParent: *cgroupParent, IDMapBase: uint32(*idmapBase),
+	cfg := manager.Config{DataDir: *dataDir, StorePath: *storePath, CacheDir: *cacheDir, CgroupParent: *cgroupParent, IDMapBase: uint32(*idmapBase),
 		ImportMaxBytes: maxBytes, ImportMaxEntries: *importFiles, Logger: log}
 	cfg.CgroupTree = &cgroups.TreeLimits{MaxDescendants: *cgMax, MaxDepth: *cgDepth}
 	cfg.UserNSLimits = nsLimits.limits()
-	if err := run(log, cfg, *socket, *metricsAddr); err != nil {
+	web := httpsConfig{address: *httpsAddr, cert: *tlsCert, key: *tlsKey}
+	if err := run(log, cfg, *socket, *metricsAddr, web); err != nil {
 		log.Error("zoned failed", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(log *slog.Logger, cfg manager.Config, socket, metricsAddr string) error {
+func run(log *slog.Logger, cfg manager.Config, socket, metricsAddr string, web httpsConfig) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("zoned must run as root")
 	}
@@ -105,7 +112,18 @@ func run(log *slog.Logger, cfg manager.Config, socket, metricsAddr string) error
 	if err != nil {
 		return err
 	}
-	srv := server.New(m, log)
+	opts, httpsListener, err := web.open(m, cfg.DataDir, log)
+	if err != nil {
+		return err
+	}
+	srv := server.New(m, log, opts)
+	if httpsListener != nil {
+		go func() {
+			if err := srv.ServeHTTPS(ctx, httpsListener); err != nil {
+				log.Error("HTTPS server", "err", err)
+			}
+		}()
+	}
 	if metricsAddr != "" {
 		ml, err := net.Listen("tcp", metricsAddr)
 		if err != nil {

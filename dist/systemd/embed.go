@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package systemd holds zoned's systemd units, embedded so that
 // `zoned install` needs nothing but the zoned binary itself.
 package systemd

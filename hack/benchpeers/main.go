@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command benchpeers measures zoned against the tools a hosting provider
 // would pick instead (runc, crun, lxc, systemd-nspawn, all from Debian's
 // packages) on the same machine, the same root filesystems and in one run,

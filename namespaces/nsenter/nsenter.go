@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package nsenter joins a running zone's namespaces before the Go runtime
 // starts. setns(2) into a mount or user namespace is refused to a
 // multithreaded process, and the Go runtime is multithreaded from its

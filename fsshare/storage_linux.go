@@ -16,6 +16,7 @@ import (
 
 	"github.com/zoned-project/zoned/errdefs"
 	"github.com/zoned-project/zoned/internal/validate"
+	"github.com/zoned-project/zoned/quota"
 )
 
 // DefaultDataDir is where zoned keeps templates and zone layers unless told
@@ -141,75 +142,46 @@ func (s *Storage) ZoneDir(zone string) string { return filepath.Join(s.zonesDir(
 // ZoneRootPath is the mountpoint of the zone's root.
 func (s *Storage) ZoneRootPath(zone string) string { return filepath.Join(s.ZoneDir(zone), "root") }
 
-// RootMount is the mount that makes ZoneRootPath the zone's root filesystem.
-func (s *Storage) RootMount(zone, template string) specs.Mount {
-	p := s.zonePool(zone)
-	return p.backend.RootMount(s.layerDir(zone, p), s.ZoneRootPath(zone), s.poolTemplateRoot(p, template))
-}
-
-// ZoneLayerDir is the directory that holds the zone's own writes: the
-// overlay upper dir, or the zone's btrfs subvolume. Disk quotas attach
-// to it.
-func (s *Storage) ZoneLayerDir(zone string) string {
-	p := s.zonePool(zone)
-	return p.backend.WritableDir(s.layerDir(zone, p))
-}
-
-// CreateZoneRoot makes the zone's own layer over template in the default
-// pool. A failure removes whatever it made.
-func (s *Storage) CreateZoneRoot(zone, template string) error {
-	return s.CreateZoneRootIn(zone, template, DefaultPool, nil)
-}
-
-// CreateZoneRootIn makes the zone's own layer over template in pool
-// ("" is the default pool). A failure removes whatever it made.
-//
-// mkdir, when not nil, makes the zone's directory (zones/NAME) in place of
-// a plain 0700 mkdir: a disk quota makes it a btrfs subvolume, a
-// project-quota directory or the mountpoint of the zone's disk image, so
-// that a layer made inside is under the quota from its first byte. mkdir
-// must report an existing directory as fs.ErrExist; undoing what it did
-// beyond the directory is the caller's.
-func (s *Storage) CreateZoneRootIn(zone, template, poolName string, mkdir func(dir string) error) (err error) {
-	if err := validate.Name("zone", zone); err != nil {
-		return err
-	}
+// Create makes the zone's own layer over template, under the disk quota
+// limits (zero: none). The quota is part of the create: zones/NAME is made
+// a project-quota directory or the mountpoint of the zone's disk image
+// before the layer is made inside, a btrfs snapshot's qgroup is capped
+// as it is made, so nothing the zone ever writes is outside the cap. A
+// failure removes whatever it made; Delete on this Volume undoes a create
+// that a later step of the zone's create failed.
+func (v *Volume) Create(template string, l quota.Limits) (err error) {
+	s, zone, p := v.s, v.zone, v.p
 	if err := validate.Name("template", template); err != nil {
 		return err
 	}
 	if !s.TemplateExists(template) {
 		return fmt.Errorf("create root of zone %q: template %q: %w", zone, template, errdefs.ErrNotFound)
 	}
-	p, err := s.pool(poolName)
+	dir := v.Dir()
+	qb, err := v.makeZoneDir(l)
 	if err != nil {
-		return fmt.Errorf("create root of zone %q: %w", zone, err)
-	}
-	dir := s.ZoneDir(zone)
-	// Mkdir, not MkdirAll: it is what tells us another zone has the name.
-	if mkdir == nil {
-		mkdir = func(dir string) error { return os.Mkdir(dir, 0o700) }
-	}
-	if err := mkdir(dir); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("create root of zone %q: %s exists: %w", zone, dir, errdefs.ErrAlreadyExists)
 		}
 		return fmt.Errorf("create root of zone %q: %w", zone, err)
 	}
-	layer := s.layerDir(zone, p)
+	layer := v.layer()
 	defer func() {
 		if err != nil {
 			_ = p.backend.Delete(layer)
 			removeTree(layer)
 			removeTree(dir)
+			// The layer was made inside the quota, so undoing the quota
+			// undoes the layer: removeTree cannot take a mountpoint.
+			if qb != nil {
+				_ = qb.Remove(dir)
+			}
 		}
 	}()
 	if err := os.WriteFile(filepath.Join(dir, templateLinkName), []byte(template+"\n"), 0o600); err != nil {
 		return fmt.Errorf("create root of zone %q: %w", zone, err)
 	}
 	if p.name != DefaultPool {
-		if err := os.WriteFile(filepath.Join(dir, poolFileName), []byte(p.name+"\n"), 0o600); err != nil {
-			return fmt.Errorf("create root of zone %q: %w", zone, err)
-		}
 		if err := os.Mkdir(layer, 0o700); err != nil {
 			if errors.Is(err, fs.ErrExist) {
 				return fmt.Errorf("create root of zone %q: %s exists: %w", zone, layer, errdefs.ErrAlreadyExists)
@@ -217,7 +189,7 @@ func (s *Storage) CreateZoneRootIn(zone, template, poolName string, mkdir func(d
 			return fmt.Errorf("create root of zone %q: %w", zone, err)
 		}
 	}
-	if err := os.Mkdir(s.ZoneRootPath(zone), 0o755); err != nil {
+	if err := os.Mkdir(v.RootPath(), 0o755); err != nil {
 		return fmt.Errorf("create root of zone %q: %w", zone, err)
 	}
 	troot, err := s.ensurePoolTemplate(p, template)
@@ -227,18 +199,30 @@ func (s *Storage) CreateZoneRootIn(zone, template, poolName string, mkdir func(d
 	if err := p.backend.Create(layer, troot); err != nil {
 		return fmt.Errorf("create root of zone %q in pool %q: %w", zone, p.name, err)
 	}
+	if err := v.limitLayer(l); err != nil {
+		return fmt.Errorf("create root of zone %q: %w", zone, err)
+	}
+	v.quota = qb
 	return nil
 }
 
-// DeleteZoneRoot removes everything the zone has on disk. It refuses while
+// Delete removes everything the zone has on disk. It refuses while
 // something is mounted on or below the zone's directory in the daemon's
 // mount namespace; a zone that is gone already is not an error, so rollback
-// paths may call it freely.
-func (s *Storage) DeleteZoneRoot(zone string) error {
-	if err := validate.Name("zone", zone); err != nil {
-		return err
+// paths may call it freely. On the Volume a Create made, it removes the
+// disk quota that Create made too (the zone's disk image is mounted over
+// its directory, so the layer goes first, then the quota).
+func (v *Volume) Delete() error {
+	zone := v.zone
+	dir := v.Dir()
+	if v.quota != nil {
+		_ = v.deleteLayer()
+		removeTree(dir)
+		if err := v.quota.Remove(dir); err != nil {
+			return fmt.Errorf("delete root of zone %q: disk quota: %w", zone, err)
+		}
+		v.quota = nil
 	}
-	dir := s.ZoneDir(zone)
 	mounts, err := mountsUnder(dir)
 	if err != nil {
 		return fmt.Errorf("delete root of zone %q: %w", zone, err)
@@ -249,9 +233,19 @@ func (s *Storage) DeleteZoneRoot(zone string) error {
 	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	p := s.zonePool(zone)
-	layer := s.layerDir(zone, p)
-	if err := s.deleteSnapshots(zone); err != nil {
+	if err := v.deleteLayer(); err != nil {
+		return err
+	}
+	if err := removeTree(dir); err != nil {
+		return fmt.Errorf("delete root of zone %q: %w", zone, err)
+	}
+	return nil
+}
+
+// deleteLayer removes the zone's snapshots and layer.
+func (v *Volume) deleteLayer() error {
+	zone, p, layer, dir := v.zone, v.p, v.layer(), v.Dir()
+	if err := v.deleteSnapshots(); err != nil {
 		return fmt.Errorf("delete root of zone %q: snapshots: %w", zone, err)
 	}
 	if err := p.backend.Delete(layer); err != nil {
@@ -262,23 +256,17 @@ func (s *Storage) DeleteZoneRoot(zone string) error {
 			return fmt.Errorf("delete root of zone %q: %w", zone, err)
 		}
 	}
-	if err := removeTree(dir); err != nil {
-		return fmt.Errorf("delete root of zone %q: %w", zone, err)
-	}
 	return nil
 }
 
-// ZoneUsage is the bytes the zone's own layer takes on disk: what the zone
+// Usage is the bytes the zone's own layer takes on disk: what the zone
 // added or changed, not its template.
-func (s *Storage) ZoneUsage(zone string) (int64, error) {
-	if err := validate.Name("zone", zone); err != nil {
-		return 0, err
-	}
-	if _, err := os.Lstat(s.ZoneDir(zone)); err != nil {
+func (v *Volume) Usage() (int64, error) {
+	zone, p := v.zone, v.p
+	if _, err := os.Lstat(v.Dir()); err != nil {
 		return 0, fmt.Errorf("usage of zone %q: %w", zone, errdefs.ErrNotFound)
 	}
-	p := s.zonePool(zone)
-	n, err := p.backend.Usage(s.layerDir(zone, p))
+	n, err := p.backend.Usage(v.layer())
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return 0, fmt.Errorf("usage of zone %q: %w", zone, errdefs.ErrNotFound)
@@ -288,17 +276,15 @@ func (s *Storage) ZoneUsage(zone string) (int64, error) {
 	return n, nil
 }
 
-// WriteZoneFile writes data to p (a path inside the zone, like
+// WriteFile writes data to p (a path inside the zone, like
 // "/etc/hostname") in the zone's own layer, for the daemon to configure a
 // stopped zone. It never follows a symlink in the zone's layer: a zone that
 // made /etc a symlink to the host's /etc while it ran gets an error, not a
 // write to the host. Missing parent directories are created with the
 // template's modes and owners so the zone sees the same tree. The file is
 // replaced atomically, which also replaces an overlay whiteout.
-func (s *Storage) WriteZoneFile(zone, p string, data []byte, mode os.FileMode) error {
-	if err := validate.Name("zone", zone); err != nil {
-		return err
-	}
+func (v *Volume) WriteFile(p string, data []byte, mode os.FileMode) error {
+	s, zone := v.s, v.zone
 	rel, err := cleanRel(p)
 	if err != nil {
 		return fmt.Errorf("write %q into zone %q: %w", p, zone, err)
@@ -306,7 +292,7 @@ func (s *Storage) WriteZoneFile(zone, p string, data []byte, mode os.FileMode) e
 	if rel == "" {
 		return fmt.Errorf("write %q into zone %q: not a file path: %w", p, zone, errdefs.ErrInvalid)
 	}
-	wdir := s.ZoneLayerDir(zone)
+	wdir := v.LayerDir()
 	rootFD, err := unix.Open(wdir, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
@@ -319,7 +305,7 @@ func (s *Storage) WriteZoneFile(zone, p string, data []byte, mode os.FileMode) e
 	// directories.
 	lower := s.zoneLower(zone)
 	// An unprivileged zone's files are owned by its range of host IDs.
-	shift := s.zoneIDShift(zone)
+	shift := v.idShift()
 	dir, base := path.Split(rel)
 	pfd, err := walkDirs(rootFD, strings.TrimSuffix(dir, "/"), func(parentRel, name string, parentFD int) error {
 		return mkdirLike(parentFD, name, lower, path.Join(parentRel, name), shift)
@@ -358,7 +344,7 @@ func (s *Storage) WriteZoneFile(zone, p string, data []byte, mode os.FileMode) e
 	return nil
 }
 
-// writeSeq keeps temporary names of concurrent WriteZoneFile calls apart.
+// writeSeq keeps temporary names of concurrent WriteFile calls apart.
 var writeSeq atomic.Uint64
 
 // zoneLower is the template root the zone's layer sits on, read from the

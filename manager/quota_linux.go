@@ -2,9 +2,7 @@ package manager
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -23,9 +21,11 @@ import (
 // if the host filesystem changed its features since.
 const diskQuotaAnnotation = "org.zoned.disk-quota"
 
-// quotaPart caps the disk a zone's own layer takes (Resources.DiskBytes
-// and DiskInodes). It makes the zone's directory itself, before the layer
-// is created in it, so nothing the zone ever writes is outside the cap.
+// quotaPart keeps the disk quota of a zone's own layer (Resources.DiskBytes
+// and DiskInodes). The storage makes the quota with the layer
+// (fsshare.Volume.Create), so nothing the zone ever writes is outside the
+// cap; the part checks the request, records which backend holds the cap,
+// attaches it at start, counts its hits and removes it at destroy.
 type quotaPart struct {
 	part.Base
 	m *Manager
@@ -40,7 +40,7 @@ func (*quotaPart) Name() string { return "disk quota" }
 
 // imagesDir is where the image backend keeps zones' disk images, beside
 // zones/ and not in it: each image is mounted over zones/NAME.
-func (q *quotaPart) imagesDir() string { return filepath.Join(q.m.fs.DataDir(), "disks") }
+func (q *quotaPart) imagesDir() string { return q.m.fs.ImagesDir() }
 
 func (q *quotaPart) zonesDir() string { return filepath.Dir(q.m.fs.ZoneDir("x")) }
 
@@ -112,7 +112,9 @@ func (q *quotaPart) onBtrfsPool(req *api.CreateZoneRequest) bool {
 // dir is the directory the zone's quota is on.
 func (q *quotaPart) dir(rec *store.ZoneRecord) string {
 	if rec.Spec != nil && rec.Spec.Annotations[quotaOnLayerAnnotation] != "" {
-		return q.m.fs.ZoneLayerDir(rec.Name)
+		if v, err := q.m.volume(rec); err == nil {
+			return v.LayerDir()
+		}
 	}
 	return q.m.fs.ZoneDir(rec.Name)
 }
@@ -139,32 +141,6 @@ func (q *quotaPart) checkSize(l quota.Limits) error {
 	return nil
 }
 
-func (q *quotaPart) makeZoneDir(_ context.Context, req *api.CreateZoneRequest, dir string, r *revert.Reverter) error {
-	l := quota.Limits{Bytes: req.Resources.DiskBytes, Inodes: req.Resources.DiskInodes}
-	if l.Bytes == 0 || q.onBtrfsPool(req) {
-		// A btrfs pool's zone is a snapshot made inside; create caps it.
-		return os.Mkdir(dir, 0o700)
-	}
-	b, err := quota.For(filepath.Dir(dir), q.imagesDir())
-	if err != nil {
-		return err
-	}
-	if err := b.Make(dir, l); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return err
-		}
-		return fmt.Errorf("disk quota (%s): %w", b.Name(), err)
-	}
-	// The layer is made inside, so undoing the quota undoes the layer:
-	// fsshare's own removal cannot take a mountpoint or a subvolume.
-	r.Add(func() {
-		if err := b.Remove(dir); err != nil {
-			q.m.log.Warn("undo disk quota", "zone", req.Name, "err", err)
-		}
-	})
-	return nil
-}
-
 func (q *quotaPart) Create(_ context.Context, rec *store.ZoneRecord, req *api.CreateZoneRequest, _ *revert.Reverter) error {
 	if req.Resources.DiskBytes == 0 || rec.Spec == nil {
 		return nil
@@ -173,10 +149,7 @@ func (q *quotaPart) Create(_ context.Context, rec *store.ZoneRecord, req *api.Cr
 		rec.Spec.Annotations = map[string]string{}
 	}
 	if q.onBtrfsPool(req) {
-		l := quota.Limits{Bytes: req.Resources.DiskBytes}
-		if err := quota.LimitSubvolume(q.m.fs.ZoneLayerDir(rec.Name), l); err != nil {
-			return fmt.Errorf("disk quota (%s): %w", quota.BtrfsQgroup, err)
-		}
+		// The storage capped the snapshot's qgroup as it made it.
 		rec.Spec.Annotations[diskQuotaAnnotation] = quota.BtrfsQgroup
 		rec.Spec.Annotations[quotaOnLayerAnnotation] = "true"
 		return nil
@@ -342,7 +315,11 @@ func (m *Manager) ZoneDiskUsage(name string) (*quota.Usage, error) {
 		return nil, err
 	}
 	if b == nil {
-		n, err := m.fs.ZoneUsage(name)
+		v, err := m.volume(rec)
+		if err != nil {
+			return nil, err
+		}
+		n, err := v.Usage()
 		if err != nil {
 			return nil, err
 		}

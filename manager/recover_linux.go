@@ -428,14 +428,12 @@ func (r *recovery) rebuild(name string, pid int, start uint64, running bool, oth
 		Hostname:  name,
 		State:     api.StateStopped,
 		CreatedAt: modTime(dir),
-		Pool:      poolName(readLine(filepath.Join(dir, "pool"))),
 	}
-	if rec.Pool != fsshare.DefaultPool {
-		if _, err := fsh.Pool(rec.Pool); err != nil {
-			fmt.Fprintf(r.out, "zone %s: its pool %s has no record: the zone cannot start until the pool is back (`zonectl storage create %s --path DIR` with its old directory)\n", name, rec.Pool, rec.Pool)
-		}
-	}
-	if h := readLine(filepath.Join(fsh.ZoneLayerDir(name), "etc", "hostname")); h != "" && validate.Hostname(h) == nil {
+	// Nothing in the zone's directory names its pool (the record did):
+	// the layer is looked for in every pool with a record.
+	vol := fsh.FindVolume(name)
+	rec.Pool = vol.Pool()
+	if h := readLine(filepath.Join(vol.LayerDir(), "etc", "hostname")); h != "" && validate.Hostname(h) == nil {
 		rec.Hostname = h
 	}
 	// The host ID range: the idmap file MapZoneIDs wrote, or else the
@@ -444,7 +442,7 @@ func (r *recovery) rebuild(name string, pid int, start uint64, running bool, oth
 	base, err := strconv.ParseUint(readLine(filepath.Join(dir, "idmap")), 10, 32)
 	if err != nil {
 		var st syscall.Stat_t
-		if err := syscall.Stat(fsh.ZoneLayerDir(name), &st); err != nil {
+		if err := syscall.Stat(vol.LayerDir(), &st); err != nil {
 			return err
 		}
 		base = uint64(st.Uid)

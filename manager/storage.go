@@ -149,7 +149,11 @@ func (m *Manager) DiskUsage(ctx context.Context) (*api.DiskUsage, error) {
 		}
 	}
 	for _, z := range zones {
-		own, err := m.fs.ZoneUsage(z.Name)
+		v, err := m.volume(z)
+		if err != nil {
+			continue // its pool is gone: nothing of it to count
+		}
+		own, err := v.Usage()
 		if err != nil {
 			if errors.Is(err, errdefs.ErrNotFound) {
 				continue // being created or destroyed
@@ -162,6 +166,24 @@ func (m *Manager) DiskUsage(ctx context.Context) (*api.DiskUsage, error) {
 	}
 	du.SavedBytes = du.FullCopyBytes - du.UsedBytes
 	return du, nil
+}
+
+// volume is the zone's layer in the pool its record names: the store
+// record is the truth about where a zone's layer is.
+func (m *Manager) volume(rec *store.ZoneRecord) (*fsshare.Volume, error) {
+	return m.fs.Volume(rec.Pool, rec.Name)
+}
+
+// volumeToFree is the volume destroy and an undone create free: the
+// record's pool, or the default pool when that pool is gone from the
+// storage (its directory vanished), which frees zones/NAME at least.
+func (m *Manager) volumeToFree(rec *store.ZoneRecord) *fsshare.Volume {
+	v, err := m.volume(rec)
+	if err != nil {
+		m.log.Warn("zone's pool is not loaded: freeing its directory in the data dir only", "zone", rec.Name, "pool", rec.Pool, "err", err)
+		v, _ = m.fs.Volume(fsshare.DefaultPool, rec.Name)
+	}
+	return v
 }
 
 // poolName is the pool a record names, "" being the default pool.

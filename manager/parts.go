@@ -6,7 +6,6 @@ import (
 	"github.com/zoned-project/zoned/api"
 	"github.com/zoned-project/zoned/manager/part"
 	"github.com/zoned-project/zoned/procview"
-	"github.com/zoned-project/zoned/quota"
 	"github.com/zoned-project/zoned/store"
 )
 
@@ -40,12 +39,8 @@ func (m *Manager) zoneWarnings(zone string) []string {
 // a btrfs qgroup's counters, since btrfs's statfs reports the whole
 // filesystem; the other backends' statfs reports the quota itself.
 func (m *Manager) viewDisk(rec *store.ZoneRecord) (*procview.DiskQuota, error) {
-	r := m.quota.reader(rec.Name)
-	if r == nil || rec.Spec == nil || rec.Spec.Annotations[diskQuotaAnnotation] != quota.BtrfsQgroup {
-		return nil, nil
-	}
-	c, err := r.BtrfsCounters()
-	if err != nil {
+	c, err := m.disk.BtrfsCounters(rec)
+	if err != nil || c == nil {
 		return nil, err
 	}
 	return &procview.DiskQuota{UsedFiles: c.Used, LimitFile: c.Limit}, nil

@@ -11,6 +11,7 @@ import (
 	"github.com/zoned-project/zoned/errdefs"
 	"github.com/zoned-project/zoned/fsshare"
 	"github.com/zoned-project/zoned/internal/validate"
+	"github.com/zoned-project/zoned/manager/part/disk"
 	"github.com/zoned-project/zoned/store"
 )
 
@@ -48,7 +49,7 @@ func (m *Manager) ListPools(ctx context.Context) ([]api.Pool, error) {
 			return nil, err
 		}
 		out = append(out, api.Pool{Name: p.Name, Path: p.Path, Backend: p.Backend, Default: p.Name == fsshare.DefaultPool,
-			Quota: m.poolQuota(p), Zones: zones, CreatedAt: created[p.Name]})
+			Quota: disk.PoolQuota(m.fs, p), Zones: zones, CreatedAt: created[p.Name]})
 	}
 	return out, nil
 }
@@ -71,7 +72,7 @@ func (m *Manager) CreatePool(ctx context.Context, req api.CreatePoolRequest) (_ 
 		return nil, errdefs.WithField("name", fmt.Errorf("create pool %q: %w", req.Name, err))
 	}
 	m.log.Info("pool created", "pool", info.Name, "path", info.Path, "backend", info.Backend)
-	return &api.Pool{Name: info.Name, Path: info.Path, Backend: info.Backend, Quota: m.poolQuota(info), CreatedAt: rec.CreatedAt}, nil
+	return &api.Pool{Name: info.Name, Path: info.Path, Backend: info.Backend, Quota: disk.PoolQuota(m.fs, info), CreatedAt: rec.CreatedAt}, nil
 }
 
 // DeletePool forgets a pool no zone uses. Creates hold tmplMu for

@@ -433,6 +433,10 @@ func (r *recovery) rebuild(name string, pid int, start uint64, running bool, oth
 	// the layer is looked for in every pool with a record.
 	vol := fsh.FindVolume(name)
 	rec.Pool = vol.Pool()
+	if _, err := os.Lstat(vol.LayerDir()); err != nil {
+		// A record naming the wrong pool would be worse than none.
+		return fmt.Errorf("its layer is in no pool with a record: bring its pool back (`zonectl storage create POOL --path DIR` with its old directory) and recover again")
+	}
 	if h := readLine(filepath.Join(vol.LayerDir(), "etc", "hostname")); h != "" && validate.Hostname(h) == nil {
 		rec.Hostname = h
 	}

@@ -69,6 +69,20 @@ func TestPoolBackendChoice(t *testing.T) {
 	if zv(s, "z1").Pool() != "ov" {
 		t.Fatalf("Pool = %s", zv(s, "z1").Pool())
 	}
+	// The store record names the pool: nothing in the zone's directory
+	// does. A marker an older version left there is ignored.
+	if _, err := os.Stat(filepath.Join(s.ZoneDir("z1"), "pool")); !os.IsNotExist(err) {
+		t.Fatalf("create left a pool marker: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(s.ZoneDir("z1"), "pool"), []byte("elsewhere\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if v := zvIn(t, s, "ov", "z1"); v.LayerDir() != filepath.Join(plain, "ov", "zones", "z1", "upper") || v.Backend() != BackendOverlay {
+		t.Fatalf("volume from the record's pool = %s (%s)", v.LayerDir(), v.Backend())
+	}
+	if _, err := s.Volume("nosuch", "z1"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("Volume in an unknown pool: %v, want ErrNotFound", err)
+	}
 	if err := zv(s, "z1").WriteFile("/etc/hostname", []byte("z1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}

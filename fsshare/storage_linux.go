@@ -165,17 +165,11 @@ func (v *Volume) Create(template string, l quota.Limits) (err error) {
 		}
 		return fmt.Errorf("create root of zone %q: %w", zone, err)
 	}
+	v.quota = qb
 	layer := v.layer()
 	defer func() {
 		if err != nil {
-			_ = p.backend.Delete(layer)
-			removeTree(layer)
-			removeTree(dir)
-			// The layer was made inside the quota, so undoing the quota
-			// undoes the layer: removeTree cannot take a mountpoint.
-			if qb != nil {
-				_ = qb.Remove(dir)
-			}
+			_ = v.Delete()
 		}
 	}()
 	if err := os.WriteFile(filepath.Join(dir, templateLinkName), []byte(template+"\n"), 0o600); err != nil {
@@ -202,7 +196,6 @@ func (v *Volume) Create(template string, l quota.Limits) (err error) {
 	if err := v.limitLayer(l); err != nil {
 		return fmt.Errorf("create root of zone %q: %w", zone, err)
 	}
-	v.quota = qb
 	return nil
 }
 
@@ -210,18 +203,21 @@ func (v *Volume) Create(template string, l quota.Limits) (err error) {
 // something is mounted on or below the zone's directory in the daemon's
 // mount namespace; a zone that is gone already is not an error, so rollback
 // paths may call it freely. On the Volume a Create made, it removes the
-// disk quota that Create made too (the zone's disk image is mounted over
-// its directory, so the layer goes first, then the quota).
+// disk quota that Create made too: the quota backend removes zones/NAME
+// with its quota (a disk image mounted over it, a project ID it carries),
+// once the layer made inside is gone.
 func (v *Volume) Delete() error {
 	zone := v.zone
 	dir := v.Dir()
 	if v.quota != nil {
-		_ = v.deleteLayer()
-		removeTree(dir)
+		// The quota's removal takes what the layer's left, so it runs
+		// whatever that did.
+		lerr := v.deleteLayer()
 		if err := v.quota.Remove(dir); err != nil {
-			return fmt.Errorf("delete root of zone %q: disk quota: %w", zone, err)
+			return errors.Join(lerr, fmt.Errorf("delete root of zone %q: disk quota: %w", zone, err))
 		}
 		v.quota = nil
+		return nil
 	}
 	mounts, err := mountsUnder(dir)
 	if err != nil {

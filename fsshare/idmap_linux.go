@@ -107,7 +107,7 @@ func hardenZoneDir(dir string, base int) error {
 }
 
 // HardenZoneDirs gives every unprivileged zone's directory the ownership
-// MapZoneIDs gives new ones: zones made by older versions had theirs
+// Volume.MapIDs gives new ones: zones made by older versions had theirs
 // owned by the zone's root. Run at daemon start; running zones are not
 // disturbed (their init holds its root already, and exec enters through
 // the init's root, not through these paths). A zone it cannot fix does

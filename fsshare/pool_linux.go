@@ -35,6 +35,9 @@ const btrfsMagic = 0x9123683e
 //
 // In the default pool POOL is the data dir, so a zone's layer and its
 // metadata (console.log, template, idmap, root mountpoint) share zones/NAME.
+// Nothing in zones/NAME names the pool: the zone's store record does, and
+// the manager gets the zone's Volume from it (older versions wrote a
+// zones/NAME/pool file, read by nothing now and left alone).
 type pool struct {
 	name    string
 	path    string

@@ -64,7 +64,7 @@ func TestPoolBackendChoice(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got, want := zv(s, "z1").LayerDir(), filepath.Join(plain, "ov", "zones", "z1", "upper"); got != want {
-		t.Fatalf("ZoneLayerDir = %s, want %s", got, want)
+		t.Fatalf("LayerDir = %s, want %s", got, want)
 	}
 	if zv(s, "z1").Pool() != "ov" {
 		t.Fatalf("Pool = %s", zv(s, "z1").Pool())
@@ -166,7 +166,7 @@ func TestBtrfsPool(t *testing.T) {
 	// extents; the template copy costs nothing exclusive either while the
 	// zones share it.
 	if n, err := zv(s, "z2").Usage(); err != nil || n > 64<<10 {
-		t.Fatalf("ZoneUsage(z2) = %d, %v; want under 64 KiB", n, err)
+		t.Fatalf("Usage(z2) = %d, %v; want under 64 KiB", n, err)
 	}
 	// The root mount is a bind of the snapshot.
 	m := zv(s, "z2").RootMount("bb")

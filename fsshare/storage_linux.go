@@ -63,11 +63,11 @@ type layerBackend interface {
 //	DATA/zones/NAME/{template,idmap,console.log,dev/...}  the daemon's own files
 //
 // Only upper/ and work/ belong to an unprivileged zone's IDs; zones/NAME
-// itself stays host root's (see MapZoneIDs), so the zone's IDs can never
+// itself stays host root's (see Volume.MapIDs), so the zone's IDs can never
 // rename or replace the daemon's files.
 //
 // Storage never mounts a zone's root itself: the zone's init mounts
-// RootMount inside the zone's own mount namespace, so a zone that dies
+// Volume.RootMount inside the zone's own mount namespace, so a zone that dies
 // leaks no mount on the host.
 type Storage struct {
 	dataDir string
@@ -106,7 +106,7 @@ func New(dataDir string) (*Storage, error) {
 		// zones/ is 0711 so that an unprivileged zone's first process,
 		// root of its user namespace and nobody on the host, can reach
 		// its own zones/NAME (host root's, group the zone's root, 0710,
-		// see MapZoneIDs) to attach its root there; no one can list zones/.
+		// see Volume.MapIDs) to attach its root there; no one can list zones/.
 		{filepath.Join(abs, "zones"), 0o711},
 	} {
 		if err := os.MkdirAll(d.path, d.mode); err != nil {
@@ -344,7 +344,7 @@ func (v *Volume) WriteFile(p string, data []byte, mode os.FileMode) error {
 var writeSeq atomic.Uint64
 
 // zoneLower is the template root the zone's layer sits on, read from the
-// file CreateZoneRoot leaves in the zone's directory. It is "" when unknown,
+// file Volume.Create leaves in the zone's directory. It is "" when unknown,
 // which only costs default attributes for directories WriteZoneFile makes.
 func (s *Storage) zoneLower(zone string) string {
 	b, err := os.ReadFile(filepath.Join(s.ZoneDir(zone), templateLinkName))
@@ -359,7 +359,7 @@ func (s *Storage) zoneLower(zone string) string {
 }
 
 // templateLinkName is the file in the zone's directory naming its template,
-// written by CreateZoneRoot for tools and for WriteZoneFile.
+// written by Volume.Create for tools and for Volume.WriteFile.
 const templateLinkName = "template"
 
 // cleanRel turns a path inside a root ("/etc/hostname", "etc/hostname")

@@ -65,7 +65,7 @@ func TestBuiltinOverlayZones(t *testing.T) {
 		}
 	}
 	if err := zvIn(t, s, "", "z1").Create("bb", quota.Limits{}); !errors.Is(err, errdefs.ErrAlreadyExists) {
-		t.Fatalf("second CreateZoneRoot: got %v", err)
+		t.Fatalf("second Create: got %v", err)
 	}
 	if err := zv(s, "z1").WriteFile("/etc/hostname", []byte("z1\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -125,12 +125,12 @@ func TestBuiltinOverlayZones(t *testing.T) {
 
 	usage, err := zv(s, "z1").Usage()
 	if err != nil || usage <= 0 || usage >= size {
-		t.Errorf("ZoneUsage(z1) = %d, %v; want >0 and below the template's %d", usage, err, size)
+		t.Errorf("Usage(z1) = %d, %v; want >0 and below the template's %d", usage, err, size)
 	}
 
 	// Mounted: deletion is refused.
 	if err := zv(s, "z1").Delete(); !errors.Is(err, errdefs.ErrConflict) {
-		t.Fatalf("DeleteZoneRoot while mounted: got %v, want ErrConflict", err)
+		t.Fatalf("Delete while mounted: got %v, want ErrConflict", err)
 	}
 	for _, r := range []string{r1, r2} {
 		if err := unix.Unmount(r, 0); err != nil {
@@ -149,10 +149,10 @@ func TestBuiltinOverlayZones(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := os.Lstat(s.ZoneDir(z)); !os.IsNotExist(err) {
-			t.Errorf("DeleteZoneRoot left %s", s.ZoneDir(z))
+			t.Errorf("Delete left %s", s.ZoneDir(z))
 		}
 		if err := zv(s, z).Delete(); err != nil {
-			t.Errorf("second DeleteZoneRoot: %v", err)
+			t.Errorf("second Delete: %v", err)
 		}
 	}
 	if err := s.DeleteTemplate("bb"); err != nil {

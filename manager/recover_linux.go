@@ -440,7 +440,7 @@ func (r *recovery) rebuild(name string, pid int, start uint64, running bool, oth
 	if h := readLine(filepath.Join(vol.LayerDir(), "etc", "hostname")); h != "" && validate.Hostname(h) == nil {
 		rec.Hostname = h
 	}
-	// The host ID range: the idmap file MapZoneIDs wrote, or else the
+	// The host ID range: the idmap file Volume.MapIDs wrote, or else the
 	// owner it gave the zone's layer (the zone's directory itself is host
 	// root's); a root-owned layer and no file is a privileged zone.
 	base, err := strconv.ParseUint(readLine(filepath.Join(dir, "idmap")), 10, 32)

@@ -17,7 +17,6 @@ import (
 	"github.com/zoned-project/zoned/api"
 	"github.com/zoned-project/zoned/cgroups"
 	"github.com/zoned-project/zoned/errdefs"
-	"github.com/zoned-project/zoned/fsshare"
 	"github.com/zoned-project/zoned/internal/revert"
 	"github.com/zoned-project/zoned/internal/validate"
 	"github.com/zoned-project/zoned/namespaces"
@@ -255,13 +254,13 @@ func (m *Manager) finishDestroy(name string) error {
 	if err := m.destroyParts(name); err != nil {
 		return err
 	}
-	vol, err := m.fs.Volume(fsshare.DefaultPool, name)
-	if rec, gerr := m.store.GetZone(name); gerr == nil {
-		vol = m.volumeToFree(rec)
-	} else if err != nil {
-		return fmt.Errorf("delete root: %w", err)
+	// The record names the zone's pool; a zone without one any more has
+	// only zones/NAME in the data dir left to free.
+	rec, err := m.store.GetZone(name)
+	if err != nil {
+		rec = &store.ZoneRecord{Name: name}
 	}
-	if err := vol.Delete(); err != nil {
+	if err := m.volumeToFree(rec).Delete(); err != nil {
 		return fmt.Errorf("delete root: %w", err)
 	}
 	if err := m.store.DeleteZone(name); err != nil && !errors.Is(err, errdefs.ErrNotFound) {

@@ -26,6 +26,7 @@ import (
 	"github.com/zoned-project/zoned/internal/validate"
 	"github.com/zoned-project/zoned/manager/part"
 	"github.com/zoned-project/zoned/manager/part/network"
+	"github.com/zoned-project/zoned/manager/part/disk"
 	"github.com/zoned-project/zoned/manager/part/view"
 	"github.com/zoned-project/zoned/namespaces"
 	"github.com/zoned-project/zoned/store"
@@ -92,9 +93,9 @@ type Manager struct {
 	// part.Order works out from their After: create and start call them
 	// in this order, stop and destroy in reverse.
 	parts []part.Part
-	// quota is the disk quota part of parts, which the /proc view and
+	// disk is the disk quota part of parts, which the /proc view and
 	// disk usage ask how to read a zone's disk.
-	quota *quotaPart
+	disk *disk.Part
 	// net is the network part of parts, behind the API's networks, NICs
 	// and port forwards.
 	net *network.Part
@@ -172,7 +173,7 @@ func New(cfg Config) (_ *Manager, err error) {
 		dirLock: dirLock,
 	}
 	m.events.log = m.log.Warn
-	m.quota = &quotaPart{m: m}
+	m.disk = disk.New(partHost{m}, fs)
 	m.net = newNetPart(m)
 	// Each part says what it runs after (its After); part.Order checks
 	// those names and works the order out.
@@ -216,7 +217,7 @@ func New(cfg Config) (_ *Manager, err error) {
 // matter beyond ties: each says what it comes after.
 func (m *Manager) zoneParts() []part.Part {
 	return []part.Part{
-		m.quota,
+		m.disk,
 		newResourcePart(m),
 		m.net,
 		view.New(partHost{m}, m.viewDisk),

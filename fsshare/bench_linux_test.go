@@ -7,6 +7,8 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/zoned-project/zoned/quota"
 )
 
 // BenchmarkZoneRoot100 times the storage share of a zone create (its
@@ -34,21 +36,21 @@ func BenchmarkZoneRoot100(b *testing.B) {
 			}
 			// The btrfs pool's template copy is made once, by the first
 			// zone; it is not part of a zone's cost.
-			if err := s.CreateZoneRootIn("warm", "bb", pool, nil); err != nil {
+			if err := zvIn(b, s, pool, "warm").Create("bb", quota.Limits{}); err != nil {
 				b.Fatal(err)
 			}
 			var d []time.Duration
 			for i := 0; i < 100; i++ {
 				z := fmt.Sprintf("z%d", i)
 				start := time.Now()
-				if err := s.CreateZoneRootIn(z, "bb", pool, nil); err != nil {
+				if err := zvIn(b, s, pool, z).Create("bb", quota.Limits{}); err != nil {
 					b.Fatal(err)
 				}
-				if err := s.MapZoneIDs(z, uint32(1+i)<<16); err != nil {
+				if err := zv(s, z).MapIDs(uint32(1+i) << 16); err != nil {
 					b.Fatal(err)
 				}
 				for _, f := range []string{"/etc/hostname", "/etc/machine-id"} {
-					if err := s.WriteZoneFile(z, f, []byte(z+"\n"), 0o644); err != nil {
+					if err := zv(s, z).WriteFile(f, []byte(z+"\n"), 0o644); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -58,11 +60,11 @@ func BenchmarkZoneRoot100(b *testing.B) {
 			b.ReportMetric(float64(d[50])/1e6, "median-ms")
 			b.ReportMetric(float64(d[0])/1e6, "min-ms")
 			for i := 0; i < 100; i++ {
-				if err := s.DeleteZoneRoot(fmt.Sprintf("z%d", i)); err != nil {
+				if err := zv(s, fmt.Sprintf("z%d", i)).Delete(); err != nil {
 					b.Fatal(err)
 				}
 			}
-			if err := s.DeleteZoneRoot("warm"); err != nil {
+			if err := zv(s, "warm").Delete(); err != nil {
 				b.Fatal(err)
 			}
 			if pool != DefaultPool {

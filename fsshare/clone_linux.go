@@ -8,29 +8,22 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zoned-project/zoned/errdefs"
-	"github.com/zoned-project/zoned/internal/validate"
 )
 
-// CloneZoneLayer replaces the fresh layer of zone dst (made by
-// CreateZoneRootIn and MapZoneIDs, nothing written yet) with a copy of
-// zone src's own layer. Both must be in pools of the same backend: a
+// CloneFrom replaces the fresh layer of zone v (made by Create and
+// MapIDs, nothing written yet) with a copy of zone src's own layer. Both must be in pools of the same backend: a
 // btrfs clone is a snapshot of src's subvolume, an overlay clone a copy
 // of its upper dir (reflinked where the filesystem can) whose owners are
 // moved from src's host ID range to dst's. The caller keeps src from
 // changing meanwhile.
-func (s *Storage) CloneZoneLayer(src, dst string) error {
-	for _, z := range []string{src, dst} {
-		if err := validate.Name("zone", z); err != nil {
-			return err
-		}
-	}
-	sp, dp := s.zonePool(src), s.zonePool(dst)
+func (v *Volume) CloneFrom(srcVol *Volume) error {
+	src, dst := srcVol.zone, v.zone
+	sp, dp := srcVol.p, v.p
 	if sp.backend.Name() != dp.backend.Name() {
 		return fmt.Errorf("clone %s (pool %s, %s) into pool %s (%s): a clone stays on its backend; export and import to move between backends: %w",
 			src, sp.name, sp.backend.Name(), dp.name, dp.backend.Name(), errdefs.ErrUnsupported)
 	}
-	from := sp.backend.WritableDir(s.layerDir(src, sp))
-	to := dp.backend.WritableDir(s.layerDir(dst, dp))
+	from, to := srcVol.LayerDir(), v.LayerDir()
 	if _, err := os.Stat(from); err != nil {
 		return fmt.Errorf("clone %s: its layer: %w", src, errdefs.ErrNotFound)
 	}
@@ -46,7 +39,7 @@ func (s *Storage) CloneZoneLayer(src, dst string) error {
 	if err := copyTree(from, to); err != nil {
 		return fmt.Errorf("clone %s to %s: %w", src, dst, err)
 	}
-	if err := shiftOwners(to, s.zoneIDShift(src), s.zoneIDShift(dst)); err != nil {
+	if err := shiftOwners(to, srcVol.idShift(), v.idShift()); err != nil {
 		return fmt.Errorf("clone %s to %s: move owners to the new zone's IDs: %w", src, dst, err)
 	}
 	return nil

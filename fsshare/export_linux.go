@@ -21,7 +21,6 @@ import (
 
 	"github.com/zoned-project/zoned/errdefs"
 	"github.com/zoned-project/zoned/internal/privmount"
-	"github.com/zoned-project/zoned/internal/validate"
 )
 
 // An export archive is a zstd-compressed PAX tar:
@@ -96,18 +95,15 @@ func (d *streamDigest) manifest() exportManifest {
 	return m
 }
 
-// ExportZone writes the zone (of template) to w as an export archive
+// Export writes the zone (of template) to w as an export archive
 // carrying config, and returns the kind written. Without full an overlay
 // zone's own layer is written; with full, or for a btrfs zone (whose
 // snapshot does not tell its own files from the template's), the whole
 // root. The caller keeps the layer from changing meanwhile; a full export
 // of an overlay zone needs it stopped.
-func (s *Storage) ExportZone(ctx context.Context, zone, template string, full bool, config []byte, w io.Writer) (string, error) {
-	if err := validate.Name("zone", zone); err != nil {
-		return "", err
-	}
-	p := s.zonePool(zone)
-	layer := s.layerDir(zone, p)
+func (v *Volume) Export(ctx context.Context, template string, full bool, config []byte, w io.Writer) (string, error) {
+	s, zone, p := v.s, v.zone, v.p
+	layer := v.layer()
 	dir := p.backend.WritableDir(layer)
 	if _, err := os.Stat(dir); err != nil {
 		return "", fmt.Errorf("export zone %q: %w", zone, errdefs.ErrNotFound)
@@ -159,7 +155,7 @@ func (s *Storage) ExportZone(ctx context.Context, zone, template string, full bo
 		if _, err := tw.Write(head); err != nil {
 			return err
 		}
-		opts := walkOpts{prefix: kind + "/", shift: s.zoneIDShift(zone), overlay: kind == ExportLayer}
+		opts := walkOpts{prefix: kind + "/", shift: v.idShift(), overlay: kind == ExportLayer}
 		switch {
 		case kind == ExportLayer, p.backend.Name() == BackendBtrfs:
 			err = walkTar(ctx, dir, tw, opts)
@@ -370,18 +366,18 @@ func tickEntries(progress ProgressFunc, n int) {
 	}
 }
 
-// ImportZoneLayer fills the fresh layer of zone (made by CreateZoneRootIn
-// and MapZoneIDs) from a "layer" export archive: into an overlay upper dir
+// ImportLayer fills the fresh layer of zone v (made by Create and
+// MapIDs) from a "layer" export archive: into an overlay upper dir
 // its whiteouts become overlay whiteouts; onto a btrfs snapshot of the
 // template they delete. Owners move into the zone's host ID range. The
 // archive is held to lim (see ZoneImportLimits). The caller deletes the
 // zone if this fails.
-func (s *Storage) ImportZoneLayer(ctx context.Context, zone string, er *ExportReader, lim ImportLimits, progress ProgressFunc) error {
+func (v *Volume) ImportLayer(ctx context.Context, er *ExportReader, lim ImportLimits, progress ProgressFunc) error {
 	if er.Kind != ExportLayer {
 		return fmt.Errorf("archive holds a whole root, not a zone's layer: %w", errdefs.ErrInvalid)
 	}
-	p := s.zonePool(zone)
-	dir := p.backend.WritableDir(s.layerDir(zone, p))
+	p := v.p
+	dir := v.LayerDir()
 	x, err := newExtractor(dir, lim)
 	if err != nil {
 		return err
@@ -398,7 +394,7 @@ func (s *Storage) ImportZoneLayer(ctx context.Context, zone string, er *ExportRe
 	if err := x.finish(); err != nil {
 		return err
 	}
-	return shiftOwners(dir, 0, s.zoneIDShift(zone))
+	return shiftOwners(dir, 0, v.idShift())
 }
 
 // overlayWhiteout writes an OCI whiteout entry into an overlay upper dir

@@ -58,3 +58,17 @@ func newBtrfs(t testing.TB, sizeMiB int64) string {
 	requireRoot(t)
 	return testfs.Loop(t, "btrfs", sizeMiB)
 }
+
+// zv is the volume of an existing zone, found as `zoned recover` finds
+// it: tests have no store record naming its pool.
+func zv(s *Storage, zone string) *Volume { return s.FindVolume(zone) }
+
+// zvIn is the volume of zone in pool, for a create.
+func zvIn(t testing.TB, s *Storage, pool, zone string) *Volume {
+	t.Helper()
+	v, err := s.Volume(pool, zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}

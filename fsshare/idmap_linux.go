@@ -17,25 +17,23 @@ import (
 // ID of an unprivileged zone (absent for a privileged one).
 const idmapFileName = "idmap"
 
-// MapZoneIDs prepares a freshly created zone layer for an unprivileged
+// MapIDs prepares a freshly created zone layer for an unprivileged
 // zone whose root is host ID base (uid and gid): the overlay upper dir
 // takes the template root's owner shifted by base, and the work dir
 // becomes base's. Nothing else: the zone's directory holds the daemon's
-// own files (console log, idmap, template and pool markers, device
+// own files (console log, idmap and template files, device
 // nodes), so it stays host root's, with group base and mode 0710 (see
 // zoneDirMode) so the zone's first process, whose group is base, can
 // reach its root mountpoint while no host user can enter and the zone's
 // IDs can rename or replace nothing in it. The template itself is never
 // touched: the zone sees it through an idmapped mount. Files
-// WriteZoneFile writes later are shifted the same way.
-func (s *Storage) MapZoneIDs(zone string, base uint32) error {
-	if err := validate.Name("zone", zone); err != nil {
-		return err
-	}
+// WriteFile writes later are shifted the same way.
+func (v *Volume) MapIDs(base uint32) error {
+	s, zone := v.s, v.zone
 	if base == 0 {
 		return fmt.Errorf("map IDs of zone %q: host ID 0 is not a zone's range", zone)
 	}
-	dir := s.ZoneDir(zone)
+	dir := v.Dir()
 	b := int(base)
 	var st unix.Stat_t
 	if lower := s.zoneLower(zone); lower != "" {
@@ -51,8 +49,8 @@ func (s *Storage) MapZoneIDs(zone string, base uint32) error {
 	}
 	chown := map[string][2]int{}
 	// A btrfs snapshot keeps the template's IDs and is idmapped whole.
-	if p := s.zonePool(zone); p.backend.ShiftsOwners() {
-		layer := s.layerDir(zone, p)
+	if p := v.p; p.backend.ShiftsOwners() {
+		layer := v.layer()
 		chown[p.backend.WritableDir(layer)] = [2]int{b + int(st.Uid), b + int(st.Gid)}
 		chown[filepath.Join(layer, "work")] = [2]int{b, b}
 	}
@@ -64,13 +62,13 @@ func (s *Storage) MapZoneIDs(zone string, base uint32) error {
 	return nil
 }
 
-// zoneIDShift is the first host ID of an unprivileged zone, 0 for a
+// idShift is the first host ID of an unprivileged zone, 0 for a
 // privileged one.
-func (s *Storage) zoneIDShift(zone string) int {
-	if !s.zonePool(zone).backend.ShiftsOwners() {
+func (v *Volume) idShift() int {
+	if !v.p.backend.ShiftsOwners() {
 		return 0
 	}
-	data, err := os.ReadFile(filepath.Join(s.ZoneDir(zone), idmapFileName))
+	data, err := os.ReadFile(filepath.Join(v.Dir(), idmapFileName))
 	if err != nil {
 		return 0
 	}
@@ -109,7 +107,7 @@ func hardenZoneDir(dir string, base int) error {
 }
 
 // HardenZoneDirs gives every unprivileged zone's directory the ownership
-// MapZoneIDs gives new ones: zones made by older versions had theirs
+// Volume.MapIDs gives new ones: zones made by older versions had theirs
 // owned by the zone's root. Run at daemon start; running zones are not
 // disturbed (their init holds its root already, and exec enters through
 // the init's root, not through these paths). A zone it cannot fix does

@@ -24,10 +24,6 @@ const (
 	BackendBtrfs   = "btrfs"
 )
 
-// poolFileName is the file in the zone's directory naming its pool when
-// that is not the default pool.
-const poolFileName = "pool"
-
 // btrfsMagic is BTRFS_SUPER_MAGIC, statfs's f_type of a btrfs filesystem.
 const btrfsMagic = 0x9123683e
 
@@ -39,6 +35,9 @@ const btrfsMagic = 0x9123683e
 //
 // In the default pool POOL is the data dir, so a zone's layer and its
 // metadata (console.log, template, idmap, root mountpoint) share zones/NAME.
+// Nothing in zones/NAME names the pool: the zone's store record does, and
+// the manager gets the zone's Volume from it (older versions wrote a
+// zones/NAME/pool file, read by nothing now and left alone).
 type pool struct {
 	name    string
 	path    string
@@ -217,9 +216,6 @@ func (s *Storage) Pool(name string) (PoolInfo, error) {
 	return p.info(), nil
 }
 
-// ZonePool names the pool holding the zone's layer.
-func (s *Storage) ZonePool(zone string) string { return s.zonePool(zone).name }
-
 func (p *pool) info() PoolInfo {
 	return PoolInfo{Name: p.name, Path: p.path, Backend: p.backend.Name()}
 }
@@ -235,32 +231,6 @@ func (s *Storage) pool(name string) (*pool, error) {
 		return nil, errdefs.WithField("pool", fmt.Errorf("pool %q: %w", name, errdefs.ErrNotFound))
 	}
 	return p, nil
-}
-
-// zonePool is the pool the zone's layer is in, named by the file
-// CreateZoneRootIn leaves in the zone's directory; a zone without one,
-// or whose pool is not registered, is in the default pool (what was
-// there before pools; the worst a stale name costs is a failed mount).
-func (s *Storage) zonePool(zone string) *pool {
-	name := DefaultPool
-	if b, err := os.ReadFile(filepath.Join(s.ZoneDir(zone), poolFileName)); err == nil {
-		name = strings.TrimSpace(string(b))
-	}
-	s.mu.Lock()
-	p, ok := s.pools[name]
-	if !ok {
-		p = s.pools[DefaultPool]
-	}
-	s.mu.Unlock()
-	// A data dir on btrfs serves new zones with snapshots, but zones made
-	// there before pools existed are overlay layers: their upper dir
-	// says so.
-	if p.name == DefaultPool && p.backend.Name() == BackendBtrfs {
-		if _, err := os.Lstat(filepath.Join(s.ZoneDir(zone), "upper")); err == nil {
-			return &pool{name: p.name, path: p.path, backend: overlayBackend{}}
-		}
-	}
-	return p
 }
 
 // layerDir is where the zone's layer lives in pool p.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zoned-project/zoned/quota"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/zoned-project/zoned/errdefs"
@@ -58,19 +60,33 @@ func TestPoolBackendChoice(t *testing.T) {
 	if err := s.BuildBuiltin(ctx, "bb"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateZoneRootIn("z1", "bb", "ov", nil); err != nil {
+	if err := zvIn(t, s, "ov", "z1").Create("bb", quota.Limits{}); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := s.ZoneLayerDir("z1"), filepath.Join(plain, "ov", "zones", "z1", "upper"); got != want {
-		t.Fatalf("ZoneLayerDir = %s, want %s", got, want)
+	if got, want := zv(s, "z1").LayerDir(), filepath.Join(plain, "ov", "zones", "z1", "upper"); got != want {
+		t.Fatalf("LayerDir = %s, want %s", got, want)
 	}
-	if s.ZonePool("z1") != "ov" {
-		t.Fatalf("ZonePool = %s", s.ZonePool("z1"))
+	if zv(s, "z1").Pool() != "ov" {
+		t.Fatalf("Pool = %s", zv(s, "z1").Pool())
 	}
-	if err := s.WriteZoneFile("z1", "/etc/hostname", []byte("z1\n"), 0o644); err != nil {
+	// The store record names the pool: nothing in the zone's directory
+	// does. A marker an older version left there is ignored.
+	if _, err := os.Stat(filepath.Join(s.ZoneDir("z1"), "pool")); !os.IsNotExist(err) {
+		t.Fatalf("create left a pool marker: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(s.ZoneDir("z1"), "pool"), []byte("elsewhere\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(s.ZoneLayerDir("z1"), "etc", "hostname")); err != nil {
+	if v := zvIn(t, s, "ov", "z1"); v.LayerDir() != filepath.Join(plain, "ov", "zones", "z1", "upper") || v.Backend() != BackendOverlay {
+		t.Fatalf("volume from the record's pool = %s (%s)", v.LayerDir(), v.Backend())
+	}
+	if _, err := s.Volume("nosuch", "z1"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("Volume in an unknown pool: %v, want ErrNotFound", err)
+	}
+	if err := zv(s, "z1").WriteFile("/etc/hostname", []byte("z1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(zv(s, "z1").LayerDir(), "etc", "hostname")); err != nil {
 		t.Fatal(err)
 	}
 	root := mountRoot(t, s, "z1", "bb")
@@ -81,7 +97,7 @@ func TestPoolBackendChoice(t *testing.T) {
 	if err := s.RemovePool("ov"); !errors.Is(err, errdefs.ErrConflict) {
 		t.Fatalf("RemovePool with a zone = %v, want ErrConflict", err)
 	}
-	if err := s.DeleteZoneRoot("z1"); err != nil {
+	if err := zv(s, "z1").Delete(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(plain, "ov", "zones", "z1")); !os.IsNotExist(err) {
@@ -112,23 +128,23 @@ func TestBtrfsPool(t *testing.T) {
 		t.Fatalf("explicit overlay on btrfs: %+v, %v", info, err)
 	}
 	for _, z := range []string{"z1", "z2"} {
-		if err := s.CreateZoneRootIn(z, "bb", "b", nil); err != nil {
+		if err := zvIn(t, s, "b", z).Create("bb", quota.Limits{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	tsub := filepath.Join(mnt, "pool", "subvolumes", "templates", "bb")
-	if !isSubvolume(tsub) || !isSubvolume(s.ZoneLayerDir("z1")) {
-		t.Fatalf("template copy %s or zone layer %s is not a subvolume", tsub, s.ZoneLayerDir("z1"))
+	if !isSubvolume(tsub) || !isSubvolume(zv(s, "z1").LayerDir()) {
+		t.Fatalf("template copy %s or zone layer %s is not a subvolume", tsub, zv(s, "z1").LayerDir())
 	}
 	// The template copy is read-only: nothing reaches it by mistake.
 	if err := os.WriteFile(filepath.Join(tsub, "x"), nil, 0o644); !errors.Is(err, unix.EROFS) {
 		t.Fatalf("write into the template subvolume: %v, want EROFS", err)
 	}
 	// Zones' writes, deletes and renames stay in the zone.
-	if err := s.WriteZoneFile("z1", "/etc/hostname", []byte("z1\n"), 0o644); err != nil {
+	if err := zv(s, "z1").WriteFile("/etc/hostname", []byte("z1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	l1, l2 := s.ZoneLayerDir("z1"), s.ZoneLayerDir("z2")
+	l1, l2 := zv(s, "z1").LayerDir(), zv(s, "z2").LayerDir()
 	if err := os.Remove(filepath.Join(l1, "bin", "busybox")); err != nil {
 		t.Fatal(err)
 	}
@@ -149,11 +165,11 @@ func TestBtrfsPool(t *testing.T) {
 	// A fresh snapshot costs nothing on disk: it shares the template's
 	// extents; the template copy costs nothing exclusive either while the
 	// zones share it.
-	if n, err := s.ZoneUsage("z2"); err != nil || n > 64<<10 {
-		t.Fatalf("ZoneUsage(z2) = %d, %v; want under 64 KiB", n, err)
+	if n, err := zv(s, "z2").Usage(); err != nil || n > 64<<10 {
+		t.Fatalf("Usage(z2) = %d, %v; want under 64 KiB", n, err)
 	}
 	// The root mount is a bind of the snapshot.
-	m := s.RootMount("z2", "bb")
+	m := zv(s, "z2").RootMount("bb")
 	if m.Type != "bind" || m.Source != l2 || m.Destination != s.ZoneRootPath("z2") {
 		t.Fatalf("RootMount = %+v", m)
 	}
@@ -163,13 +179,13 @@ func TestBtrfsPool(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(m.Destination, "bin", "busybox")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteZoneRoot("z2"); !errors.Is(err, errdefs.ErrConflict) {
+	if err := zv(s, "z2").Delete(); !errors.Is(err, errdefs.ErrConflict) {
 		t.Fatalf("delete of a mounted zone: %v", err)
 	}
 	unix.Unmount(m.Destination, unix.MNT_DETACH)
 
 	for _, z := range []string{"z1", "z2"} {
-		if err := s.DeleteZoneRoot(z); err != nil {
+		if err := zv(s, z).Delete(); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := os.Stat(filepath.Join(mnt, "pool", "zones", z)); !os.IsNotExist(err) {
@@ -226,7 +242,7 @@ func TestBtrfsPoolDiskFull(t *testing.T) {
 		}
 	}
 	f.Close()
-	err = s.CreateZoneRootIn("z", "bb", "b", nil)
+	err = zvIn(t, s, "b", "z").Create("bb", quota.Limits{})
 	if !errors.Is(err, errdefs.ErrUnavailable) || !strings.Contains(strings.ToLower(err.Error()), "no space left") {
 		t.Fatalf("zone in a full pool: %v, want a no-space error", err)
 	}
@@ -260,10 +276,10 @@ func TestBtrfsDataDir(t *testing.T) {
 	if err := s.BuildBuiltin(context.Background(), "bb"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateZoneRoot("new", "bb"); err != nil {
+	if err := zvIn(t, s, "", "new").Create("bb", quota.Limits{}); err != nil {
 		t.Fatal(err)
 	}
-	if m := s.RootMount("new", "bb"); m.Type != "bind" || !isSubvolume(s.ZoneLayerDir("new")) {
+	if m := zv(s, "new").RootMount("bb"); m.Type != "bind" || !isSubvolume(zv(s, "new").LayerDir()) {
 		t.Fatalf("new zone on a btrfs data dir: %+v", m)
 	}
 	// An overlay zone of an older zoned.
@@ -274,11 +290,11 @@ func TestBtrfsDataDir(t *testing.T) {
 	if err := (overlayBackend{}).Create(old, s.TemplateRoot("bb")); err != nil {
 		t.Fatal(err)
 	}
-	if m := s.RootMount("old", "bb"); m.Type != "overlay" || s.ZoneLayerDir("old") != filepath.Join(old, "upper") {
+	if m := zv(s, "old").RootMount("bb"); m.Type != "overlay" || zv(s, "old").LayerDir() != filepath.Join(old, "upper") {
 		t.Fatalf("old overlay zone: %+v", m)
 	}
 	for _, z := range []string{"new", "old"} {
-		if err := s.DeleteZoneRoot(z); err != nil {
+		if err := zv(s, z).Delete(); err != nil {
 			t.Fatal(err)
 		}
 	}

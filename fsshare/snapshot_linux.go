@@ -23,26 +23,25 @@ import (
 // A snapshot holds only the zone's own layer: the template it sits on
 // cannot change while the zone uses it.
 
-func (s *Storage) snapshotsDir(zone string) (string, *pool) {
-	p := s.zonePool(zone)
-	return filepath.Join(s.layerDir(zone, p), "snapshots"), p
+func (v *Volume) snapshotsDir() (string, *pool) {
+	return filepath.Join(v.layer(), "snapshots"), v.p
 }
 
-func checkSnapshotNames(zone, snap string) error {
-	if err := validate.Name("zone", zone); err != nil {
-		return err
-	}
+// checkSnapshotName checks a snapshot's name, which reaches fsshare from
+// on-disk listings as well as from the manager.
+func checkSnapshotName(snap string) error {
 	return validate.Name("snapshot", snap)
 }
 
 // CreateSnapshot copies the zone's own layer as snapshot snap. The caller
 // makes sure nothing writes to the layer meanwhile (a stopped zone, or a
 // frozen one). A failure leaves no snapshot.
-func (s *Storage) CreateSnapshot(zone, snap string) error {
-	if err := checkSnapshotNames(zone, snap); err != nil {
+func (v *Volume) CreateSnapshot(snap string) error {
+	s, zone := v.s, v.zone
+	if err := checkSnapshotName(snap); err != nil {
 		return err
 	}
-	dir, p := s.snapshotsDir(zone)
+	dir, p := v.snapshotsDir()
 	layer := s.layerDir(zone, p)
 	if _, err := os.Stat(p.backend.WritableDir(layer)); err != nil {
 		return fmt.Errorf("snapshot %s@%s: %w", zone, snap, errdefs.ErrNotFound)
@@ -117,11 +116,8 @@ func removeSnapshotDir(p string) error {
 }
 
 // ListSnapshots names the zone's snapshots, sorted.
-func (s *Storage) ListSnapshots(zone string) ([]string, error) {
-	if err := validate.Name("zone", zone); err != nil {
-		return nil, err
-	}
-	dir, _ := s.snapshotsDir(zone)
+func (v *Volume) ListSnapshots() ([]string, error) {
+	dir, _ := v.snapshotsDir()
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -140,11 +136,11 @@ func (s *Storage) ListSnapshots(zone string) ([]string, error) {
 
 // SnapshotSize is the bytes snapshot snap takes on disk that nothing else
 // shares.
-func (s *Storage) SnapshotSize(zone, snap string) (int64, error) {
-	if err := checkSnapshotNames(zone, snap); err != nil {
+func (v *Volume) SnapshotSize(snap string) (int64, error) {
+	if err := checkSnapshotName(snap); err != nil {
 		return 0, err
 	}
-	dir, p := s.snapshotsDir(zone)
+	dir, p := v.snapshotsDir()
 	sd := filepath.Join(dir, snap)
 	if p.backend.Name() == BackendBtrfs {
 		return btrfsExclusiveBytes(sd)
@@ -155,11 +151,12 @@ func (s *Storage) SnapshotSize(zone, snap string) (int64, error) {
 // RestoreSnapshot makes the zone's own layer what it was in snapshot snap.
 // The zone must be stopped (its root unmounted). The current layer is
 // replaced only once the copy is complete.
-func (s *Storage) RestoreSnapshot(zone, snap string) error {
-	if err := checkSnapshotNames(zone, snap); err != nil {
+func (v *Volume) RestoreSnapshot(snap string) error {
+	s, zone := v.s, v.zone
+	if err := checkSnapshotName(snap); err != nil {
 		return err
 	}
-	dir, p := s.snapshotsDir(zone)
+	dir, p := v.snapshotsDir()
 	sd := filepath.Join(dir, snap)
 	if _, err := os.Lstat(sd); err != nil {
 		return fmt.Errorf("restore %s@%s: %w", zone, snap, errdefs.ErrNotFound)
@@ -201,11 +198,12 @@ func (s *Storage) RestoreSnapshot(zone, snap string) error {
 }
 
 // DeleteSnapshot removes snapshot snap of the zone.
-func (s *Storage) DeleteSnapshot(zone, snap string) error {
-	if err := checkSnapshotNames(zone, snap); err != nil {
+func (v *Volume) DeleteSnapshot(snap string) error {
+	zone := v.zone
+	if err := checkSnapshotName(snap); err != nil {
 		return err
 	}
-	dir, _ := s.snapshotsDir(zone)
+	dir, _ := v.snapshotsDir()
 	sd := filepath.Join(dir, snap)
 	if _, err := os.Lstat(sd); err != nil {
 		return fmt.Errorf("delete snapshot %s@%s: %w", zone, snap, errdefs.ErrNotFound)
@@ -217,8 +215,8 @@ func (s *Storage) DeleteSnapshot(zone, snap string) error {
 }
 
 // deleteSnapshots removes every snapshot of the zone, staging ones too.
-func (s *Storage) deleteSnapshots(zone string) error {
-	dir, _ := s.snapshotsDir(zone)
+func (v *Volume) deleteSnapshots() error {
+	dir, _ := v.snapshotsDir()
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -236,8 +234,9 @@ func (s *Storage) deleteSnapshots(zone string) error {
 
 // CleanupSnapshots removes what interrupted snapshots and restores of the
 // zone left.
-func (s *Storage) CleanupSnapshots(zone string) error {
-	dir, p := s.snapshotsDir(zone)
+func (v *Volume) CleanupSnapshots() error {
+	s, zone := v.s, v.zone
+	dir, p := v.snapshotsDir()
 	entries, _ := os.ReadDir(dir)
 	// A restore that stopped between its two renames left the zone's
 	// layer as .staging-old-*: put it back before anything is removed.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zoned-project/zoned/quota"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/zoned-project/zoned/errdefs"
@@ -30,21 +32,21 @@ func TestSnapshotRestore(t *testing.T) {
 			if err := s.BuildBuiltin(context.Background(), "bb"); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.CreateZoneRootIn("z", "bb", pool, nil); err != nil {
+			if err := zvIn(t, s, pool, "z").Create("bb", quota.Limits{}); err != nil {
 				t.Fatal(err)
 			}
 			const base = 1 << 20
-			if err := s.MapZoneIDs("z", base); err != nil {
+			if err := zv(s, "z").MapIDs(base); err != nil {
 				t.Fatal(err)
 			}
 			write := func(p, data string) {
 				t.Helper()
-				if err := s.WriteZoneFile("z", p, []byte(data), 0o640); err != nil {
+				if err := zv(s, "z").WriteFile(p, []byte(data), 0o640); err != nil {
 					t.Fatal(err)
 				}
 			}
 			read := func(p string) string {
-				b, err := os.ReadFile(filepath.Join(s.ZoneLayerDir("z"), p))
+				b, err := os.ReadFile(filepath.Join(zv(s, "z").LayerDir(), p))
 				if err != nil {
 					return "<" + err.Error() + ">"
 				}
@@ -53,29 +55,29 @@ func TestSnapshotRestore(t *testing.T) {
 			write("/etc/a", "1")
 			write("/etc/b", "b")
 			var before unix.Stat_t
-			if err := unix.Stat(filepath.Join(s.ZoneLayerDir("z"), "etc", "a"), &before); err != nil {
+			if err := unix.Stat(filepath.Join(zv(s, "z").LayerDir(), "etc", "a"), &before); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.CreateSnapshot("z", "s1"); err != nil {
+			if err := zv(s, "z").CreateSnapshot("s1"); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.CreateSnapshot("z", "s1"); !errors.Is(err, errdefs.ErrAlreadyExists) {
+			if err := zv(s, "z").CreateSnapshot("s1"); !errors.Is(err, errdefs.ErrAlreadyExists) {
 				t.Fatalf("second s1: %v", err)
 			}
 			for _, bad := range []string{"../x", "a/b", ".staging-x", ""} {
-				if err := s.CreateSnapshot("z", bad); !errors.Is(err, errdefs.ErrInvalid) {
+				if err := zv(s, "z").CreateSnapshot(bad); !errors.Is(err, errdefs.ErrInvalid) {
 					t.Fatalf("snapshot name %q: %v", bad, err)
 				}
 			}
 			write("/etc/a", "2")
 			write("/etc/c", "c")
-			os.Remove(filepath.Join(s.ZoneLayerDir("z"), "etc", "b"))
+			os.Remove(filepath.Join(zv(s, "z").LayerDir(), "etc", "b"))
 
-			if names, err := s.ListSnapshots("z"); err != nil || !slices.Equal(names, []string{"s1"}) {
+			if names, err := zv(s, "z").ListSnapshots(); err != nil || !slices.Equal(names, []string{"s1"}) {
 				t.Fatalf("ListSnapshots = %v, %v", names, err)
 			}
 			// Restore refuses a mounted root.
-			m := s.RootMount("z", "bb")
+			m := zv(s, "z").RootMount("bb")
 			if m.Type == "bind" {
 				err := unix.Mount(m.Source, m.Destination, "", unix.MS_BIND, "")
 				if err != nil {
@@ -84,19 +86,19 @@ func TestSnapshotRestore(t *testing.T) {
 			} else if err := unix.Mount("overlay", m.Destination, "overlay", 0, strings.Join(m.Options, ",")); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.RestoreSnapshot("z", "s1"); !errors.Is(err, errdefs.ErrConflict) {
+			if err := zv(s, "z").RestoreSnapshot("s1"); !errors.Is(err, errdefs.ErrConflict) {
 				t.Fatalf("restore of a mounted zone: %v", err)
 			}
 			unix.Unmount(m.Destination, unix.MNT_DETACH)
 
-			if err := s.RestoreSnapshot("z", "s1"); err != nil {
+			if err := zv(s, "z").RestoreSnapshot("s1"); err != nil {
 				t.Fatal(err)
 			}
 			if a, b, c := read("etc/a"), read("etc/b"), read("etc/c"); a != "1" || b != "b" || c[0] != '<' {
 				t.Fatalf("after restore a=%q b=%q c=%q", a, b, c)
 			}
 			var after unix.Stat_t
-			if err := unix.Stat(filepath.Join(s.ZoneLayerDir("z"), "etc", "a"), &after); err != nil {
+			if err := unix.Stat(filepath.Join(zv(s, "z").LayerDir(), "etc", "a"), &after); err != nil {
 				t.Fatal(err)
 			}
 			if after.Uid != before.Uid || after.Gid != before.Gid || after.Mode != before.Mode {
@@ -105,32 +107,32 @@ func TestSnapshotRestore(t *testing.T) {
 			// The restored layer still belongs to the zone's IDs (overlay
 			// shifts them; btrfs keeps the template's and idmaps).
 			var up unix.Stat_t
-			unix.Stat(s.ZoneLayerDir("z"), &up)
+			unix.Stat(zv(s, "z").LayerDir(), &up)
 			if want := uint32(0); backend == BackendOverlay && up.Uid != base || backend == BackendBtrfs && up.Uid != want {
 				t.Fatalf("restored layer root owned by %d", up.Uid)
 			}
 			// The snapshot is still there, and restoring twice works.
-			if err := s.RestoreSnapshot("z", "s1"); err != nil {
+			if err := zv(s, "z").RestoreSnapshot("s1"); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.SnapshotSize("z", "s1"); err != nil {
+			if _, err := zv(s, "z").SnapshotSize("s1"); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.CreateSnapshot("z", "s2"); err != nil {
+			if err := zv(s, "z").CreateSnapshot("s2"); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.DeleteSnapshot("z", "s2"); err != nil {
+			if err := zv(s, "z").DeleteSnapshot("s2"); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.DeleteSnapshot("z", "s2"); !errors.Is(err, errdefs.ErrNotFound) {
+			if err := zv(s, "z").DeleteSnapshot("s2"); !errors.Is(err, errdefs.ErrNotFound) {
 				t.Fatalf("second delete: %v", err)
 			}
 			// A restore interrupted between its renames is put back.
-			dir, _ := s.snapshotsDir("z")
-			if err := os.Rename(s.ZoneLayerDir("z"), filepath.Join(dir, stagingPrefix+"old-x")); err != nil {
+			dir, _ := zv(s, "z").snapshotsDir()
+			if err := os.Rename(zv(s, "z").LayerDir(), filepath.Join(dir, stagingPrefix+"old-x")); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.CleanupSnapshots("z"); err != nil {
+			if err := zv(s, "z").CleanupSnapshots(); err != nil {
 				t.Fatal(err)
 			}
 			if read("etc/a") != "1" {
@@ -138,7 +140,7 @@ func TestSnapshotRestore(t *testing.T) {
 			}
 			// Deleting the zone deletes its snapshots (read-only
 			// subvolumes on btrfs).
-			if err := s.DeleteZoneRoot("z"); err != nil {
+			if err := zv(s, "z").Delete(); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := os.Stat(s.ZoneDir("z")); !os.IsNotExist(err) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/zoned-project/zoned/errdefs"
 	"github.com/zoned-project/zoned/internal/validate"
+	"github.com/zoned-project/zoned/quota"
 )
 
 // DefaultDataDir is where zoned keeps templates and zone layers unless told
@@ -62,11 +63,11 @@ type layerBackend interface {
 //	DATA/zones/NAME/{template,idmap,console.log,dev/...}  the daemon's own files
 //
 // Only upper/ and work/ belong to an unprivileged zone's IDs; zones/NAME
-// itself stays host root's (see MapZoneIDs), so the zone's IDs can never
+// itself stays host root's (see Volume.MapIDs), so the zone's IDs can never
 // rename or replace the daemon's files.
 //
 // Storage never mounts a zone's root itself: the zone's init mounts
-// RootMount inside the zone's own mount namespace, so a zone that dies
+// Volume.RootMount inside the zone's own mount namespace, so a zone that dies
 // leaks no mount on the host.
 type Storage struct {
 	dataDir string
@@ -108,7 +109,7 @@ func New(dataDir string) (*Storage, error) {
 		// zones/ is 0711 so that an unprivileged zone's first process,
 		// root of its user namespace and nobody on the host, can reach
 		// its own zones/NAME (host root's, group the zone's root, 0710,
-		// see MapZoneIDs) to attach its root there; no one can list zones/.
+		// see Volume.MapIDs) to attach its root there; no one can list zones/.
 		{filepath.Join(abs, "zones"), 0o711},
 	} {
 		if err := os.MkdirAll(d.path, d.mode); err != nil {
@@ -144,75 +145,40 @@ func (s *Storage) ZoneDir(zone string) string { return filepath.Join(s.zonesDir(
 // ZoneRootPath is the mountpoint of the zone's root.
 func (s *Storage) ZoneRootPath(zone string) string { return filepath.Join(s.ZoneDir(zone), "root") }
 
-// RootMount is the mount that makes ZoneRootPath the zone's root filesystem.
-func (s *Storage) RootMount(zone, template string) specs.Mount {
-	p := s.zonePool(zone)
-	return p.backend.RootMount(s.layerDir(zone, p), s.ZoneRootPath(zone), s.poolTemplateRoot(p, template))
-}
-
-// ZoneLayerDir is the directory that holds the zone's own writes: the
-// overlay upper dir, or the zone's btrfs subvolume. Disk quotas attach
-// to it.
-func (s *Storage) ZoneLayerDir(zone string) string {
-	p := s.zonePool(zone)
-	return p.backend.WritableDir(s.layerDir(zone, p))
-}
-
-// CreateZoneRoot makes the zone's own layer over template in the default
-// pool. A failure removes whatever it made.
-func (s *Storage) CreateZoneRoot(zone, template string) error {
-	return s.CreateZoneRootIn(zone, template, DefaultPool, nil)
-}
-
-// CreateZoneRootIn makes the zone's own layer over template in pool
-// ("" is the default pool). A failure removes whatever it made.
-//
-// mkdir, when not nil, makes the zone's directory (zones/NAME) in place of
-// a plain 0700 mkdir: a disk quota makes it a btrfs subvolume, a
-// project-quota directory or the mountpoint of the zone's disk image, so
-// that a layer made inside is under the quota from its first byte. mkdir
-// must report an existing directory as fs.ErrExist; undoing what it did
-// beyond the directory is the caller's.
-func (s *Storage) CreateZoneRootIn(zone, template, poolName string, mkdir func(dir string) error) (err error) {
-	if err := validate.Name("zone", zone); err != nil {
-		return err
-	}
+// Create makes the zone's own layer over template, under the disk quota
+// limits (zero: none). The quota is part of the create: zones/NAME is made
+// a project-quota directory or the mountpoint of the zone's disk image
+// before the layer is made inside, a btrfs snapshot's qgroup is capped
+// as it is made, so nothing the zone ever writes is outside the cap. A
+// failure removes whatever it made; Delete on this Volume undoes a create
+// that a later step of the zone's create failed.
+func (v *Volume) Create(template string, l quota.Limits) (err error) {
+	s, zone, p := v.s, v.zone, v.p
 	if err := validate.Name("template", template); err != nil {
 		return err
 	}
 	if !s.TemplateExists(template) {
 		return fmt.Errorf("create root of zone %q: template %q: %w", zone, template, errdefs.ErrNotFound)
 	}
-	p, err := s.pool(poolName)
+	dir := v.Dir()
+	qb, err := v.makeZoneDir(l)
 	if err != nil {
-		return fmt.Errorf("create root of zone %q: %w", zone, err)
-	}
-	dir := s.ZoneDir(zone)
-	// Mkdir, not MkdirAll: it is what tells us another zone has the name.
-	if mkdir == nil {
-		mkdir = func(dir string) error { return os.Mkdir(dir, 0o700) }
-	}
-	if err := mkdir(dir); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("create root of zone %q: %s exists: %w", zone, dir, errdefs.ErrAlreadyExists)
 		}
 		return fmt.Errorf("create root of zone %q: %w", zone, err)
 	}
-	layer := s.layerDir(zone, p)
+	v.quota = qb
+	layer := v.layer()
 	defer func() {
 		if err != nil {
-			_ = p.backend.Delete(layer)
-			removeTree(layer)
-			removeTree(dir)
+			_ = v.Delete()
 		}
 	}()
 	if err := os.WriteFile(filepath.Join(dir, templateLinkName), []byte(template+"\n"), 0o600); err != nil {
 		return fmt.Errorf("create root of zone %q: %w", zone, err)
 	}
 	if p.name != DefaultPool {
-		if err := os.WriteFile(filepath.Join(dir, poolFileName), []byte(p.name+"\n"), 0o600); err != nil {
-			return fmt.Errorf("create root of zone %q: %w", zone, err)
-		}
 		if err := os.Mkdir(layer, 0o700); err != nil {
 			if errors.Is(err, fs.ErrExist) {
 				return fmt.Errorf("create root of zone %q: %s exists: %w", zone, layer, errdefs.ErrAlreadyExists)
@@ -220,7 +186,7 @@ func (s *Storage) CreateZoneRootIn(zone, template, poolName string, mkdir func(d
 			return fmt.Errorf("create root of zone %q: %w", zone, err)
 		}
 	}
-	if err := os.Mkdir(s.ZoneRootPath(zone), 0o755); err != nil {
+	if err := os.Mkdir(v.RootPath(), 0o755); err != nil {
 		return fmt.Errorf("create root of zone %q: %w", zone, err)
 	}
 	troot, err := s.ensurePoolTemplate(p, template)
@@ -230,18 +196,32 @@ func (s *Storage) CreateZoneRootIn(zone, template, poolName string, mkdir func(d
 	if err := p.backend.Create(layer, troot); err != nil {
 		return fmt.Errorf("create root of zone %q in pool %q: %w", zone, p.name, err)
 	}
+	if err := v.limitLayer(l); err != nil {
+		return fmt.Errorf("create root of zone %q: %w", zone, err)
+	}
 	return nil
 }
 
-// DeleteZoneRoot removes everything the zone has on disk. It refuses while
+// Delete removes everything the zone has on disk. It refuses while
 // something is mounted on or below the zone's directory in the daemon's
 // mount namespace; a zone that is gone already is not an error, so rollback
-// paths may call it freely.
-func (s *Storage) DeleteZoneRoot(zone string) error {
-	if err := validate.Name("zone", zone); err != nil {
-		return err
+// paths may call it freely. On the Volume a Create made, it removes the
+// disk quota that Create made too: the quota backend removes zones/NAME
+// with its quota (a disk image mounted over it, a project ID it carries),
+// once the layer made inside is gone.
+func (v *Volume) Delete() error {
+	zone := v.zone
+	dir := v.Dir()
+	if v.quota != nil {
+		// The quota's removal takes what the layer's left, so it runs
+		// whatever that did.
+		lerr := v.deleteLayer()
+		if err := v.quota.Remove(dir); err != nil {
+			return errors.Join(lerr, fmt.Errorf("delete root of zone %q: disk quota: %w", zone, err))
+		}
+		v.quota = nil
+		return nil
 	}
-	dir := s.ZoneDir(zone)
 	mounts, err := mountsUnder(dir)
 	if err != nil {
 		return fmt.Errorf("delete root of zone %q: %w", zone, err)
@@ -252,9 +232,19 @@ func (s *Storage) DeleteZoneRoot(zone string) error {
 	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	p := s.zonePool(zone)
-	layer := s.layerDir(zone, p)
-	if err := s.deleteSnapshots(zone); err != nil {
+	if err := v.deleteLayer(); err != nil {
+		return err
+	}
+	if err := removeTree(dir); err != nil {
+		return fmt.Errorf("delete root of zone %q: %w", zone, err)
+	}
+	return nil
+}
+
+// deleteLayer removes the zone's snapshots and layer.
+func (v *Volume) deleteLayer() error {
+	zone, p, layer, dir := v.zone, v.p, v.layer(), v.Dir()
+	if err := v.deleteSnapshots(); err != nil {
 		return fmt.Errorf("delete root of zone %q: snapshots: %w", zone, err)
 	}
 	if err := p.backend.Delete(layer); err != nil {
@@ -265,23 +255,17 @@ func (s *Storage) DeleteZoneRoot(zone string) error {
 			return fmt.Errorf("delete root of zone %q: %w", zone, err)
 		}
 	}
-	if err := removeTree(dir); err != nil {
-		return fmt.Errorf("delete root of zone %q: %w", zone, err)
-	}
 	return nil
 }
 
-// ZoneUsage is the bytes the zone's own layer takes on disk: what the zone
+// Usage is the bytes the zone's own layer takes on disk: what the zone
 // added or changed, not its template.
-func (s *Storage) ZoneUsage(zone string) (int64, error) {
-	if err := validate.Name("zone", zone); err != nil {
-		return 0, err
-	}
-	if _, err := os.Lstat(s.ZoneDir(zone)); err != nil {
+func (v *Volume) Usage() (int64, error) {
+	zone, p := v.zone, v.p
+	if _, err := os.Lstat(v.Dir()); err != nil {
 		return 0, fmt.Errorf("usage of zone %q: %w", zone, errdefs.ErrNotFound)
 	}
-	p := s.zonePool(zone)
-	n, err := p.backend.Usage(s.layerDir(zone, p))
+	n, err := p.backend.Usage(v.layer())
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return 0, fmt.Errorf("usage of zone %q: %w", zone, errdefs.ErrNotFound)
@@ -291,17 +275,15 @@ func (s *Storage) ZoneUsage(zone string) (int64, error) {
 	return n, nil
 }
 
-// WriteZoneFile writes data to p (a path inside the zone, like
+// WriteFile writes data to p (a path inside the zone, like
 // "/etc/hostname") in the zone's own layer, for the daemon to configure a
 // stopped zone. It never follows a symlink in the zone's layer: a zone that
 // made /etc a symlink to the host's /etc while it ran gets an error, not a
 // write to the host. Missing parent directories are created with the
 // template's modes and owners so the zone sees the same tree. The file is
 // replaced atomically, which also replaces an overlay whiteout.
-func (s *Storage) WriteZoneFile(zone, p string, data []byte, mode os.FileMode) error {
-	if err := validate.Name("zone", zone); err != nil {
-		return err
-	}
+func (v *Volume) WriteFile(p string, data []byte, mode os.FileMode) error {
+	s, zone := v.s, v.zone
 	rel, err := cleanRel(p)
 	if err != nil {
 		return fmt.Errorf("write %q into zone %q: %w", p, zone, err)
@@ -309,7 +291,7 @@ func (s *Storage) WriteZoneFile(zone, p string, data []byte, mode os.FileMode) e
 	if rel == "" {
 		return fmt.Errorf("write %q into zone %q: not a file path: %w", p, zone, errdefs.ErrInvalid)
 	}
-	wdir := s.ZoneLayerDir(zone)
+	wdir := v.LayerDir()
 	rootFD, err := unix.Open(wdir, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
@@ -322,7 +304,7 @@ func (s *Storage) WriteZoneFile(zone, p string, data []byte, mode os.FileMode) e
 	// directories.
 	lower := s.zoneLower(zone)
 	// An unprivileged zone's files are owned by its range of host IDs.
-	shift := s.zoneIDShift(zone)
+	shift := v.idShift()
 	dir, base := path.Split(rel)
 	pfd, err := walkDirs(rootFD, strings.TrimSuffix(dir, "/"), func(parentRel, name string, parentFD int) error {
 		return mkdirLike(parentFD, name, lower, path.Join(parentRel, name), shift)
@@ -361,12 +343,12 @@ func (s *Storage) WriteZoneFile(zone, p string, data []byte, mode os.FileMode) e
 	return nil
 }
 
-// writeSeq keeps temporary names of concurrent WriteZoneFile calls apart.
+// writeSeq keeps temporary names of concurrent WriteFile calls apart.
 var writeSeq atomic.Uint64
 
 // zoneLower is the template root the zone's layer sits on, read from the
-// file CreateZoneRoot leaves in the zone's directory. It is "" when unknown,
-// which only costs default attributes for directories WriteZoneFile makes.
+// file Volume.Create leaves in the zone's directory. It is "" when unknown,
+// which only costs default attributes for directories Volume.WriteFile makes.
 func (s *Storage) zoneLower(zone string) string {
 	b, err := os.ReadFile(filepath.Join(s.ZoneDir(zone), templateLinkName))
 	if err != nil {
@@ -380,7 +362,7 @@ func (s *Storage) zoneLower(zone string) string {
 }
 
 // templateLinkName is the file in the zone's directory naming its template,
-// written by CreateZoneRoot for tools and for WriteZoneFile.
+// written by Volume.Create for tools and for Volume.WriteFile.
 const templateLinkName = "template"
 
 // cleanRel turns a path inside a root ("/etc/hostname", "etc/hostname")

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zoned-project/zoned/quota"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/zoned-project/zoned/errdefs"
@@ -15,7 +17,7 @@ import (
 
 func mountRoot(t *testing.T, s *Storage, zone, template string) string {
 	t.Helper()
-	m := s.RootMount(zone, template)
+	m := zv(s, zone).RootMount(template)
 	if m.Type != "overlay" || m.Destination != s.ZoneRootPath(zone) {
 		t.Fatalf("unexpected mount %+v", m)
 	}
@@ -51,25 +53,25 @@ func TestBuiltinOverlayZones(t *testing.T) {
 		t.Fatalf("TemplateSize = %d, %v; want > 1 MiB (static busybox)", size, err)
 	}
 
-	if err := s.CreateZoneRoot("z1", "missing"); !errors.Is(err, errdefs.ErrNotFound) {
+	if err := zvIn(t, s, "", "z1").Create("missing", quota.Limits{}); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("zone on missing template: got %v", err)
 	}
 	if _, err := os.Stat(s.ZoneDir("z1")); !os.IsNotExist(err) {
 		t.Fatalf("failed create left %s", s.ZoneDir("z1"))
 	}
 	for _, z := range []string{"z1", "z2"} {
-		if err := s.CreateZoneRoot(z, "bb"); err != nil {
+		if err := zvIn(t, s, "", z).Create("bb", quota.Limits{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.CreateZoneRoot("z1", "bb"); !errors.Is(err, errdefs.ErrAlreadyExists) {
-		t.Fatalf("second CreateZoneRoot: got %v", err)
+	if err := zvIn(t, s, "", "z1").Create("bb", quota.Limits{}); !errors.Is(err, errdefs.ErrAlreadyExists) {
+		t.Fatalf("second Create: got %v", err)
 	}
-	if err := s.WriteZoneFile("z1", "/etc/hostname", []byte("z1\n"), 0o644); err != nil {
+	if err := zv(s, "z1").WriteFile("/etc/hostname", []byte("z1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// A directory the template lacks, made with default attributes.
-	if err := s.WriteZoneFile("z1", "/etc/zoned/id", []byte("1"), 0o600); err != nil {
+	if err := zv(s, "z1").WriteFile("/etc/zoned/id", []byte("1"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
@@ -121,14 +123,14 @@ func TestBuiltinOverlayZones(t *testing.T) {
 		t.Errorf("z2 lost the file z1 deleted: %v", err)
 	}
 
-	usage, err := s.ZoneUsage("z1")
+	usage, err := zv(s, "z1").Usage()
 	if err != nil || usage <= 0 || usage >= size {
-		t.Errorf("ZoneUsage(z1) = %d, %v; want >0 and below the template's %d", usage, err, size)
+		t.Errorf("Usage(z1) = %d, %v; want >0 and below the template's %d", usage, err, size)
 	}
 
 	// Mounted: deletion is refused.
-	if err := s.DeleteZoneRoot("z1"); !errors.Is(err, errdefs.ErrConflict) {
-		t.Fatalf("DeleteZoneRoot while mounted: got %v, want ErrConflict", err)
+	if err := zv(s, "z1").Delete(); !errors.Is(err, errdefs.ErrConflict) {
+		t.Fatalf("Delete while mounted: got %v, want ErrConflict", err)
 	}
 	for _, r := range []string{r1, r2} {
 		if err := unix.Unmount(r, 0); err != nil {
@@ -136,21 +138,21 @@ func TestBuiltinOverlayZones(t *testing.T) {
 		}
 	}
 	// A stopped zone can be configured again, over its whiteout too.
-	if err := s.WriteZoneFile("z1", "etc/os-release", []byte("ID=z1\n"), 0o644); err != nil {
+	if err := zv(s, "z1").WriteFile("etc/os-release", []byte("ID=z1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(upper, "etc/os-release")); string(b) != "ID=z1\n" {
 		t.Errorf("WriteZoneFile over a whiteout left %q", b)
 	}
 	for _, z := range []string{"z1", "z2"} {
-		if err := s.DeleteZoneRoot(z); err != nil {
+		if err := zv(s, z).Delete(); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := os.Lstat(s.ZoneDir(z)); !os.IsNotExist(err) {
-			t.Errorf("DeleteZoneRoot left %s", s.ZoneDir(z))
+			t.Errorf("Delete left %s", s.ZoneDir(z))
 		}
-		if err := s.DeleteZoneRoot(z); err != nil {
-			t.Errorf("second DeleteZoneRoot: %v", err)
+		if err := zv(s, z).Delete(); err != nil {
+			t.Errorf("second Delete: %v", err)
 		}
 	}
 	if err := s.DeleteTemplate("bb"); err != nil {
@@ -177,7 +179,7 @@ func TestWriteZoneFileRefusesEscapes(t *testing.T) {
 	if err := os.Symlink("/run", filepath.Join(s.TemplateRoot("t"), "varrun")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateZoneRoot("z", "t"); err != nil {
+	if err := zvIn(t, s, "", "z").Create("t", quota.Limits{}); err != nil {
 		t.Fatal(err)
 	}
 	outside := t.TempDir()
@@ -191,13 +193,13 @@ func TestWriteZoneFileRefusesEscapes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"/etc/hostname", "../x", "/a/../../x", "/", "/varrun/x"} {
-		err := s.WriteZoneFile("z", p, []byte("evil"), 0o644)
+		err := zv(s, "z").WriteFile(p, []byte("evil"), 0o644)
 		if !errors.Is(err, errdefs.ErrInvalid) {
 			t.Errorf("WriteZoneFile(%q): got %v, want ErrInvalid", p, err)
 		}
 	}
 	// Replacing a final symlink is fine: the link is replaced, not followed.
-	if err := s.WriteZoneFile("z", "/hostname", []byte("ok"), 0o644); err != nil {
+	if err := zv(s, "z").WriteFile("/hostname", []byte("ok"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
@@ -206,13 +208,17 @@ func TestWriteZoneFileRefusesEscapes(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(upper, "hostname")); string(b) != "ok" {
 		t.Errorf("upper hostname = %q", b)
 	}
-	if err := s.DeleteZoneRoot("z"); err != nil {
+	if err := zv(s, "z").Delete(); err != nil {
 		t.Fatal(err)
 	}
 }
 
+// TestNamesValidated: template names are checked where they reach fsshare.
+// Zone names are not: the manager validates them once, at its edge, and
+// hands fsshare a Volume.
 func TestNamesValidated(t *testing.T) {
 	s := &Storage{dataDir: t.TempDir(), backend: overlayBackend{}}
+	s.pools = map[string]*pool{DefaultPool: {name: DefaultPool, path: s.dataDir, backend: s.backend}}
 	ctx := context.Background()
 	for _, bad := range []string{"../x", "A", "", "a/b", ".staging-x"} {
 		errs := map[string]error{
@@ -220,14 +226,10 @@ func TestNamesValidated(t *testing.T) {
 			"Debootstrap":    s.Debootstrap(ctx, bad, DebootstrapOptions{Suite: "bookworm"}, nil),
 			"ImportTar":      s.ImportTar(ctx, bad, strings.NewReader(""), nil),
 			"DeleteTemplate": s.DeleteTemplate(bad),
-			"CreateZone":     s.CreateZoneRoot(bad, "t"),
-			"CreateZoneTmpl": s.CreateZoneRoot("z", bad),
-			"WriteZoneFile":  s.WriteZoneFile(bad, "/etc/x", nil, 0o644),
-			"DeleteZoneRoot": s.DeleteZoneRoot(bad),
+			"CreateZoneTmpl": zvIn(t, s, "", "z").Create(bad, quota.Limits{}),
 		}
 		_, errs["TemplateSize"] = s.TemplateSize(bad)
 		_, errs["DetectInit"] = s.DetectInit(bad)
-		_, errs["ZoneUsage"] = s.ZoneUsage(bad)
 		for fn, err := range errs {
 			if !errors.Is(err, errdefs.ErrInvalid) {
 				t.Errorf("%s(%q): got %v, want ErrInvalid", fn, bad, err)

@@ -36,7 +36,7 @@ func (m *Manager) CloneZone(ctx context.Context, src string, req api.CloneZoneRe
 		Labels:                srec.Labels,
 	}
 	z, err := m.createZone(ctx, create, func(rec *store.ZoneRecord) error {
-		return m.copyLayerFrom(src, rec.Name)
+		return m.copyLayerFrom(src, rec)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("clone zone %q: %w", src, err)
@@ -49,7 +49,7 @@ func (m *Manager) CloneZone(ctx context.Context, src string, req api.CloneZoneRe
 // create holds dst's lock. src's lock is taken second; a src still being
 // created is refused, which keeps two clones into each other's new names
 // from waiting on each other's locks.
-func (m *Manager) copyLayerFrom(src, dst string) error {
+func (m *Manager) copyLayerFrom(src string, dst *store.ZoneRecord) error {
 	unlock := m.lock(src)
 	defer unlock()
 	rec, err := m.store.GetZone(src)
@@ -61,5 +61,13 @@ func (m *Manager) copyLayerFrom(src, dst string) error {
 	default:
 		return fmt.Errorf("source zone %q is %s: %w", src, rec.State, errdefs.ErrConflict)
 	}
-	return m.frozenIf(rec.State == api.StateRunning, src, func() error { return m.fs.CloneZoneLayer(src, dst) })
+	from, err := m.fsVolume(rec)
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	to, err := m.fsVolume(dst)
+	if err != nil {
+		return err
+	}
+	return m.frozenIf(rec.State == api.StateRunning, src, func() error { return to.CloneFrom(from) })
 }

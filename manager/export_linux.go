@@ -106,7 +106,11 @@ func (m *Manager) exportLocked(ctx context.Context, rec *store.ZoneRecord, req a
 	cw := &countWriter{w: io.MultiWriter(f, h)}
 	var kind string
 	err = m.frozenIf(rec.State == api.StateRunning, rec.Name, func() (err error) {
-		kind, err = m.fs.ExportZone(ctx, rec.Name, rec.Template, req.Full, cfg, cw)
+		v, err := m.fsVolume(rec)
+		if err != nil {
+			return err
+		}
+		kind, err = v.Export(ctx, rec.Template, req.Full, cfg, cw)
 		return err
 	})
 	if err != nil {
@@ -283,7 +287,11 @@ func (m *Manager) importZone(ctx context.Context, create api.CreateZoneRequest, 
 	}
 	progress(5, "making zone "+create.Name)
 	_, err := m.createZone(ctx, create, func(rec *store.ZoneRecord) error {
-		return m.fs.ImportZoneLayer(ctx, rec.Name, er, lim, fsshare.ProgressFunc(progress))
+		v, err := m.fsVolume(rec)
+		if err != nil {
+			return err
+		}
+		return v.ImportLayer(ctx, er, lim, fsshare.ProgressFunc(progress))
 	})
 	return err
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/zoned-project/zoned/internal/revert"
 	"github.com/zoned-project/zoned/manager/part"
 	"github.com/zoned-project/zoned/namespaces"
+	"github.com/zoned-project/zoned/quota"
 	"github.com/zoned-project/zoned/store"
 )
 
@@ -415,19 +416,21 @@ func (g *fakeGroup) Delete() error {
 	return nil
 }
 
-// fakeRoots keeps zones' roots and the files written in them in maps.
+// fakeRoots keeps zones' roots, the files written in them and their
+// snapshots in maps.
 type fakeRoots struct {
 	log *callLog
 	// dir is the data dir's zones/: each root is a directory there, where
 	// the manager keeps the zone's files (console.log).
 	dir   string
 	mu    sync.Mutex
-	roots map[string]string // zone → pool
-	files map[string]string // zone + path → data
+	roots map[string]string   // zone → pool
+	files map[string]string   // zone + path → data
+	snaps map[string][]string // zone → snapshots
 }
 
 func newFakeRoots(log *callLog) *fakeRoots {
-	return &fakeRoots{log: log, roots: map[string]string{}, files: map[string]string{}}
+	return &fakeRoots{log: log, roots: map[string]string{}, files: map[string]string{}, snaps: map[string][]string{}}
 }
 
 func (s *fakeRoots) has(zone string) bool {
@@ -444,46 +447,11 @@ func (s *fakeRoots) Pool(name string) (fsshare.PoolInfo, error) {
 	return fsshare.PoolInfo{}, fmt.Errorf("pool %q: %w", name, errdefs.ErrNotFound)
 }
 
-func (s *fakeRoots) CreateZoneRootIn(zone, template, pool string, mkdir func(dir string) error) error {
-	if err := s.log.call("root.create"); err != nil {
-		return err
+func (s *fakeRoots) Volume(pool, zone string) (zoneVolume, error) {
+	if _, err := s.Pool(pool); err != nil {
+		return nil, fmt.Errorf("zone %q: %w", zone, err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.roots[zone] = pool
-	return os.MkdirAll(filepath.Join(s.dir, zone), 0o700)
-}
-
-func (s *fakeRoots) DeleteZoneRoot(zone string) error {
-	if err := s.log.call("root.delete"); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.roots, zone)
-	for k := range s.files {
-		if strings.HasPrefix(k, zone+":") {
-			delete(s.files, k)
-		}
-	}
-	return os.RemoveAll(filepath.Join(s.dir, zone))
-}
-
-func (s *fakeRoots) MapZoneIDs(zone string, base uint32) error {
-	return s.log.call("root.map-ids")
-}
-
-func (s *fakeRoots) WriteZoneFile(zone, path string, data []byte, mode os.FileMode) error {
-	if err := s.log.call("root.write " + path); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.roots[zone]; !ok {
-		return fmt.Errorf("zone %q has no root: %w", zone, errdefs.ErrNotFound)
-	}
-	s.files[zone+":"+path] = string(data)
-	return nil
+	return &fakeVolume{s: s, zone: zone}, nil
 }
 
 func (s *fakeRoots) file(zone, path string) string {
@@ -499,15 +467,130 @@ func (s *fakeRoots) DetectInit(template string) (fsshare.InitInfo, error) {
 	return fsshare.InitInfo{Path: "/bin/busybox", Kind: "busybox", StopSignal: syscall.SIGUSR2}, nil
 }
 
-func (s *fakeRoots) RootMount(zone, template string) specs.Mount {
-	return specs.Mount{Destination: "/", Type: "fake", Source: template}
-}
-
-func (s *fakeRoots) ZoneRootPath(zone string) string { return "/fake/zones/" + zone + "/root" }
-func (s *fakeRoots) Cleanup() error                  { return s.log.call("root.cleanup") }
+func (s *fakeRoots) Cleanup() error { return s.log.call("root.cleanup") }
 func (s *fakeRoots) DeleteTemplate(name string) error {
 	return s.log.call("root.delete-template " + name)
 }
+
+// fakeVolume is a zone's root in fakeRoots.
+type fakeVolume struct {
+	s    *fakeRoots
+	zone string
+}
+
+func (v *fakeVolume) Create(template string, l quota.Limits) error {
+	if err := v.s.log.call("root.create"); err != nil {
+		return err
+	}
+	v.s.mu.Lock()
+	defer v.s.mu.Unlock()
+	v.s.roots[v.zone] = template
+	return os.MkdirAll(filepath.Join(v.s.dir, v.zone), 0o700)
+}
+
+func (v *fakeVolume) Delete() error {
+	if err := v.s.log.call("root.delete"); err != nil {
+		return err
+	}
+	v.s.mu.Lock()
+	defer v.s.mu.Unlock()
+	delete(v.s.roots, v.zone)
+	delete(v.s.snaps, v.zone)
+	for k := range v.s.files {
+		if strings.HasPrefix(k, v.zone+":") {
+			delete(v.s.files, k)
+		}
+	}
+	return os.RemoveAll(filepath.Join(v.s.dir, v.zone))
+}
+
+func (v *fakeVolume) MapIDs(base uint32) error { return v.s.log.call("root.map-ids") }
+
+func (v *fakeVolume) WriteFile(path string, data []byte, mode os.FileMode) error {
+	if err := v.s.log.call("root.write " + path); err != nil {
+		return err
+	}
+	v.s.mu.Lock()
+	defer v.s.mu.Unlock()
+	if _, ok := v.s.roots[v.zone]; !ok {
+		return fmt.Errorf("zone %q has no root: %w", v.zone, errdefs.ErrNotFound)
+	}
+	v.s.files[v.zone+":"+path] = string(data)
+	return nil
+}
+
+func (v *fakeVolume) RootPath() string { return "/fake/zones/" + v.zone + "/root" }
+
+func (v *fakeVolume) RootMount(template string) specs.Mount {
+	return specs.Mount{Destination: "/", Type: "fake", Source: template}
+}
+
+// Usage is the bytes of the files written in the root.
+func (v *fakeVolume) Usage() (int64, error) {
+	v.s.mu.Lock()
+	defer v.s.mu.Unlock()
+	if _, ok := v.s.roots[v.zone]; !ok {
+		return 0, fmt.Errorf("usage of zone %q: %w", v.zone, errdefs.ErrNotFound)
+	}
+	var n int64
+	for k, data := range v.s.files {
+		if strings.HasPrefix(k, v.zone+":") {
+			n += int64(len(data))
+		}
+	}
+	return n, nil
+}
+
+func (v *fakeVolume) snapshots() []string {
+	v.s.mu.Lock()
+	defer v.s.mu.Unlock()
+	return slices.Clone(v.s.snaps[v.zone])
+}
+
+func (v *fakeVolume) CreateSnapshot(snap string) error {
+	if err := v.s.log.call("snap.create " + snap); err != nil {
+		return err
+	}
+	v.s.mu.Lock()
+	defer v.s.mu.Unlock()
+	v.s.snaps[v.zone] = append(v.s.snaps[v.zone], snap)
+	return nil
+}
+
+func (v *fakeVolume) ListSnapshots() ([]string, error) { return v.snapshots(), nil }
+
+func (v *fakeVolume) SnapshotSize(snap string) (int64, error) {
+	if !slices.Contains(v.snapshots(), snap) {
+		return 0, fmt.Errorf("snapshot %q: %w", snap, errdefs.ErrNotFound)
+	}
+	return 512, nil
+}
+
+func (v *fakeVolume) RestoreSnapshot(snap string) error {
+	if err := v.s.log.call("snap.restore " + snap); err != nil {
+		return err
+	}
+	if !slices.Contains(v.snapshots(), snap) {
+		return fmt.Errorf("snapshot %q: %w", snap, errdefs.ErrNotFound)
+	}
+	return nil
+}
+
+func (v *fakeVolume) DeleteSnapshot(snap string) error {
+	if err := v.s.log.call("snap.delete " + snap); err != nil {
+		return err
+	}
+	v.s.mu.Lock()
+	defer v.s.mu.Unlock()
+	i := slices.Index(v.s.snaps[v.zone], snap)
+	if i < 0 {
+		return fmt.Errorf("snapshot %q: %w", snap, errdefs.ErrNotFound)
+	}
+	v.s.snaps[v.zone] = slices.Delete(v.s.snaps[v.zone], i, i+1)
+	return nil
+}
+
+func (v *fakeVolume) CleanupSnapshots() error { return v.s.log.call("snap.cleanup") }
 
 // fakePart is a part that records each step it takes (as "NAME.step")
 // and the undo it pushes ("NAME.undo-step"), and fails the step a test

@@ -25,6 +25,7 @@ import (
 	"github.com/zoned-project/zoned/fsshare"
 	"github.com/zoned-project/zoned/internal/validate"
 	"github.com/zoned-project/zoned/manager/part"
+	"github.com/zoned-project/zoned/manager/part/disk"
 	"github.com/zoned-project/zoned/manager/part/network"
 	"github.com/zoned-project/zoned/manager/part/view"
 	"github.com/zoned-project/zoned/namespaces"
@@ -98,9 +99,9 @@ type Manager struct {
 	// part.Order works out from their After: create and start call them
 	// in this order, stop and destroy in reverse.
 	parts []part.Part
-	// quota is the disk quota part of parts, which the /proc view and
+	// disk is the disk quota part of parts, which the /proc view and
 	// disk usage ask how to read a zone's disk.
-	quota *quotaPart
+	disk *disk.Part
 	// net is the network part of parts, behind the API's networks, NICs
 	// and port forwards.
 	net *network.Part
@@ -193,10 +194,10 @@ func newWith(cfg Config, d deps) (_ *Manager, err error) {
 		m.cg = hostCgroups{}
 	}
 	if m.roots == nil {
-		m.roots = fs
+		m.roots = fsRoots{fs}
 	}
 	m.events.log = m.log.Warn
-	m.quota = &quotaPart{m: m}
+	m.disk = disk.New(partHost{m}, fs)
 	m.net = newNetPart(m)
 	parts := m.zoneParts
 	if d.parts != nil {
@@ -244,7 +245,7 @@ func newWith(cfg Config, d deps) (_ *Manager, err error) {
 // matter beyond ties: each says what it comes after.
 func (m *Manager) zoneParts() []part.Part {
 	return []part.Part{
-		m.quota,
+		m.disk,
 		newResourcePart(m),
 		m.net,
 		view.New(partHost{m}, m.viewDisk),

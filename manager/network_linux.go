@@ -17,10 +17,14 @@ import (
 // names, take the zone's lock and hand over.
 
 // newNetPart makes the network part, which writes a zone's
-// /etc/resolv.conf through the manager's storage.
+// /etc/resolv.conf into the volume its record names.
 func newNetPart(m *Manager) *network.Part {
-	return network.New(partHost{m}, func(zone, path string, data []byte, mode os.FileMode) error {
-		return m.fs.WriteZoneFile(zone, path, data, mode)
+	return network.New(partHost{m}, func(rec *store.ZoneRecord, path string, data []byte, mode os.FileMode) error {
+		v, err := m.volume(rec)
+		if err != nil {
+			return err
+		}
+		return v.WriteFile(path, data, mode)
 	})
 }
 

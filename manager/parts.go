@@ -3,34 +3,13 @@
 package manager
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/zoned-project/zoned/api"
-	"github.com/zoned-project/zoned/internal/revert"
 	"github.com/zoned-project/zoned/manager/part"
 	"github.com/zoned-project/zoned/procview"
-	"github.com/zoned-project/zoned/quota"
 	"github.com/zoned-project/zoned/store"
 )
-
-// A zoneDirMaker is a part that makes the zone's directory itself (see
-// fsshare.CreateZoneRootIn): the disk quota puts the zone's layer under the
-// quota before the layer's directories exist. At most one part is one.
-type zoneDirMaker interface {
-	makeZoneDir(ctx context.Context, req *api.CreateZoneRequest, dir string, r *revert.Reverter) error
-}
-
-// zoneDirFunc is the mkdir a create passes to fsshare.CreateZoneRootIn:
-// the zoneDirMaker part's, or nil for a plain directory.
-func (m *Manager) zoneDirFunc(ctx context.Context, req *api.CreateZoneRequest, r *revert.Reverter) func(string) error {
-	for _, p := range m.parts {
-		if dm, ok := p.(zoneDirMaker); ok {
-			return func(dir string) error { return dm.makeZoneDir(ctx, req, dir, r) }
-		}
-	}
-	return nil
-}
 
 // updateParts lets every part.ResourceUpdater apply its share of patch.
 func (m *Manager) updateParts(rec *store.ZoneRecord, res *api.Resources, patch *api.ResourcesPatch) error {
@@ -62,12 +41,8 @@ func (m *Manager) zoneWarnings(zone string) []string {
 // a btrfs qgroup's counters, since btrfs's statfs reports the whole
 // filesystem; the other backends' statfs reports the quota itself.
 func (m *Manager) viewDisk(rec *store.ZoneRecord) (*procview.DiskQuota, error) {
-	r := m.quota.reader(rec.Name)
-	if r == nil || rec.Spec == nil || rec.Spec.Annotations[diskQuotaAnnotation] != quota.BtrfsQgroup {
-		return nil, nil
-	}
-	c, err := r.BtrfsCounters()
-	if err != nil {
+	c, err := m.disk.BtrfsCounters(rec)
+	if err != nil || c == nil {
 		return nil, err
 	}
 	return &procview.DiskQuota{UsedFiles: c.Used, LimitFile: c.Limit}, nil

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/zoned-project/zoned/manager/part"
+	"github.com/zoned-project/zoned/manager/part/disk"
 )
 
 // TestZonePartsOrder checks the order the daemon runs its parts in: the
@@ -14,7 +15,7 @@ import (
 // directory, must come before every part that keeps things in it.
 func TestZonePartsOrder(t *testing.T) {
 	m := &Manager{}
-	m.quota = &quotaPart{m: m}
+	m.disk = disk.New(partHost{m}, nil)
 	m.net = newNetPart(m)
 	parts, err := part.Order(m.zoneParts())
 	if err != nil {

@@ -47,7 +47,7 @@ func (m *Manager) reconcile(ctx context.Context) error {
 			if err := m.destroyParts(name); err != nil {
 				return fmt.Errorf("undo create of %q: %w", name, err)
 			}
-			if err := m.roots.DeleteZoneRoot(name); err != nil {
+			if err := m.volumeToFree(rec).Delete(); err != nil {
 				return fmt.Errorf("undo create of %q: %w", name, err)
 			}
 			if err := m.store.DeleteZone(name); err != nil {

@@ -428,23 +428,25 @@ func (r *recovery) rebuild(name string, pid int, start uint64, running bool, oth
 		Hostname:  name,
 		State:     api.StateStopped,
 		CreatedAt: modTime(dir),
-		Pool:      poolName(readLine(filepath.Join(dir, "pool"))),
 	}
-	if rec.Pool != fsshare.DefaultPool {
-		if _, err := fsh.Pool(rec.Pool); err != nil {
-			fmt.Fprintf(r.out, "zone %s: its pool %s has no record: the zone cannot start until the pool is back (`zonectl storage create %s --path DIR` with its old directory)\n", name, rec.Pool, rec.Pool)
-		}
+	// Nothing in the zone's directory names its pool (the record did):
+	// the layer is looked for in every pool with a record.
+	vol := fsh.FindVolume(name)
+	rec.Pool = vol.Pool()
+	if _, err := os.Lstat(vol.LayerDir()); err != nil {
+		// A record naming the wrong pool would be worse than none.
+		return fmt.Errorf("its layer is in no pool with a record: bring its pool back (`zonectl storage create POOL --path DIR` with its old directory) and recover again")
 	}
-	if h := readLine(filepath.Join(fsh.ZoneLayerDir(name), "etc", "hostname")); h != "" && validate.Hostname(h) == nil {
+	if h := readLine(filepath.Join(vol.LayerDir(), "etc", "hostname")); h != "" && validate.Hostname(h) == nil {
 		rec.Hostname = h
 	}
-	// The host ID range: the idmap file MapZoneIDs wrote, or else the
+	// The host ID range: the idmap file Volume.MapIDs wrote, or else the
 	// owner it gave the zone's layer (the zone's directory itself is host
 	// root's); a root-owned layer and no file is a privileged zone.
 	base, err := strconv.ParseUint(readLine(filepath.Join(dir, "idmap")), 10, 32)
 	if err != nil {
 		var st syscall.Stat_t
-		if err := syscall.Stat(fsh.ZoneLayerDir(name), &st); err != nil {
+		if err := syscall.Stat(vol.LayerDir(), &st); err != nil {
 			return err
 		}
 		base = uint64(st.Uid)

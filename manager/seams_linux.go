@@ -12,6 +12,7 @@ import (
 	"github.com/zoned-project/zoned/fsshare"
 	"github.com/zoned-project/zoned/manager/part"
 	"github.com/zoned-project/zoned/namespaces"
+	"github.com/zoned-project/zoned/quota"
 )
 
 // The seams below are the parts of the host the manager's lifecycle code
@@ -83,28 +84,44 @@ type cgroupDriver interface {
 }
 
 // rootStorage is the zones' root filesystems: the storage operations
-// create, start, destroy and reconcile take on a zone's root.
+// create, start, destroy and reconcile take, and the volume of each zone.
 type rootStorage interface {
 	// Pool checks that a pool exists.
 	Pool(name string) (fsshare.PoolInfo, error)
-	// CreateZoneRootIn makes the zone's layer over the template in pool.
-	CreateZoneRootIn(zone, template, pool string, mkdir func(dir string) error) error
-	// DeleteZoneRoot removes the zone's layer and directory; idempotent.
-	DeleteZoneRoot(zone string) error
-	// MapZoneIDs hands the zone's layer to its host ID range.
-	MapZoneIDs(zone string, base uint32) error
-	// WriteZoneFile writes a file in the zone's layer.
-	WriteZoneFile(zone, path string, data []byte, mode os.FileMode) error
+	// Volume is zone's layer in pool ("" is the default pool); an unknown
+	// pool is an ErrNotFound error.
+	Volume(pool, zone string) (zoneVolume, error)
 	// DetectInit says which init a template has.
 	DetectInit(template string) (fsshare.InitInfo, error)
-	// RootMount is the mount that makes the zone's root.
-	RootMount(zone, template string) specs.Mount
-	// ZoneRootPath is where the zone's root is mounted.
-	ZoneRootPath(zone string) string
 	// Cleanup removes leftovers of interrupted storage work.
 	Cleanup() error
 	// DeleteTemplate removes a template's files.
 	DeleteTemplate(name string) error
+}
+
+// zoneVolume is one zone's layer (fsshare.Volume): what the manager does
+// with a zone's root and its snapshots.
+type zoneVolume interface {
+	// Create makes the layer over template, under its disk quota.
+	Create(template string, l quota.Limits) error
+	// Delete removes the layer and the zone's directory; idempotent.
+	Delete() error
+	// MapIDs hands the layer to the zone's host ID range.
+	MapIDs(base uint32) error
+	// WriteFile writes a file in the layer.
+	WriteFile(path string, data []byte, mode os.FileMode) error
+	// RootPath is where the zone's root is mounted.
+	RootPath() string
+	// RootMount is the mount that makes the zone's root.
+	RootMount(template string) specs.Mount
+	// Usage is what the layer takes on disk.
+	Usage() (int64, error)
+	CreateSnapshot(snap string) error
+	ListSnapshots() ([]string, error)
+	SnapshotSize(snap string) (int64, error)
+	RestoreSnapshot(snap string) error
+	DeleteSnapshot(snap string) error
+	CleanupSnapshots() error
 }
 
 // deps are the manager's seams. A nil field gets the real one.
@@ -199,5 +216,14 @@ func (hostCgroups) JoinInitLeaf(g cgroups.Group, pid, initPID int) error {
 	return cgroups.JoinInitLeaf(g, pid, initPID)
 }
 
-// The storage serves zones' roots as it is.
-var _ rootStorage = (*fsshare.Storage)(nil)
+// fsRoots is the root storage of the fsshare package.
+type fsRoots struct{ *fsshare.Storage }
+
+func (s fsRoots) Volume(pool, zone string) (zoneVolume, error) {
+	v, err := s.Storage.Volume(pool, zone)
+	if err != nil {
+		// A nil *Volume in the interface would not be nil.
+		return nil, err
+	}
+	return v, nil
+}

@@ -40,14 +40,18 @@ func (m *Manager) CreateSnapshot(ctx context.Context, zone string, req api.Creat
 // snapshotLocked takes snapshot snap of a zone whose lock is held.
 func (m *Manager) snapshotLocked(rec *store.ZoneRecord, snap string, progress func(int, string)) error {
 	running := rec.State == api.StateRunning
-	progress(20, "copying the zone's layer")
-	if err := m.frozenIf(running, rec.Name, func() error { return m.fs.CreateSnapshot(rec.Name, snap) }); err != nil {
+	v, err := m.volume(rec)
+	if err != nil {
 		return err
 	}
-	size, _ := m.fs.SnapshotSize(rec.Name, snap)
+	progress(20, "copying the zone's layer")
+	if err := m.frozenIf(running, rec.Name, func() error { return v.CreateSnapshot(snap) }); err != nil {
+		return err
+	}
+	size, _ := v.SnapshotSize(snap)
 	srec := &store.SnapshotRecord{Zone: rec.Name, Name: snap, CreatedAt: time.Now().UTC(), Running: running, SizeBytes: size}
 	if err := m.store.CreateSnapshot(srec); err != nil {
-		_ = m.fs.DeleteSnapshot(rec.Name, snap)
+		_ = v.DeleteSnapshot(snap)
 		return err
 	}
 	m.log.Info("snapshot created", "zone", rec.Name, "snapshot", snap, "running", running, "bytes", size)
@@ -112,8 +116,12 @@ func (m *Manager) RestoreSnapshot(ctx context.Context, zone, snap string) (*api.
 			if rec.State != api.StateStopped || m.isRunning(zone) {
 				return fmt.Errorf("it is %s; stop it first: %w", rec.State, errdefs.ErrConflict)
 			}
+			v, err := m.volume(rec)
+			if err != nil {
+				return err
+			}
 			progress(10, "copying snapshot "+snap)
-			if err := m.fs.RestoreSnapshot(zone, snap); err != nil {
+			if err := v.RestoreSnapshot(snap); err != nil {
 				return err
 			}
 			m.log.Info("snapshot restored", "zone", zone, "snapshot", snap)
@@ -128,7 +136,11 @@ func (m *Manager) DeleteSnapshot(ctx context.Context, zone, snap string) error {
 		return err
 	}
 	return m.withZone("delete snapshot of", zone, func(rec *store.ZoneRecord) error {
-		if err := m.fs.DeleteSnapshot(zone, snap); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		v, err := m.volume(rec)
+		if err != nil {
+			return err
+		}
+		if err := v.DeleteSnapshot(snap); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 			return err
 		}
 		return m.store.DeleteSnapshot(zone, snap)
@@ -174,10 +186,15 @@ func (p snapshotPart) Reconcile(ctx context.Context, recs []*store.ZoneRecord) e
 				}
 			}
 		}
-		if err := p.m.fs.CleanupSnapshots(rec.Name); err != nil {
+		v, err := p.m.volume(rec)
+		if err != nil {
+			p.m.log.Warn("clean up snapshots", "zone", rec.Name, "err", err)
+			continue
+		}
+		if err := v.CleanupSnapshots(); err != nil {
 			p.m.log.Warn("clean up snapshots", "zone", rec.Name, "err", err)
 		}
-		onDisk, err := p.m.fs.ListSnapshots(rec.Name)
+		onDisk, err := v.ListSnapshots()
 		if err != nil {
 			continue
 		}
@@ -195,7 +212,7 @@ func (p snapshotPart) Reconcile(ctx context.Context, recs []*store.ZoneRecord) e
 			if !known[s] {
 				// Made, but the record was never written: the snapshot
 				// was never reported as made.
-				_ = p.m.fs.DeleteSnapshot(rec.Name, s)
+				_ = v.DeleteSnapshot(s)
 			}
 		}
 		for _, s := range stored {

@@ -107,7 +107,11 @@ func (m *Manager) startLocked(rec *store.ZoneRecord) (_ *store.ZoneRecord, err e
 	// view's bind mounts, when the view is served).
 	spec := *rec.Spec
 	root := *spec.Root
-	root.Path = m.roots.ZoneRootPath(name)
+	vol, err := m.volume(rec)
+	if err != nil {
+		return nil, err
+	}
+	root.Path = vol.RootPath()
 	spec.Root = &root
 	devicesDir, err := m.makeDeviceNodes(rec)
 	if err != nil {
@@ -117,7 +121,7 @@ func (m *Manager) startLocked(rec *store.ZoneRecord) (_ *store.ZoneRecord, err e
 		Config: namespaces.InitConfig{
 			Zone:       name,
 			Spec:       &spec,
-			RootMount:  m.roots.RootMount(name, rec.Template),
+			RootMount:  vol.RootMount(rec.Template),
 			CgroupV2:   m.cg.Mode() == "v2",
 			DevicesDir: devicesDir,
 			// Only used for a zone in a user namespace.

@@ -13,6 +13,7 @@ import (
 	"github.com/zoned-project/zoned/errdefs"
 	"github.com/zoned-project/zoned/fsshare"
 	"github.com/zoned-project/zoned/internal/validate"
+	"github.com/zoned-project/zoned/manager/part/disk"
 	"github.com/zoned-project/zoned/store"
 )
 
@@ -50,7 +51,7 @@ func (m *Manager) ListPools(ctx context.Context) ([]api.Pool, error) {
 			return nil, err
 		}
 		out = append(out, api.Pool{Name: p.Name, Path: p.Path, Backend: p.Backend, Default: p.Name == fsshare.DefaultPool,
-			Quota: m.poolQuota(p), Zones: zones, CreatedAt: created[p.Name]})
+			Quota: disk.PoolQuota(m.fs, p), Zones: zones, CreatedAt: created[p.Name]})
 	}
 	return out, nil
 }
@@ -73,7 +74,7 @@ func (m *Manager) CreatePool(ctx context.Context, req api.CreatePoolRequest) (_ 
 		return nil, errdefs.WithField("name", fmt.Errorf("create pool %q: %w", req.Name, err))
 	}
 	m.log.Info("pool created", "pool", info.Name, "path", info.Path, "backend", info.Backend)
-	return &api.Pool{Name: info.Name, Path: info.Path, Backend: info.Backend, Quota: m.poolQuota(info), CreatedAt: rec.CreatedAt}, nil
+	return &api.Pool{Name: info.Name, Path: info.Path, Backend: info.Backend, Quota: disk.PoolQuota(m.fs, info), CreatedAt: rec.CreatedAt}, nil
 }
 
 // DeletePool forgets a pool no zone uses. Creates hold tmplMu for
@@ -151,7 +152,11 @@ func (m *Manager) DiskUsage(ctx context.Context) (*api.DiskUsage, error) {
 		}
 	}
 	for _, z := range zones {
-		own, err := m.fs.ZoneUsage(z.Name)
+		v, err := m.volume(z)
+		if err != nil {
+			continue // its pool is gone: nothing of it to count
+		}
+		own, err := v.Usage()
 		if err != nil {
 			if errors.Is(err, errdefs.ErrNotFound) {
 				continue // being created or destroyed
@@ -164,6 +169,30 @@ func (m *Manager) DiskUsage(ctx context.Context) (*api.DiskUsage, error) {
 	}
 	du.SavedBytes = du.FullCopyBytes - du.UsedBytes
 	return du, nil
+}
+
+// volume is the zone's layer in the pool its record names: the store
+// record is the truth about where a zone's layer is.
+func (m *Manager) volume(rec *store.ZoneRecord) (zoneVolume, error) {
+	return m.roots.Volume(rec.Pool, rec.Name)
+}
+
+// fsVolume is volume as the storage's own type, for the storage's work
+// between volumes (clone, export, import).
+func (m *Manager) fsVolume(rec *store.ZoneRecord) (*fsshare.Volume, error) {
+	return m.fs.Volume(rec.Pool, rec.Name)
+}
+
+// volumeToFree is the volume destroy and an undone create free: the
+// record's pool, or the default pool when that pool is gone from the
+// storage (its directory vanished), which frees zones/NAME at least.
+func (m *Manager) volumeToFree(rec *store.ZoneRecord) zoneVolume {
+	v, err := m.volume(rec)
+	if err != nil {
+		m.log.Warn("zone's pool is not loaded: freeing its directory in the data dir only", "zone", rec.Name, "pool", rec.Pool, "err", err)
+		v, _ = m.roots.Volume(fsshare.DefaultPool, rec.Name)
+	}
+	return v
 }
 
 // poolName is the pool a record names, "" being the default pool.

@@ -171,7 +171,6 @@ func TestPools(t *testing.T) {
 func TestDiskUsage(t *testing.T) {
 	tz := newTestZones(t)
 	tz.create("z")
-	writeFile(t, filepath.Join(tz.cfg.DataDir, "zones", "z", "upper", "data"), string(make([]byte, 8192)))
 	du, err := tz.m.DiskUsage(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -179,10 +178,39 @@ func TestDiskUsage(t *testing.T) {
 	if len(du.Templates) != 1 || du.Templates[0].Name != testTemplate || du.Templates[0].Zones != 1 || du.Templates[0].Bytes == 0 {
 		t.Errorf("templates %+v", du.Templates)
 	}
-	if len(du.Zones) != 1 || du.Zones[0].Name != "z" || du.Zones[0].OwnBytes < 8192 {
+	// The fake volume's usage is what the create wrote: hostname and
+	// machine-id.
+	if len(du.Zones) != 1 || du.Zones[0].Name != "z" || du.Zones[0].OwnBytes != int64(len("z\n")+33) {
 		t.Errorf("zones %+v", du.Zones)
 	}
 	if du.UsedBytes == 0 || du.SavedBytes != du.FullCopyBytes-du.UsedBytes {
 		t.Errorf("usage %+v", du)
+	}
+}
+
+// TestZoneOfAGonePool: a zone whose pool went away is left out of the
+// disk usage, and destroying it frees its directory in the data dir.
+func TestZoneOfAGonePool(t *testing.T) {
+	tz := newTestZones(t)
+	tz.create("z")
+	if _, err := tz.m.store.UpdateZone("z", func(z *store.ZoneRecord) error {
+		z.Pool = "gone"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	du, err := tz.m.DiskUsage(ctx)
+	if err != nil || len(du.Zones) != 0 {
+		t.Errorf("disk usage: %v %+v", err, du.Zones)
+	}
+	if _, err := tz.m.StartZone(ctx, "z"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("start of a zone whose pool is gone: %v", err)
+	}
+	tz.log.take()
+	if err := tz.m.DestroyZone(ctx, "z", false); err != nil {
+		t.Fatal(err)
+	}
+	if calls := only(tz.log.take(), "root."); !equalStrings(calls, []string{"root.delete"}) || tz.roots.has("z") || tz.record("z") != nil {
+		t.Errorf("destroy of a zone whose pool is gone: %v", calls)
 	}
 }

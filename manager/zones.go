@@ -22,6 +22,7 @@ import (
 	"github.com/zoned-project/zoned/internal/revert"
 	"github.com/zoned-project/zoned/internal/validate"
 	"github.com/zoned-project/zoned/namespaces"
+	"github.com/zoned-project/zoned/quota"
 	"github.com/zoned-project/zoned/store"
 )
 
@@ -127,12 +128,22 @@ func (m *Manager) createZone(ctx context.Context, req api.CreateZoneRequest, fil
 	}
 	r.Add(func() { _ = m.store.DeleteZone(req.Name) })
 
-	if err := m.roots.CreateZoneRootIn(req.Name, tmpl.Name, rec.Pool, m.zoneDirFunc(ctx, &req, r)); err != nil {
+	vol, err := m.volume(rec)
+	if err != nil {
+		return nil, errdefs.WithField("pool", err)
+	}
+	// The disk quota is made with the layer, so nothing the zone ever
+	// writes is outside it.
+	if err := vol.Create(tmpl.Name, quota.Limits{Bytes: req.Resources.DiskBytes, Inodes: req.Resources.DiskInodes}); err != nil {
 		return nil, fmt.Errorf("create root: %w", err)
 	}
-	r.Add(func() { _ = m.roots.DeleteZoneRoot(req.Name) })
+	r.Add(func() {
+		if err := vol.Delete(); err != nil {
+			m.log.Warn("undo the zone's root", "zone", req.Name, "err", err)
+		}
+	})
 	if !req.Privileged {
-		if err := m.roots.MapZoneIDs(req.Name, rec.IDMapBase); err != nil {
+		if err := vol.MapIDs(rec.IDMapBase); err != nil {
 			return nil, err
 		}
 	}
@@ -149,7 +160,7 @@ func (m *Manager) createZone(ctx context.Context, req api.CreateZoneRequest, fil
 		{"/etc/hostname", req.Hostname + "\n"},
 		{"/etc/machine-id", machineID + "\n"},
 	} {
-		if err := m.roots.WriteZoneFile(req.Name, f.path, []byte(f.data), 0o644); err != nil {
+		if err := vol.WriteFile(f.path, []byte(f.data), 0o644); err != nil {
 			return nil, fmt.Errorf("write %s: %w", f.path, err)
 		}
 	}
@@ -182,7 +193,7 @@ func (m *Manager) createZone(ctx context.Context, req api.CreateZoneRequest, fil
 		// unprivileged (no idmapped mounts for the template, or an old
 		// overlayfs): the operator may choose a privileged zone instead.
 		if err := m.probeRootOnce(rec.Pool, tmpl.Name, func() error {
-			return m.rt.ProbeIDMappedRoot(spec, m.roots.RootMount(req.Name, tmpl.Name))
+			return m.rt.ProbeIDMappedRoot(spec, vol.RootMount(tmpl.Name))
 		}); err != nil {
 			return nil, errdefs.WithField("privileged", fmt.Errorf("this host cannot run unprivileged zones: %w (create a privileged zone to run without a user namespace)", err))
 		}
@@ -245,7 +256,13 @@ func (m *Manager) finishDestroy(name string) error {
 	if err := m.destroyParts(name); err != nil {
 		return err
 	}
-	if err := m.roots.DeleteZoneRoot(name); err != nil {
+	// The record names the zone's pool; a zone without one any more has
+	// only zones/NAME in the data dir left to free.
+	rec, err := m.store.GetZone(name)
+	if err != nil {
+		rec = &store.ZoneRecord{Name: name}
+	}
+	if err := m.volumeToFree(rec).Delete(); err != nil {
 		return fmt.Errorf("delete root: %w", err)
 	}
 	if err := m.store.DeleteZone(name); err != nil && !errors.Is(err, errdefs.ErrNotFound) {

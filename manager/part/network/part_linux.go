@@ -45,8 +45,8 @@ type Part struct {
 
 var _ part.Part = (*Part)(nil)
 
-// WriteZoneFile writes data to path inside a zone's root, with mode.
-type WriteZoneFile func(zone, path string, data []byte, mode os.FileMode) error
+// WriteZoneFile writes data to path inside the zone's root, with mode.
+type WriteZoneFile func(rec *store.ZoneRecord, path string, data []byte, mode os.FileMode) error
 
 // New returns the network part. writeZoneFile is the manager's way into
 // a zone's root.
@@ -114,7 +114,7 @@ func (p *Part) writeResolvConf(rec *store.ZoneRecord) error {
 	for _, d := range rec.DNS {
 		fmt.Fprintf(&b, "nameserver %s\n", d)
 	}
-	if err := p.writeZoneFile(rec.Name, "/etc/resolv.conf", []byte(b.String()), 0o644); err != nil {
+	if err := p.writeZoneFile(rec, "/etc/resolv.conf", []byte(b.String()), 0o644); err != nil {
 		return fmt.Errorf("write /etc/resolv.conf: %w", err)
 	}
 	return nil

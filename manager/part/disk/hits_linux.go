@@ -1,4 +1,4 @@
-package manager
+package disk
 
 import (
 	"errors"
@@ -53,14 +53,14 @@ type zoneHits struct {
 // watchHits starts counting rec's quota hits: from 0 for a zone that
 // starts, from its record's count for one adopted. A zone whose probe
 // cannot be made runs on, uncounted.
-func (q *quotaPart) watchHits(rec *store.ZoneRecord, adopted bool) {
+func (q *Part) watchHits(rec *store.ZoneRecord, adopted bool) {
 	r := q.reader(rec.Name)
 	if r == nil {
 		return // no quota
 	}
 	p, err := quota.NewProbe(r)
 	if err != nil {
-		q.m.log.Warn("cannot count disk quota hits", "zone", rec.Name, "err", err)
+		q.host.Logger().Warn("cannot count disk quota hits", "zone", rec.Name, "err", err)
 		return
 	}
 	// A zone that starts at its quota ran into it before: not a hit of
@@ -82,7 +82,7 @@ func (q *quotaPart) watchHits(rec *store.ZoneRecord, adopted bool) {
 		if h.warnings == nil && h.warnErr == nil {
 			h.warnings, h.warnErr = quota.WatchWarnings(q.warned)
 			if h.warnErr != nil {
-				q.m.log.Warn("no kernel quota warnings: project quota hits are sampled", "err", h.warnErr)
+				q.host.Logger().Warn("no kernel quota warnings: project quota hits are sampled", "err", h.warnErr)
 			}
 		}
 		if h.warnings != nil {
@@ -97,7 +97,7 @@ func (q *quotaPart) watchHits(rec *store.ZoneRecord, adopted bool) {
 }
 
 // unwatchHits stops counting a zone's hits: it stopped or is destroyed.
-func (q *quotaPart) unwatchHits(zone string) {
+func (q *Part) unwatchHits(zone string) {
 	q.hits.mu.Lock()
 	defer q.hits.mu.Unlock()
 	q.hits.forgetLocked(zone)
@@ -116,7 +116,7 @@ func (h *quotaHits) forgetLocked(zone string) {
 }
 
 // sampleHits checks every watched zone each interval, until stop.
-func (q *quotaPart) sampleHits(stop <-chan struct{}, done chan<- struct{}) {
+func (q *Part) sampleHits(stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	t := time.NewTicker(quotaSampleInterval)
 	defer t.Stop()
@@ -140,7 +140,7 @@ func (q *quotaPart) sampleHits(stop <-chan struct{}, done chan<- struct{}) {
 
 // sampleHit samples one zone and counts a hit that began; it returns the
 // zone's count.
-func (q *quotaPart) sampleHit(zone string) uint64 {
+func (q *Part) sampleHit(zone string) uint64 {
 	h := &q.hits
 	h.mu.Lock()
 	z := h.zones[zone]
@@ -152,7 +152,7 @@ func (q *quotaPart) sampleHit(zone string) uint64 {
 	// zone only.
 	f, err := z.probe.Fill()
 	if err != nil {
-		q.m.log.Debug("sample disk quota", "zone", zone, "err", err)
+		q.host.Logger().Debug("sample disk quota", "zone", zone, "err", err)
 	}
 	h.mu.Lock()
 	if h.zones[zone] != z {
@@ -182,7 +182,7 @@ func (q *quotaPart) sampleHit(zone string) uint64 {
 // warned counts a refused write the kernel warned of, unless the zone's
 // hit goes on (XFS warns of every refused write; ext4 once until use
 // drops).
-func (q *quotaPart) warned(w quota.Warning) {
+func (q *Part) warned(w quota.Warning) {
 	if !w.Refused() {
 		return
 	}
@@ -204,24 +204,24 @@ func (q *quotaPart) warned(w quota.Warning) {
 // errZoneNotRunning ends a save of hits of a zone that stopped meanwhile.
 var errZoneNotRunning = errors.New("zone not running")
 
-func (q *quotaPart) emitHit(zone string, n uint64) {
-	q.m.log.Info("zone hit its disk quota", "zone", zone, "hits", n)
+func (q *Part) emitHit(zone string, n uint64) {
+	q.host.Logger().Info("zone hit its disk quota", "zone", zone, "hits", n)
 	// Hits are rare; each costs a store write. max keeps a count that
 	// two hits saved out of order.
-	if _, err := q.m.store.UpdateZone(zone, func(z *store.ZoneRecord) error {
+	if _, err := q.host.Store().UpdateZone(zone, func(z *store.ZoneRecord) error {
 		if z.State != api.StateRunning {
 			return errZoneNotRunning
 		}
 		z.QuotaHits = max(z.QuotaHits, n)
 		return nil
 	}); err != nil && !errors.Is(err, errZoneNotRunning) {
-		q.m.log.Warn("save the zone's disk quota hits", "zone", zone, "err", err)
+		q.host.Logger().Warn("save the zone's disk quota hits", "zone", zone, "err", err)
 	}
-	q.m.emit(api.EventZoneQuota, zone, api.StateRunning, fmt.Sprintf("the zone's disk is at its quota: a write was refused (%d time(s) since it started)", n))
+	q.host.Emit(api.EventZoneQuota, zone, api.StateRunning, fmt.Sprintf("the zone's disk is at its quota: a write was refused (%d time(s) since it started)", n))
 }
 
 // close stops the sampler and the kernel's warnings and frees the probes.
-func (q *quotaPart) Close() {
+func (q *Part) Close() {
 	h := &q.hits
 	h.mu.Lock()
 	stop, done, w := h.stop, h.done, h.warnings

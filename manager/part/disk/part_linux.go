@@ -1,10 +1,8 @@
-package manager
+package disk
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -18,17 +16,20 @@ import (
 	"github.com/zoned-project/zoned/store"
 )
 
-// diskQuotaAnnotation records in the zone's spec which quota backend holds
+// Annotation records in the zone's spec which quota backend holds
 // its disk cap, so destroy, start and reconcile act on the right one even
 // if the host filesystem changed its features since.
-const diskQuotaAnnotation = "org.zoned.disk-quota"
+const Annotation = "org.zoned.disk-quota"
 
-// quotaPart caps the disk a zone's own layer takes (Resources.DiskBytes
-// and DiskInodes). It makes the zone's directory itself, before the layer
-// is created in it, so nothing the zone ever writes is outside the cap.
-type quotaPart struct {
+// Part keeps the disk quota of a zone's own layer (Resources.DiskBytes
+// and DiskInodes). The storage makes the quota with the layer
+// (fsshare.Volume.Create), so nothing the zone ever writes is outside the
+// cap; the part checks the request, records which backend holds the cap,
+// attaches it at start, counts its hits and removes it at destroy.
+type Part struct {
 	part.Base
-	m *Manager
+	host part.Host
+	fs   *fsshare.Storage
 	// backends are the quota backends of zones that started or were
 	// adopted, by zone name: stats of all zones must not read the store.
 	backends sync.Map
@@ -36,19 +37,23 @@ type quotaPart struct {
 	hits quotaHits
 }
 
-func (*quotaPart) Name() string { return "disk quota" }
+// New returns the disk quota part of the zones whose layers fs holds.
+func New(host part.Host, fs *fsshare.Storage) *Part {
+	return &Part{host: host, fs: fs}
+}
 
-// imagesDir is where the image backend keeps zones' disk images, beside
-// zones/ and not in it: each image is mounted over zones/NAME.
-func (q *quotaPart) imagesDir() string { return filepath.Join(q.m.fs.DataDir(), "disks") }
+func (*Part) Name() string { return "disk quota" }
 
-func (q *quotaPart) zonesDir() string { return filepath.Dir(q.m.fs.ZoneDir("x")) }
+// imagesDir is where the image backend keeps zones' disk images.
+func (q *Part) imagesDir() string { return q.fs.ImagesDir() }
+
+func (q *Part) zonesDir() string { return filepath.Dir(q.fs.ZoneDir("x")) }
 
 // quotaOnLayerAnnotation marks a zone whose quota is on its layer (its
 // snapshot subvolume in a btrfs pool) rather than on zones/NAME.
 const quotaOnLayerAnnotation = "org.zoned.disk-quota-on-layer"
 
-func (q *quotaPart) ValidateCreate(_ context.Context, req *api.CreateZoneRequest) error {
+func (q *Part) ValidateCreate(_ context.Context, req *api.CreateZoneRequest) error {
 	l := quota.Limits{Bytes: req.Resources.DiskBytes, Inodes: req.Resources.DiskInodes}
 	if err := quota.Validate(l); err != nil {
 		return errdefs.WithField("resources", err)
@@ -56,7 +61,7 @@ func (q *quotaPart) ValidateCreate(_ context.Context, req *api.CreateZoneRequest
 	if l.Bytes == 0 {
 		return nil
 	}
-	pool, err := q.m.fs.Pool(req.Pool)
+	pool, err := q.fs.Pool(req.Pool)
 	if err != nil {
 		return nil // the pool's own check names the unknown pool
 	}
@@ -81,44 +86,25 @@ func (q *quotaPart) ValidateCreate(_ context.Context, req *api.CreateZoneRequest
 	return errdefs.WithField("resources", q.checkSize(l))
 }
 
-// poolQuota names the backend that enforces --disk in pool, as
-// validateCreate and create choose it: a btrfs pool's qgroups, the
-// default pool's filesystem's project quota or else disk images, and
-// none in other overlay pools.
-func (m *Manager) poolQuota(pool fsshare.PoolInfo) string {
-	switch {
-	case pool.Backend == fsshare.BackendBtrfs:
-		return quota.BtrfsQgroup
-	case pool.Name != fsshare.DefaultPool:
-		return "none"
-	}
-	name, err := quota.Detect(filepath.Dir(m.fs.ZoneDir("x")))
-	if err != nil {
-		// No zones/ yet: it will be made on the pool's filesystem.
-		if name, err = quota.Detect(pool.Path); err != nil {
-			return "none"
-		}
-	}
-	return name
-}
-
 // onBtrfsPool says whether a zone created by req is a snapshot in a btrfs
 // pool, whose own subvolume carries the quota.
-func (q *quotaPart) onBtrfsPool(req *api.CreateZoneRequest) bool {
-	pool, err := q.m.fs.Pool(req.Pool)
+func (q *Part) onBtrfsPool(req *api.CreateZoneRequest) bool {
+	pool, err := q.fs.Pool(req.Pool)
 	return err == nil && pool.Backend == fsshare.BackendBtrfs
 }
 
 // dir is the directory the zone's quota is on.
-func (q *quotaPart) dir(rec *store.ZoneRecord) string {
+func (q *Part) dir(rec *store.ZoneRecord) string {
 	if rec.Spec != nil && rec.Spec.Annotations[quotaOnLayerAnnotation] != "" {
-		return q.m.fs.ZoneLayerDir(rec.Name)
+		if v, err := q.fs.Volume(rec.Pool, rec.Name); err == nil {
+			return v.LayerDir()
+		}
 	}
-	return q.m.fs.ZoneDir(rec.Name)
+	return q.fs.ZoneDir(rec.Name)
 }
 
 // checkSize refuses limits the backend of this host cannot hold.
-func (q *quotaPart) checkSize(l quota.Limits) error {
+func (q *Part) checkSize(l quota.Limits) error {
 	capacity, err := quota.Capacity(q.zonesDir())
 	if err != nil {
 		return err
@@ -139,33 +125,7 @@ func (q *quotaPart) checkSize(l quota.Limits) error {
 	return nil
 }
 
-func (q *quotaPart) makeZoneDir(_ context.Context, req *api.CreateZoneRequest, dir string, r *revert.Reverter) error {
-	l := quota.Limits{Bytes: req.Resources.DiskBytes, Inodes: req.Resources.DiskInodes}
-	if l.Bytes == 0 || q.onBtrfsPool(req) {
-		// A btrfs pool's zone is a snapshot made inside; create caps it.
-		return os.Mkdir(dir, 0o700)
-	}
-	b, err := quota.For(filepath.Dir(dir), q.imagesDir())
-	if err != nil {
-		return err
-	}
-	if err := b.Make(dir, l); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return err
-		}
-		return fmt.Errorf("disk quota (%s): %w", b.Name(), err)
-	}
-	// The layer is made inside, so undoing the quota undoes the layer:
-	// fsshare's own removal cannot take a mountpoint or a subvolume.
-	r.Add(func() {
-		if err := b.Remove(dir); err != nil {
-			q.m.log.Warn("undo disk quota", "zone", req.Name, "err", err)
-		}
-	})
-	return nil
-}
-
-func (q *quotaPart) Create(_ context.Context, rec *store.ZoneRecord, req *api.CreateZoneRequest, _ *revert.Reverter) error {
+func (q *Part) Create(_ context.Context, rec *store.ZoneRecord, req *api.CreateZoneRequest, _ *revert.Reverter) error {
 	if req.Resources.DiskBytes == 0 || rec.Spec == nil {
 		return nil
 	}
@@ -173,11 +133,8 @@ func (q *quotaPart) Create(_ context.Context, rec *store.ZoneRecord, req *api.Cr
 		rec.Spec.Annotations = map[string]string{}
 	}
 	if q.onBtrfsPool(req) {
-		l := quota.Limits{Bytes: req.Resources.DiskBytes}
-		if err := quota.LimitSubvolume(q.m.fs.ZoneLayerDir(rec.Name), l); err != nil {
-			return fmt.Errorf("disk quota (%s): %w", quota.BtrfsQgroup, err)
-		}
-		rec.Spec.Annotations[diskQuotaAnnotation] = quota.BtrfsQgroup
+		// The storage capped the snapshot's qgroup as it made it.
+		rec.Spec.Annotations[Annotation] = quota.BtrfsQgroup
 		rec.Spec.Annotations[quotaOnLayerAnnotation] = "true"
 		return nil
 	}
@@ -185,7 +142,7 @@ func (q *quotaPart) Create(_ context.Context, rec *store.ZoneRecord, req *api.Cr
 	if err != nil {
 		return err
 	}
-	rec.Spec.Annotations[diskQuotaAnnotation] = name
+	rec.Spec.Annotations[Annotation] = name
 	if name == quota.Project && rec.IDMapSize == 0 && rec.Spec.Process != nil && rec.Spec.Process.Capabilities != nil {
 		// ext4 lets CAP_SYS_RESOURCE ignore quota limits; a privileged
 		// zone's root has it on the host, so it would write past the
@@ -210,10 +167,10 @@ func dropCap(caps []string, drop string) []string {
 
 // backend returns the quota backend holding rec's disk cap, nil for a zone
 // without one.
-func (q *quotaPart) backend(rec *store.ZoneRecord) (quota.Backend, error) {
+func (q *Part) backend(rec *store.ZoneRecord) (quota.Backend, error) {
 	name := ""
 	if rec.Spec != nil {
-		name = rec.Spec.Annotations[diskQuotaAnnotation]
+		name = rec.Spec.Annotations[Annotation]
 	}
 	if name == "" {
 		return nil, nil
@@ -223,7 +180,7 @@ func (q *quotaPart) backend(rec *store.ZoneRecord) (quota.Backend, error) {
 
 // prestart mounts the zone's disk image again after a host reboot, before
 // the zone's init looks for its layer.
-func (q *quotaPart) Prestart(_ context.Context, rec *store.ZoneRecord, _ *revert.Reverter) error {
+func (q *Part) Prestart(_ context.Context, rec *store.ZoneRecord, _ *revert.Reverter) error {
 	b, err := q.backend(rec)
 	if err != nil || b == nil {
 		return err
@@ -234,18 +191,18 @@ func (q *quotaPart) Prestart(_ context.Context, rec *store.ZoneRecord, _ *revert
 
 // start counts the zone's quota hits from 0, as its cgroup's counters
 // start from 0.
-func (q *quotaPart) Start(_ context.Context, rec *store.ZoneRecord, _ int, r *revert.Reverter) error {
+func (q *Part) Start(_ context.Context, rec *store.ZoneRecord, _ int, r *revert.Reverter) error {
 	r.Add(func() { q.unwatchHits(rec.Name) })
 	q.watchHits(rec, false)
 	return nil
 }
 
-func (q *quotaPart) Stopped(rec *store.ZoneRecord) { q.unwatchHits(rec.Name) }
+func (q *Part) Stopped(rec *store.ZoneRecord) { q.unwatchHits(rec.Name) }
 
 // reconcile mounts every zone's disk image at daemon start, so a stopped
 // zone's files are where the daemon writes them (hostname, devices) after
 // a host reboot too.
-func (q *quotaPart) Reconcile(_ context.Context, recs []*store.ZoneRecord) error {
+func (q *Part) Reconcile(_ context.Context, recs []*store.ZoneRecord) error {
 	for _, rec := range recs {
 		if rec.State == api.StateDestroying || rec.State == api.StateCreating {
 			continue
@@ -256,7 +213,7 @@ func (q *quotaPart) Reconcile(_ context.Context, recs []*store.ZoneRecord) error
 			err = b.Attach(q.dir(rec))
 		}
 		if err != nil {
-			q.m.log.Warn("attach disk quota", "zone", rec.Name, "err", err)
+			q.host.Logger().Warn("attach disk quota", "zone", rec.Name, "err", err)
 			continue
 		}
 		if rec.State == api.StateRunning {
@@ -269,7 +226,7 @@ func (q *quotaPart) Reconcile(_ context.Context, recs []*store.ZoneRecord) error
 // destroy removes the zone's directory with its quota: image unmounted and
 // deleted, qgroup or project limit dropped. A zone whose create died half
 // way has no annotation yet; its image, if any, is found by name.
-func (q *quotaPart) Destroy(rec *store.ZoneRecord) error {
+func (q *Part) Destroy(rec *store.ZoneRecord) error {
 	if v, ok := q.backends.LoadAndDelete(rec.Name); ok {
 		v.(*quotaRef).usage.Close()
 	}
@@ -283,7 +240,7 @@ func (q *quotaPart) Destroy(rec *store.ZoneRecord) error {
 		// storage deletes with its qgroup.
 		return nil
 	}
-	dir := q.m.fs.ZoneDir(rec.Name)
+	dir := q.fs.ZoneDir(rec.Name)
 	if b == nil {
 		img := filepath.Join(q.imagesDir(), rec.Name+".img")
 		if _, err := os.Stat(img); err != nil {
@@ -294,7 +251,7 @@ func (q *quotaPart) Destroy(rec *store.ZoneRecord) error {
 	return b.Remove(dir)
 }
 
-func (q *quotaPart) UpdateResources(rec *store.ZoneRecord, res *api.Resources, patch *api.ResourcesPatch) error {
+func (q *Part) UpdateResources(rec *store.ZoneRecord, res *api.Resources, patch *api.ResourcesPatch) error {
 	if patch.DiskBytes == nil && patch.DiskInodes == nil {
 		return nil
 	}
@@ -320,78 +277,10 @@ func (q *quotaPart) UpdateResources(rec *store.ZoneRecord, res *api.Resources, p
 			return errdefs.WithField("resources", err)
 		}
 	}
-	live := rec.State == api.StateRunning || q.m.isRunning(rec.Name)
+	live := rec.State == api.StateRunning || q.host.Running(rec.Name)
 	if err := b.SetLimits(q.dir(rec), l, live); err != nil {
 		return errdefs.WithField("resources", fmt.Errorf("resources.disk_bytes: %w", err))
 	}
 	res.DiskBytes, res.DiskInodes = l.Bytes, l.Inodes
 	return nil
-}
-
-// ZoneDiskUsage is what the zone's own layer takes on disk and its caps, as
-// the quota backend counts them; a zone without a quota gets the bytes of
-// its layer and no backend.
-func (m *Manager) ZoneDiskUsage(name string) (*quota.Usage, error) {
-	rec, err := m.store.GetZone(name)
-	if err != nil {
-		return nil, fmt.Errorf("zone %q: %w", name, err)
-	}
-	q := m.quota
-	b, err := q.backend(rec)
-	if err != nil {
-		return nil, err
-	}
-	if b == nil {
-		n, err := m.fs.ZoneUsage(name)
-		if err != nil {
-			return nil, err
-		}
-		return &quota.Usage{Bytes: n}, nil
-	}
-	u, err := b.Usage(q.dir(rec))
-	if err != nil {
-		return nil, fmt.Errorf("disk usage of zone %q: %w", name, err)
-	}
-	return &u, nil
-}
-
-// quotaRef reads a zone's disk use for stats.
-type quotaRef struct {
-	usage *quota.UsageReader
-}
-
-// reader is how zone's disk use is read, nil for a zone without a quota
-// or not started since the daemon did.
-func (q *quotaPart) reader(zone string) *quota.UsageReader {
-	if v, ok := q.backends.Load(zone); ok {
-		return v.(*quotaRef).usage
-	}
-	return nil
-}
-
-// setRef keeps how to read zone's disk use, for stats of every zone.
-func (q *quotaPart) setRef(zone string, b quota.Backend, dir string) {
-	if old, ok := q.backends.Swap(zone, &quotaRef{usage: quota.NewUsageReader(b, dir)}); ok {
-		old.(*quotaRef).usage.Close()
-	}
-}
-
-// fillStats adds disk use against the quota and the quota's hits to a
-// zone's stats. Zones without a quota are left out: measuring them means
-// walking their layer, too slow for stats of every zone at once. The
-// read samples the quota too, so a hit is counted by the time a reader
-// that saw the write refused asks.
-func (q *quotaPart) FillStats(zone string, st *api.ZoneStats) {
-	st.Fails.Quota = q.sampleHit(zone)
-	v, ok := q.backends.Load(zone)
-	if !ok {
-		return
-	}
-	u, err := v.(*quotaRef).usage.Read()
-	if err != nil {
-		q.m.log.Debug("disk usage for stats", "zone", zone, "err", err)
-		return
-	}
-	st.DiskBytes, st.DiskLimitBytes = uint64(u.Bytes), uint64(u.LimitBytes)
-	st.DiskInodes, st.DiskLimitInodes = uint64(u.Inodes), uint64(u.LimitInodes)
 }

@@ -160,6 +160,26 @@ func TestCreateZoneUndoFinalSave(t *testing.T) {
 	}
 }
 
+// TestCreateZoneUndoFill: a clone's or import's fill that fails undoes
+// the root and the record, and its error says so.
+func TestCreateZoneUndoFill(t *testing.T) {
+	tz := newTestZones(t)
+	tz.log.take()
+	_, err := tz.m.createZone(ctx, api.CreateZoneRequest{Name: "z", Template: testTemplate, Privileged: true}, func(rec *store.ZoneRecord) error {
+		if !tz.roots.has(rec.Name) || rec.State != api.StateCreating {
+			t.Errorf("fill runs on %+v before the root exists", rec)
+		}
+		return errors.New("fill failed")
+	})
+	if err == nil || err.Error() != `create zone "z": fill failed` {
+		t.Fatalf("error %v", err)
+	}
+	wantCalls(t, "create with a failed fill", tz.log.take(), []string{"a.validate", "b.validate", "root.create", "root.delete"})
+	if tz.record("z") != nil || tz.roots.has("z") {
+		t.Error("the failed create left the zone")
+	}
+}
+
 func TestCreateZoneRefusesBadRequests(t *testing.T) {
 	tz := newTestZones(t)
 	for _, c := range []struct {
@@ -536,8 +556,15 @@ func TestReconcile(t *testing.T) {
 		t.Fatal(err)
 	}
 	tz.crash()
-	// The zones' inits outlive the daemon, but one dies meanwhile.
+	// The zones' inits outlive the daemon, but one dies meanwhile. The
+	// dead daemon's watcher frees its cgroup (all it can do without its
+	// store): wait for that, so its calls do not mix with the new one's.
 	tz.rt.init(dead.InitPID).exit(namespaces.ExitStatus{Code: 0})
+	for deadline := time.Now().Add(5 * time.Second); tz.cg.group("/zoned-test/dead") != nil; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the dead zone's cgroup is never freed")
+		}
+	}
 	tz.log.take()
 
 	tz.open()

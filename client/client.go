@@ -37,6 +37,9 @@ const baseURL = "http://zoned"
 // Client talks to one zoned daemon. It is safe for concurrent use.
 type Client struct {
 	socket string
+	// remote, when set, is the daemon reached over HTTPS (NewRemote)
+	// instead of the socket.
+	remote *remote
 	http   *http.Client
 	// UserAgent is sent with every request; control panels may set their
 	// own so the daemon's log tells callers apart.
@@ -50,6 +53,13 @@ func New(socketPath string) *Client {
 		socketPath = api.DefaultSocket
 	}
 	c := &Client{socket: socketPath, UserAgent: "zoned-client/" + api.Version}
+	c.init()
+	return c
+}
+
+// init makes the HTTP client, which dials through c.dial whatever the
+// transport (the socket, or TLS to a remote).
+func (c *Client) init() {
 	c.http = &http.Client{
 		// No overall Timeout: waits on operations are long by design;
 		// callers bound every call with their context instead.
@@ -62,7 +72,6 @@ func New(socketPath string) *Client {
 			DisableCompression:  true,
 		},
 	}
-	return c
 }
 
 // Socket returns the path of the socket the client talks to.
@@ -71,6 +80,9 @@ func (c *Client) Socket() string { return c.socket }
 // dial opens a connection to the daemon, turning the usual failures into a
 // message an operator can act on.
 func (c *Client) dial(ctx context.Context) (net.Conn, error) {
+	if c.remote != nil {
+		return c.remote.dial(ctx)
+	}
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", c.socket)
 	if err != nil {
@@ -91,6 +103,9 @@ func (e *ConnectError) Error() string {
 	case errors.Is(e.Err, fs.ErrPermission):
 		return fmt.Sprintf("cannot reach zoned at %s: permission denied (zoned's socket is for root and its group)", e.Socket)
 	case errors.Is(e.Err, context.Canceled), errors.Is(e.Err, context.DeadlineExceeded):
+		return fmt.Sprintf("cannot reach zoned at %s: %v", e.Socket, e.Err)
+	}
+	if strings.HasPrefix(e.Socket, "https://") {
 		return fmt.Sprintf("cannot reach zoned at %s: %v", e.Socket, e.Err)
 	}
 	reason := e.Err.Error()

@@ -24,7 +24,7 @@ func TestUnitPointsAtPrefix(t *testing.T) {
 		}
 	}
 	svc, _ := Unit("zoned.service", "/opt/z/bin")
-	for _, want := range []string{"ExecStart=/opt/z/bin/zoned\n", "Type=notify\n", "Delegate=yes\n", "KillMode=process\n", "WatchdogSec="} {
+	for _, want := range []string{"ExecStart=/opt/z/bin/zoned $ZONED_OPTS\n", "Type=notify\n", "Delegate=yes\n", "KillMode=process\n", "WatchdogSec="} {
 		if !bytes.Contains(svc, []byte(want)) {
 			t.Errorf("zoned.service lacks %q", want)
 		}
@@ -82,7 +82,7 @@ func TestInstallUninstallFiles(t *testing.T) {
 		}
 	}
 	data, err := os.ReadFile(filepath.Join(unitDir, "zoned.service"))
-	if err != nil || !strings.Contains(string(data), "ExecStart="+prefix+"/bin/zoned\n") {
+	if err != nil || !strings.Contains(string(data), "ExecStart="+prefix+"/bin/zoned $ZONED_OPTS\n") {
 		t.Errorf("zoned.service: %v\n%s", err, data)
 	}
 	if _, err := user.LookupGroup(Group); err != nil {

@@ -385,10 +385,15 @@ func (r *recovery) zones() error {
 			}
 			continue
 		}
-		if err := r.rebuild(name, pid, start, running, recs); err != nil {
+		rec, err := r.rebuild(name, pid, start, running, recs)
+		if err != nil {
 			fmt.Fprintf(r.out, "zone %s: NOT rebuilt: %v\n", name, err)
 			continue
 		}
+		// The zones rebuilt so far hold their host IDs too: two zone
+		// directories naming one range get one record, never two zones
+		// sharing host UIDs.
+		recs = append(recs, rec)
 		r.rebuilt++
 	}
 	for name := range r.procs {
@@ -414,12 +419,12 @@ func markRunning(z *store.ZoneRecord, pid int, start uint64) {
 }
 
 // rebuild makes the record of a zone that has a directory and none.
-func (r *recovery) rebuild(name string, pid int, start uint64, running bool, others []*store.ZoneRecord) error {
+func (r *recovery) rebuild(name string, pid int, start uint64, running bool, others []*store.ZoneRecord) (*store.ZoneRecord, error) {
 	fsh := r.m.fs
 	dir := fsh.ZoneDir(name)
 	template := readLine(filepath.Join(dir, "template"))
 	if template == "" {
-		return fmt.Errorf("%s has no template file: not a zone directory zoned made", dir)
+		return nil, fmt.Errorf("%s has no template file: not a zone directory zoned made", dir)
 	}
 	rec := &store.ZoneRecord{
 		Name:      name,
@@ -435,7 +440,7 @@ func (r *recovery) rebuild(name string, pid int, start uint64, running bool, oth
 	rec.Pool = vol.Pool()
 	if _, err := os.Lstat(vol.LayerDir()); err != nil {
 		// A record naming the wrong pool would be worse than none.
-		return fmt.Errorf("its layer is in no pool with a record: bring its pool back (`zonectl storage create POOL --path DIR` with its old directory) and recover again")
+		return nil, fmt.Errorf("its layer is in no pool with a record: bring its pool back (`zonectl storage create POOL --path DIR` with its old directory) and recover again")
 	}
 	if h := readLine(filepath.Join(vol.LayerDir(), "etc", "hostname")); h != "" && validate.Hostname(h) == nil {
 		rec.Hostname = h
@@ -447,7 +452,7 @@ func (r *recovery) rebuild(name string, pid int, start uint64, running bool, oth
 	if err != nil {
 		var st syscall.Stat_t
 		if err := syscall.Stat(vol.LayerDir(), &st); err != nil {
-			return err
+			return nil, err
 		}
 		base = uint64(st.Uid)
 	}
@@ -457,7 +462,7 @@ func (r *recovery) rebuild(name string, pid int, start uint64, running bool, oth
 		rec.IDMapBase, rec.IDMapSize = uint32(base), IDMapSize
 		for _, o := range others {
 			if o.IDMapSize > 0 && uint64(o.IDMapBase) < base+IDMapSize && base < uint64(o.IDMapBase)+uint64(o.IDMapSize) {
-				return fmt.Errorf("its host IDs %d-%d overlap those of zone %s", base, base+IDMapSize-1, o.Name)
+				return nil, fmt.Errorf("its host IDs %d-%d overlap those of zone %s", base, base+IDMapSize-1, o.Name)
 			}
 		}
 	}
@@ -481,7 +486,7 @@ func (r *recovery) rebuild(name string, pid int, start uint64, running bool, oth
 		markRunning(rec, pid, start)
 	}
 	if err := r.m.store.CreateZone(rec); err != nil {
-		return err
+		return nil, err
 	}
 	what := "stopped"
 	if running {
@@ -493,7 +498,7 @@ func (r *recovery) rebuild(name string, pid int, start uint64, running bool, oth
 	}
 	fmt.Fprintf(r.out, "zone %s: record rebuilt (template %s, pool %s, %s, hostname %s, %s)\n", name, template, rec.Pool, ids, rec.Hostname, what)
 	fmt.Fprintf(r.out, "zone %s: NOT recovered: resource limits, NICs and their addresses, port forwards, DNS, labels, devices, autostart and snapshot records; set them again (zonectl update) and check its network\n", name)
-	return nil
+	return rec, nil
 }
 
 // readLine is the first line of a small file, "" when it cannot be read.

@@ -82,26 +82,26 @@ func (a *Authority) Client(fp string) *store.TrustedClient {
 // NewToken makes a one-time token that enrols a client as name with
 // scope, valid for life (0: DefaultTokenLife). The token's secret is
 // returned here once and stored only as its hash.
-func (a *Authority) NewToken(name string, scope store.Scope, life time.Duration) (Token, time.Time, error) {
+func (a *Authority) NewToken(name string, scope store.Scope, life time.Duration) (pki.Token, time.Time, error) {
 	if err := validate.Name("client", name); err != nil {
-		return Token{}, time.Time{}, errdefs.WithField("name", err)
+		return pki.Token{}, time.Time{}, errdefs.WithField("name", err)
 	}
 	if life == 0 {
 		life = DefaultTokenLife
 	}
 	if life < 0 || life > MaxTokenLife {
-		return Token{}, time.Time{}, errdefs.WithField("expires", fmt.Errorf("a token lives between a second and %s, not %s: %w", MaxTokenLife, life, errdefs.ErrInvalid))
+		return pki.Token{}, time.Time{}, errdefs.WithField("expires", fmt.Errorf("a token lives between a second and %s, not %s: %w", MaxTokenLife, life, errdefs.ErrInvalid))
 	}
-	secret, err := newSecret()
+	secret, err := pki.NewSecret()
 	if err != nil {
-		return Token{}, time.Time{}, err
+		return pki.Token{}, time.Time{}, err
 	}
 	now := a.now().UTC()
-	t := &store.EnrolToken{Hash: hashSecret(secret), Name: name, Scope: scope, CreatedAt: now, ExpiresAt: now.Add(life)}
+	t := &store.EnrolToken{Hash: pki.HashSecret(secret), Name: name, Scope: scope, CreatedAt: now, ExpiresAt: now.Add(life)}
 	if err := a.st.AddToken(t); err != nil {
-		return Token{}, time.Time{}, err
+		return pki.Token{}, time.Time{}, err
 	}
-	return Token{ServerFingerprint: a.server.Fingerprint, Secret: secret}, t.ExpiresAt, nil
+	return pki.Token{ServerFingerprint: a.server.Fingerprint, Secret: secret}, t.ExpiresAt, nil
 }
 
 // AddCertificate trusts a PEM certificate as name (automation that makes
@@ -181,12 +181,12 @@ func (a *Authority) verify(cs tls.ConnectionState, conn *trackedConn) error {
 	}
 	fp := pki.Fingerprint(leaf.Raw)
 	if a.Client(fp) == nil {
-		secret, ok := enrolSecret(leaf)
+		secret, ok := pki.EnrolSecret(leaf)
 		if !ok {
 			a.log.Info("TLS client refused: unknown certificate", "remote", conn.RemoteAddr().String(), "fingerprint", fp)
 			return errUntrusted
 		}
-		c, err := a.st.Enrol(hashSecret(secret), &store.TrustedClient{Fingerprint: fp, CertPEM: pki.EncodeCert(leaf.Raw), ExpiresAt: leaf.NotAfter.UTC()}, now.UTC())
+		c, err := a.st.Enrol(pki.HashSecret(secret), &store.TrustedClient{Fingerprint: fp, CertPEM: pki.EncodeCert(leaf.Raw), ExpiresAt: leaf.NotAfter.UTC()}, now.UTC())
 		if err != nil {
 			// Never the token: only that one was refused.
 			a.log.Info("TLS client refused: enrolment token unknown, spent or expired", "remote", conn.RemoteAddr().String(), "fingerprint", fp, "err", errdefs.Code(err))

@@ -233,6 +233,10 @@ func writeInfo(w io.Writer, i *api.Info) error {
 	k.add("Cgroup mode", i.CgroupMode)
 	k.add("Data directory", i.DataDir)
 	k.add("Zones", fmt.Sprintf("%d (%d running)", i.Zones, i.Running))
+	if i.HTTPSAddress != "" {
+		k.add("HTTPS", i.HTTPSAddress)
+		k.add("Server certificate", i.ServerFingerprint)
+	}
 	return k.flush()
 }
 

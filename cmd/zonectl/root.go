@@ -21,12 +21,60 @@ var version = "dev"
 // app is what every command shares: where the daemon is and the streams.
 type app struct {
 	socket string
-	stdin  io.Reader
-	stdout io.Writer
-	stderr io.Writer
+	// remote is --remote; remoteClient the client pickRemote chose for
+	// it (nil: the socket).
+	remote       string
+	remoteClient *client.Client
+	stdin        io.Reader
+	stdout       io.Writer
+	stderr       io.Writer
 }
 
-func (a *app) client() *client.Client { return client.New(a.socket) }
+func (a *app) client() *client.Client {
+	if a.remoteClient != nil {
+		return a.remoteClient
+	}
+	return client.New(a.socket)
+}
+
+// pickRemote chooses the daemon a command talks to: --remote, or the
+// remote a "NAME:zone" argument names (the prefix is taken off), or the
+// default remote, or the socket. Arguments after "--" (a command run in a
+// zone) are never looked at.
+func (a *app) pickRemote(cmd *cobra.Command, args []string) error {
+	for c := cmd; c != nil; c = c.Parent() {
+		if c.Name() == "remote" && c.Parent() != nil && c.Parent().Parent() == nil {
+			return nil // managing remotes talks to no daemon
+		}
+	}
+	cfg, err := loadRemotes()
+	if err != nil {
+		return err
+	}
+	name := a.remote
+	n := len(args)
+	if dash := cmd.ArgsLenAtDash(); dash >= 0 {
+		n = dash
+	}
+	for i := 0; i < n; i++ {
+		r, rest, ok := cfg.splitRemote(args[i])
+		if !ok {
+			continue
+		}
+		if name != "" && name != r {
+			return usagef("arguments name two daemons, %q and %q", name, r)
+		}
+		name, args[i] = r, rest
+	}
+	if name == "" {
+		name = cfg.Default
+	}
+	if name == "" || name == localRemote {
+		return nil
+	}
+	a.remoteClient, err = cfg.client(name)
+	return err
+}
 
 // usageError marks a mistake in the command line itself (missing
 // argument, bad flag value), the only kind that earns a usage text.
@@ -84,7 +132,8 @@ func newRootCmd(a *app) *cobra.Command {
 (system containers) from templates, starts and stops them, runs commands in
 them, changes their limits and manages templates.
 
-It talks to the daemon over its Unix socket (--socket, or $ZONED_SOCKET).`,
+It talks to the daemon over its Unix socket (--socket, or $ZONED_SOCKET), or
+to a remote daemon over HTTPS (zonectl remote; --remote NAME or NAME:zone).`,
 		Example: `  zonectl create web1 --template busybox --memory 512M --cpu-limit 150%
   zonectl start web1
   zonectl enter web1
@@ -104,6 +153,8 @@ It talks to the daemon over its Unix socket (--socket, or $ZONED_SOCKET).`,
 		defSocket = api.DefaultSocket
 	}
 	root.PersistentFlags().StringVar(&a.socket, "socket", defSocket, "path of zoned's socket (env ZONED_SOCKET)")
+	root.PersistentFlags().StringVar(&a.remote, "remote", "", "talk to this remote daemon (zonectl remote list) instead of the default; \"local\" is the socket")
+	root.PersistentPreRunE = a.pickRemote
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	root.CompletionOptions.DisableDefaultCmd = true
 
@@ -116,6 +167,7 @@ It talks to the daemon over its Unix socket (--socket, or $ZONED_SOCKET).`,
 		newEventsCmd(a), newStatsCmd(a), newOperationCmd(a),
 		newStorageCmd(a), newDfCmd(a), newSnapshotCmd(a), newCloneCmd(a),
 		newExportCmd(a), newImportCmd(a),
+		newRemoteCmd(a), newTrustCmd(a),
 	)
 	root.AddCommand(newNetworkCmds(a)...)
 	return root

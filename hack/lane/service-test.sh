@@ -141,7 +141,7 @@ mkdir -p $DATA && mount -o loop /var/tmp/zoned-data.img $DATA
 step "install"
 "$BIN/zoned" install --prefix $PREFIX || fail "zoned install"
 [ -x $PREFIX/bin/zoned ] && [ -x $CTL ] || fail "binaries not in $PREFIX/bin"
-grep -q "^ExecStart=$PREFIX/bin/zoned$" /etc/systemd/system/zoned.service || fail "zoned.service does not run $PREFIX/bin/zoned"
+grep -q "^ExecStart=$PREFIX/bin/zoned \$ZONED_OPTS$" /etc/systemd/system/zoned.service || fail "zoned.service does not run $PREFIX/bin/zoned"
 getent group zoned >/dev/null || fail "group zoned not created"
 [ "$(unit_state zoned.socket)" = active ] || fail "zoned.socket is $(unit_state zoned.socket)"
 [ "$(systemctl is-enabled zoned.service)" = enabled ] || fail "zoned.service not enabled"

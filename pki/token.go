@@ -1,4 +1,4 @@
-package trust
+package pki
 
 import (
 	"crypto/rand"
@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/zoned-project/zoned/errdefs"
-	"github.com/zoned-project/zoned/pki"
 )
 
 // tokenPrefix starts every token, so a token pasted into the wrong field
@@ -37,22 +36,24 @@ func ParseToken(s string) (Token, error) {
 	var t Token
 	rest, ok := strings.CutPrefix(strings.TrimSpace(s), tokenPrefix)
 	b, err := base64.RawURLEncoding.DecodeString(rest)
-	if !ok || err != nil || json.Unmarshal(b, &t) != nil || len(t.Secret) != secretSize || pki.ValidFingerprint(t.ServerFingerprint) != nil {
+	if !ok || err != nil || json.Unmarshal(b, &t) != nil || len(t.Secret) != SecretSize || ValidFingerprint(t.ServerFingerprint) != nil {
 		return Token{}, fmt.Errorf("not an enrolment token (they start with %q and come from `zonectl trust add`): %w", tokenPrefix, errdefs.ErrInvalid)
 	}
 	return t, nil
 }
 
-const secretSize = 32
+// SecretSize is the length of a token's secret.
+const SecretSize = 32
 
-func newSecret() ([]byte, error) {
-	b := make([]byte, secretSize)
+// NewSecret makes a token's secret.
+func NewSecret() ([]byte, error) {
+	b := make([]byte, SecretSize)
 	_, err := rand.Read(b)
 	return b, err
 }
 
-// hashSecret is what the store keeps of a secret.
-func hashSecret(secret []byte) string {
+// HashSecret is what the daemon keeps of a secret.
+func HashSecret(secret []byte) string {
 	sum := sha256.Sum256(secret)
 	return hex.EncodeToString(sum[:])
 }
@@ -72,15 +73,15 @@ func EnrolURI(t Token) *url.URL {
 	return &url.URL{Scheme: "urn", Opaque: "zoned:enrol:" + base64.RawURLEncoding.EncodeToString(t.Secret)}
 }
 
-// enrolSecret returns the secret a certificate presents, if any.
-func enrolSecret(c *x509.Certificate) ([]byte, bool) {
+// EnrolSecret returns the secret a certificate presents, if any.
+func EnrolSecret(c *x509.Certificate) ([]byte, bool) {
 	for _, u := range c.URIs {
 		rest, ok := strings.CutPrefix(u.String(), enrolURNPrefix)
 		if !ok {
 			continue
 		}
 		secret, err := base64.RawURLEncoding.DecodeString(rest)
-		if err != nil || len(secret) != secretSize {
+		if err != nil || len(secret) != SecretSize {
 			return nil, false
 		}
 		return secret, true

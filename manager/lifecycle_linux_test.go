@@ -422,7 +422,7 @@ func TestZoneExitsOnItsOwn(t *testing.T) {
 		t.Error("the zone's cgroup is left")
 	}
 
-	z = tz.start2("z")
+	z = tz.startExisting("z")
 	tz.log.take()
 	tz.rt.init(z.InitPID).exit(namespaces.ExitStatus{Signal: syscall.SIGHUP})
 	deadline := time.Now().Add(5 * time.Second)
@@ -446,12 +446,12 @@ func TestZoneExitsOnItsOwn(t *testing.T) {
 		if rec := tz.waitState("z", api.StateStopped); rec.LastExit != want {
 			t.Errorf("exit by %v: last exit %q, want %q", sig, rec.LastExit, want)
 		}
-		tz.start2("z")
+		tz.startExisting("z")
 	}
 }
 
-// start2 starts an existing zone.
-func (tz *testZones) start2(name string) *api.Zone {
+// startExisting starts an existing zone.
+func (tz *testZones) startExisting(name string) *api.Zone {
 	tz.t.Helper()
 	z, err := tz.m.StartZone(ctx, name)
 	if err != nil {

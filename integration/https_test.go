@@ -5,8 +5,10 @@ package integration
 import (
 	"bytes"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -164,8 +166,11 @@ func TestHTTPSRefusesUntrustedAndScopes(t *testing.T) {
 			t.Fatalf("an untrusted certificate got %q (err %v), want only the TLS alert", answer, rerr)
 		}
 	}
-	if _, err := d.c.CreateTrustToken(ctx, api.CreateTokenRequest{Name: "panel", Scope: api.ClientScope{Labels: map[string]string{"customer": "c1"}}}); !errors.Is(err, errdefs.ErrUnsupported) {
-		t.Errorf("a label scope, not yet enforced everywhere: %v, want unsupported", err)
+	if _, err := d.c.CreateTrustToken(ctx, api.CreateTokenRequest{Name: "panel", Scope: api.ClientScope{MaxMemoryBytes: 1 << 30}}); !errors.Is(err, errdefs.ErrUnsupported) {
+		t.Errorf("a cap, not yet enforced: %v, want unsupported", err)
+	}
+	if _, err := d.c.CreateTrustToken(ctx, api.CreateTokenRequest{Name: "panel", Scope: api.ClientScope{Labels: map[string]string{"customer": ""}}}); !errors.Is(err, errdefs.ErrInvalid) {
+		t.Errorf("a scope label without a value (every zone matches): %v, want invalid", err)
 	}
 
 	tok, err := d.c.CreateTrustToken(ctx, api.CreateTokenRequest{Name: "reader", Scope: api.ClientScope{ReadOnly: true}})
@@ -200,5 +205,175 @@ func TestHTTPSRefusesUntrustedAndScopes(t *testing.T) {
 	}
 	if _, err := wrong.Info(ctx); err == nil || !strings.Contains(err.Error(), "not the pinned") {
 		t.Errorf("wrong pinned fingerprint: %v", err)
+	}
+}
+
+// TestScopedClientWalksEveryRoute: a panel confined to customer=c1 can
+// reach another tenant's zone through no route. The walk takes every
+// route from the daemon's own OpenAPI document (so a new route is
+// walked without touching this test), fills its path with the other
+// tenant's zone and operation, and checks that no answer is a success or
+// a 5xx, and that no answer names the other zone; lists and streams are
+// filtered. Its own zone it can create (the labels are forced on) and
+// see; a privileged zone it cannot make.
+func TestScopedClientWalksEveryRoute(t *testing.T) {
+	d := startDaemonWith(t, []string{"-https-address", "127.0.0.1:0"})
+	ctx := ctxT(t)
+	info, err := d.c.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.c.CreateZone(ctx, api.CreateZoneRequest{Name: "theirs", Template: "busybox", Labels: map[string]string{"customer": "c2"}}); err != nil {
+		t.Fatal(err)
+	}
+	op, err := d.c.CreateSnapshot(ctx, "theirs", "s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.c.WaitOperation(ctx, op.ID, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := d.c.CreateTrustToken(ctx, api.CreateTokenRequest{Name: "panel-c1", Scope: api.ClientScope{Labels: map[string]string{"customer": "c1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := pki.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, pc, err := client.Enrol(ctx, "https://"+info.HTTPSAddress, tok.Token, key, "panel-c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Its own zone: labels forced on, visible; no privileged zones.
+	mine, err := pc.CreateZone(ctx, api.CreateZoneRequest{Name: "mine", Template: "busybox", Labels: map[string]string{"customer": "c2", "plan": "s"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mine.Labels["customer"] != "c1" || mine.Labels["plan"] != "s" {
+		t.Errorf("scoped create made labels %v, want customer=c1 forced and plan kept", mine.Labels)
+	}
+	if _, err := pc.CreateZone(ctx, api.CreateZoneRequest{Name: "root1", Template: "busybox", Privileged: true}); !errors.Is(err, errdefs.ErrPermission) {
+		t.Errorf("scoped privileged create: %v, want permission denied", err)
+	}
+	zones, err := pc.ListZones(ctx)
+	if err != nil || len(zones) != 1 || zones[0].Name != "mine" {
+		t.Errorf("scoped list: %v %v, want only mine", zones, err)
+	}
+
+	// The raw walk, over the client's own TLS.
+	keyPEM, _ := pki.EncodeKey(key)
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert}, InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if pki.Fingerprint(cs.PeerCertificates[0].Raw) != info.ServerFingerprint {
+				return errors.New("not our daemon")
+			}
+			return nil
+		}}}}
+	get := func(path string) (int, string) {
+		resp, err := hc.Get("https://" + info.HTTPSAddress + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return resp.StatusCode, string(b)
+	}
+	status, doc := get("/v1/openapi.json")
+	if status != 200 {
+		t.Fatalf("openapi.json: %d", status)
+	}
+	var spec struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal([]byte(doc), &spec); err != nil {
+		t.Fatal(err)
+	}
+	fill := strings.NewReplacer("{name}", "theirs", "{id}", op.ID, "{snap}", "s1", "{nic}", "eth0", "{port}", "8080", "{client}", "panel-c1")
+	walked := 0
+	for path, methods := range spec.Paths {
+		for method := range methods {
+			method = strings.ToUpper(method)
+			if path == "/v1/events" {
+				continue // a stream: checked below
+			}
+			target := fill.Replace(path)
+			if strings.HasPrefix(path, "/v1/templates/") {
+				target = strings.ReplaceAll(path, "{name}", "busybox")
+			}
+			url := "https://" + info.HTTPSAddress + target
+			req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(`{"name":"x2"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatalf("%s %s: %v", method, path, err)
+			}
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close()
+			walked++
+			listing := method == "GET" && (path == "/v1/zones" || path == "/v1/stats" || path == "/v1/operations" || path == "/v1/info" || path == "/v1/openapi.json" || strings.HasPrefix(path, "/v1/templates"))
+			switch {
+			case method == "POST" && path == "/v1/zones":
+				// Its own new zone, x2: allowed, with its labels.
+				if resp.StatusCode != 201 || !strings.Contains(string(b), `"customer":"c1"`) {
+					t.Errorf("scoped create: %d %s", resp.StatusCode, b)
+				}
+			case listing && resp.StatusCode != 200:
+				t.Errorf("%s %s: %d %s, want 200", method, path, resp.StatusCode, b)
+			case !listing && (resp.StatusCode < 400 || resp.StatusCode >= 500):
+				t.Errorf("%s %s on another tenant's zone: %d %s", method, path, resp.StatusCode, b)
+			}
+			if path != "/v1/openapi.json" && strings.Contains(string(b), "theirs") && resp.StatusCode != 404 {
+				t.Errorf("%s %s names the other tenant's zone: %d %s", method, path, resp.StatusCode, b)
+			}
+		}
+	}
+	if walked < 50 {
+		t.Errorf("walked %d routes, fewer than the API has", walked)
+	}
+	// 404s for the other zone say what a missing zone's would.
+	_, missing := get("/v1/zones/nosuchzone")
+	_, hidden := get("/v1/zones/theirs")
+	if strings.ReplaceAll(missing, "nosuchzone", "theirs") != hidden {
+		t.Errorf("a hidden zone answers %q, a missing one %q: a tenant can tell them apart", hidden, missing)
+	}
+	if z, err := d.c.GetZone(ctx, "theirs"); err != nil || z.State != api.StateStopped {
+		t.Errorf("the walk changed the other tenant's zone: %+v %v", z, err)
+	}
+
+	// Events: the scoped stream sees its own zone, never the other's.
+	events, err := pc.Events(ctx, api.EventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.c.UpdateZone(ctx, "theirs", api.ZonePatch{Labels: map[string]string{"customer": "c2", "touched": "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.DestroyZone(ctx, "mine", false); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(10 * time.Second)
+	for done := false; !done; {
+		select {
+		case e, ok := <-events:
+			if !ok {
+				t.Fatal("event stream ended")
+			}
+			if e.Zone != "mine" {
+				t.Errorf("scoped stream got %+v", e)
+			}
+			done = e.Zone == "mine" && e.Type == api.EventZoneDestroyed
+		case <-deadline:
+			t.Fatal("no destroyed event of the client's own zone")
+		}
 	}
 }

@@ -51,11 +51,15 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	enc := json.NewEncoder(w)
+	visible := s.eventScope(r.Context())
 	for {
 		select {
 		case e, ok := <-sub.C():
 			if !ok {
 				return
+			}
+			if !visible(e) {
+				continue
 			}
 			if !writeEvent(rc, func() error { return enc.Encode(e) }) {
 				return

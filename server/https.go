@@ -11,6 +11,7 @@ import (
 
 	"github.com/zoned-project/zoned/api"
 	"github.com/zoned-project/zoned/errdefs"
+	"github.com/zoned-project/zoned/manager"
 	"github.com/zoned-project/zoned/pki"
 	"github.com/zoned-project/zoned/store"
 )
@@ -77,32 +78,24 @@ func (s *Server) identify(r *http.Request) (caller, error) {
 	return caller{client: c, fingerprint: fp}, nil
 }
 
-// allow applies the caller's scope to a route before its handler runs.
-// Operator-only routes (the trust store) need the socket or an unscoped
-// client; a read-only client only reads.
-func (c caller) allow(rt *route, method string) error {
-	if c.operator() {
-		return nil
-	}
-	if rt != nil && rt.operatorOnly {
-		return fmt.Errorf("%s %s is for operators, and client %q has a scope: %w", method, rt.pattern, c.client.Name, errdefs.ErrPermission)
-	}
-	if c.client.Scope.ReadOnly && method != http.MethodGet && method != http.MethodHead {
-		return fmt.Errorf("client %q is read-only: %w", c.client.Name, errdefs.ErrPermission)
-	}
-	return nil
-}
-
 func toAPIScope(sc store.Scope) api.ClientScope {
 	return api.ClientScope{ReadOnly: sc.ReadOnly, Labels: sc.Labels, MaxMemoryBytes: sc.MaxMemoryBytes, MaxCPUPercent: sc.MaxCPUPercent, MaxDiskBytes: sc.MaxDiskBytes}
 }
 
-// fromAPIScope checks a requested scope. Label selectors and caps are
-// refused until the API enforces them on every route: a scope that
-// were not enforced would be worse than none.
+// fromAPIScope checks a requested scope. Caps on a client's zones are
+// refused until creates and changes enforce them: a cap that were not
+// enforced would be worse than none.
 func fromAPIScope(sc api.ClientScope) (store.Scope, error) {
-	if len(sc.Labels) > 0 || sc.MaxMemoryBytes != 0 || sc.MaxCPUPercent != 0 || sc.MaxDiskBytes != 0 {
-		return store.Scope{}, errdefs.WithField("scope", fmt.Errorf("scopes by labels and caps are not enforced yet; only read_only is: %w", errdefs.ErrUnsupported))
+	if sc.MaxMemoryBytes != 0 || sc.MaxCPUPercent != 0 || sc.MaxDiskBytes != 0 {
+		return store.Scope{}, errdefs.WithField("scope", fmt.Errorf("caps on a client's zones are not enforced yet; read_only and labels are: %w", errdefs.ErrUnsupported))
 	}
-	return store.Scope{ReadOnly: sc.ReadOnly}, nil
+	if err := manager.ValidateLabels(sc.Labels); err != nil {
+		return store.Scope{}, errdefs.WithField("scope", err)
+	}
+	for k, v := range sc.Labels {
+		if v == "" {
+			return store.Scope{}, errdefs.WithField("scope", fmt.Errorf("scope label %q has no value, which every zone would match: %w", k, errdefs.ErrInvalid))
+		}
+	}
+	return store.Scope{ReadOnly: sc.ReadOnly, Labels: sc.Labels}, nil
 }

@@ -10,15 +10,15 @@ func (s *Server) listOperations(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if status := r.URL.Query().Get("status"); status != "" {
-		kept := ops[:0]
-		for _, op := range ops {
-			if string(op.Status) == status {
-				kept = append(kept, op)
-			}
+	status := r.URL.Query().Get("status")
+	who := callerFrom(r.Context())
+	kept := ops[:0]
+	for _, op := range ops {
+		if (status == "" || string(op.Status) == status) && s.opVisible(r.Context(), who, op) {
+			kept = append(kept, op)
 		}
-		ops = kept
 	}
+	ops = kept
 	writeJSON(w, 200, ops)
 }
 

@@ -50,8 +50,6 @@ type Server struct {
 	literal map[string][]string
 	// streams counts open event streams, to bound them (events.go).
 	streams streamCounts
-	// byPattern finds a route by its mux pattern ("GET /v1/zones").
-	byPattern map[string]*route
 	// trust checks HTTPS clients (nil: the socket only); httpsAddress
 	// is where they connect.
 	trust        *trust.Authority
@@ -122,12 +120,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	// Who calls, and whether their scope allows the route at all.
+	// Who calls; the route checks what their scope allows (scope.go).
 	who, err := s.identify(r)
-	if err == nil {
-		_, pattern := s.mux.Handler(r)
-		err = who.allow(s.byPattern[pattern], r.Method)
-	}
 	if err != nil {
 		writeError(rw, err)
 		return
@@ -258,6 +252,10 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 	if s.trust != nil {
 		info.HTTPSAddress, info.ServerFingerprint = s.httpsAddress, s.trust.ServerFingerprint()
 	}
+	if err := s.scopeInfo(r.Context(), info); err != nil {
+		writeError(w, err)
+		return
+	}
 	writeJSON(w, 200, info)
 }
 
@@ -265,6 +263,10 @@ func (s *Server) listZones(w http.ResponseWriter, r *http.Request) {
 	opts, err := zoneListOptions(r)
 	if err != nil {
 		writeError(w, err)
+		return
+	}
+	if !scopeList(callerFrom(r.Context()), &opts) {
+		writeJSON(w, 200, []api.Zone{})
 		return
 	}
 	zones, next, err := s.m.ListZonesPage(r.Context(), opts)
@@ -309,6 +311,10 @@ func (s *Server) createZone(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	if err := scopeCreate(callerFrom(r.Context()), &req); err != nil {
+		writeError(w, err)
+		return
+	}
 	z, err := s.m.CreateZone(r.Context(), req)
 	if err != nil {
 		writeError(w, err)
@@ -338,6 +344,7 @@ func (s *Server) updateZone(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	scopePatch(callerFrom(r.Context()), &p)
 	z, err := s.m.UpdateZoneIfMatch(r.Context(), r.PathValue("name"), rev, p)
 	if err != nil {
 		writeError(w, err)
@@ -410,6 +417,9 @@ func (s *Server) consoleLog(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) listTemplates(w http.ResponseWriter, r *http.Request) {
 	t, err := s.m.ListTemplates(r.Context())
+	if err == nil {
+		err = s.scopeTemplates(r.Context(), t)
+	}
 	if err != nil {
 		writeError(w, err)
 		return
@@ -419,6 +429,11 @@ func (s *Server) listTemplates(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getTemplate(w http.ResponseWriter, r *http.Request) {
 	t, err := s.m.GetTemplate(r.Context(), r.PathValue("name"))
+	if err == nil {
+		ts := []api.Template{*t}
+		err = s.scopeTemplates(r.Context(), ts)
+		t = &ts[0]
+	}
 	if err != nil {
 		writeError(w, err)
 		return

@@ -26,6 +26,15 @@ func (s *Server) allStats(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	if who := callerFrom(r.Context()); who.scoped() {
+		kept := st[:0]
+		for _, z := range st {
+			if s.zoneVisible(r.Context(), who, z.Name) == nil {
+				kept = append(kept, z)
+			}
+		}
+		st = kept
+	}
 	writeJSON(w, 200, st)
 }
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -18,7 +20,7 @@ func newTrustCmd(a *app) *cobra.Command {
 is a certificate, enrolled with a one-time token (trust add, then "zonectl
 remote add" on the client's machine) or added from a PEM file. Removing a
 client cuts its open connections at once.`,
-		`  zonectl trust add panel1 --read-only --expires 30m
+		`  zonectl trust add panel1 --label customer=c1042 --expires 30m
   zonectl trust add-cert ci ci.crt
   zonectl trust list
   zonectl trust remove panel1`,
@@ -41,6 +43,7 @@ certificate fingerprint, which the client pins.`,
 	}
 	cmd.Flags().BoolVar(&readOnly, "read-only", false, "the client may only read")
 	cmd.Flags().DurationVar(&expires, "expires", time.Hour, "how long the token enrols (at most a week)")
+	labels := addLabelFlag(cmd, "confine the client to zones with this label, KEY=VALUE (repeat for all of several); its new zones get them")
 	out := addOutputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkFormat(*out); err != nil {
@@ -49,7 +52,11 @@ certificate fingerprint, which the client pins.`,
 		if expires < time.Second {
 			return usagef("--expires %s: at least a second", expires)
 		}
-		tok, err := a.client().CreateTrustToken(cmd.Context(), api.CreateTokenRequest{Name: args[0], Scope: api.ClientScope{ReadOnly: readOnly}, ExpiresSeconds: int64(expires / time.Second)})
+		scope, _, err := parseLabels(*labels, false)
+		if err != nil {
+			return err
+		}
+		tok, err := a.client().CreateTrustToken(cmd.Context(), api.CreateTokenRequest{Name: args[0], Scope: api.ClientScope{ReadOnly: readOnly, Labels: scope}, ExpiresSeconds: int64(expires / time.Second)})
 		if err != nil {
 			return err
 		}
@@ -180,10 +187,22 @@ func newTrustRevokeCmd(a *app) *cobra.Command {
 }
 
 func scopeText(s api.ClientScope) string {
+	var parts []string
 	if s.ReadOnly {
-		return "read-only"
+		parts = append(parts, "read-only")
 	}
-	return "all"
+	keys := make([]string, 0, len(s.Labels))
+	for k := range s.Labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		parts = append(parts, k+"="+s.Labels[k])
+	}
+	if len(parts) == 0 {
+		return "all"
+	}
+	return strings.Join(parts, ",")
 }
 
 func writeTrustedClient(w io.Writer, c *api.TrustedClient) error {

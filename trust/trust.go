@@ -28,6 +28,11 @@ const DefaultTokenLife = time.Hour
 // MaxTokenLife bounds a token's life: a token is a password until spent.
 const MaxTokenLife = 7 * 24 * time.Hour
 
+// MaxConnsPerClient bounds one client's open connections: a panel with a
+// leak, or a stolen key, cannot take every descriptor of the daemon from
+// the others. A panel needs a few, plus one per open stream.
+const MaxConnsPerClient = 256
+
 // Authority is the daemon's trust: its server certificate and its trust
 // store. It is safe for concurrent use.
 type Authority struct {
@@ -35,6 +40,8 @@ type Authority struct {
 	server *pki.Pair
 	log    *slog.Logger
 	now    func() time.Time
+	// maxConns is MaxConnsPerClient (smaller in tests).
+	maxConns int
 
 	mu sync.Mutex
 	// byFingerprint caches the trust store for handshakes.
@@ -46,7 +53,7 @@ type Authority struct {
 // New loads the trust store of st for the daemon whose certificate is
 // server.
 func New(st *store.Store, server *pki.Pair, log *slog.Logger) (*Authority, error) {
-	a := &Authority{st: st, server: server, log: log, now: time.Now, conns: map[string]map[*trackedConn]struct{}{}}
+	a := &Authority{st: st, server: server, log: log, now: time.Now, maxConns: MaxConnsPerClient, conns: map[string]map[*trackedConn]struct{}{}}
 	if err := a.reload(); err != nil {
 		return nil, err
 	}
@@ -202,8 +209,12 @@ func (a *Authority) verify(cs tls.ConnectionState, conn *trackedConn) error {
 	if a.byFingerprint[fp] == nil {
 		return errUntrusted // removed while it shook hands
 	}
-	conn.fingerprint = fp
 	set := a.conns[fp]
+	if len(set) >= a.maxConns {
+		a.log.Warn("TLS client refused: too many connections", "client", a.byFingerprint[fp].Name, "fingerprint", fp, "connections", len(set))
+		return errUntrusted
+	}
+	conn.fingerprint = fp
 	if set == nil {
 		set = map[*trackedConn]struct{}{}
 		a.conns[fp] = set

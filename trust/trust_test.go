@@ -237,3 +237,42 @@ func TestRemoveCutsOpenConnections(t *testing.T) {
 		t.Errorf("second remove: %v", err)
 	}
 }
+
+func TestConnectionsPerClientAreBounded(t *testing.T) {
+	s := newTestServer(t)
+	s.a.maxConns = 2
+	cert := clientCert(t, nil, time.Hour)
+	if _, err := s.a.AddCertificate("busy", pki.EncodeCert(cert.Certificate[0]), store.Scope{}); err != nil {
+		t.Fatal(err)
+	}
+	var open []net.Conn
+	for range 2 {
+		c, err := s.dial(t, cert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, c)
+	}
+	if c, err := s.dial(t, cert); err == nil {
+		c.Close()
+		t.Fatal("a third connection was accepted over the bound of 2")
+	}
+	// Closing one makes room again.
+	open[0].Close()
+	waitUntil(t, func() bool { return s.a.Connections(pki.Fingerprint(cert.Certificate[0])) < 2 })
+	c, err := s.dial(t, cert)
+	if err != nil {
+		t.Fatalf("after a close: %v", err)
+	}
+	c.Close()
+	open[1].Close()
+}
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 10s")
+		}
+	}
+}

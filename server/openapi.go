@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"reflect"
 	"regexp"
+	"runtime"
 	"strings"
 	"time"
 
@@ -31,7 +32,7 @@ func openAPIDocument() []byte {
 	for _, rt := range routeTable {
 		op := map[string]any{
 			"summary":     rt.summary,
-			"operationId": strings.ToLower(rt.method) + operationName(rt.pattern),
+			"operationId": operationID(rt),
 		}
 		var params []any
 		for _, m := range pathParam.FindAllStringSubmatch(rt.pattern, -1) {
@@ -73,7 +74,14 @@ func openAPIDocument() []byte {
 		if rt.in != nil && rt.inType == "" {
 			responses["415"] = errResp("unsupported_media_type: the body is not sent as application/json")
 		}
+		// The 4xx answers a generated client should expect by name.
+		responses["400"] = errResp("invalid_argument: a value in the request is wrong (the answer's field names it)")
+		responses["403"] = errResp("permission_denied: the HTTPS client's scope does not allow this call")
+		if strings.Contains(rt.pattern, "{") {
+			responses["404"] = errResp("not_found: the named object does not exist (or is outside the client's scope)")
+		}
 		if rt.method != "GET" {
+			responses["409"] = errResp("already_exists or conflict: the object exists, or its state forbids the call")
 			responses["507"] = errResp("insufficient_storage: a disk, its inodes or a quota is full")
 		}
 		if rt.outType == "application/x-ndjson" {
@@ -90,7 +98,12 @@ func openAPIDocument() []byte {
 		"info": map[string]any{
 			"title":       "zoned API",
 			"version":     manager.Version,
-			"description": "zoned's REST API on its Unix socket (" + api.DefaultSocket + ").",
+			"description": "zoned's REST API on its Unix socket (" + api.DefaultSocket + "), and over HTTPS with mutual TLS (zoned -https-address; a client certificate the daemon trusts, docs/remote-api.md).",
+		},
+		"servers": []any{
+			map[string]any{"url": "https://{host}:{port}", "description": "zoned -https-address: TLS 1.3, trusted client certificates only",
+				"variables": map[string]any{"host": map[string]any{"default": "localhost"}, "port": map[string]any{"default": "8443"}}},
+			map[string]any{"url": "http://localhost", "description": "the Unix socket " + api.DefaultSocket + " (root and group zoned)"},
 		},
 		"paths":      paths,
 		"components": map[string]any{"schemas": g.comps},
@@ -107,13 +120,38 @@ func itoa(n int) string {
 	return string(b)
 }
 
-// operationName turns /v1/zones/{name}/start into ZonesNameStart.
-func operationName(pattern string) string {
-	var b strings.Builder
-	for _, seg := range strings.FieldsFunc(strings.TrimPrefix(pattern, "/v1"), func(r rune) bool { return strings.ContainsRune("/{}-.", r) }) {
-		b.WriteString(strings.ToUpper(seg[:1]) + seg[1:])
+// operationID names a route's operation as a verb, the way generated
+// clients call it (createZone, not postZones): its handler's name, which
+// already is one for most routes, or the name below for those whose
+// handler is named for what it serves.
+func operationID(rt route) string {
+	name := runtime.FuncForPC(reflect.ValueOf(rt.handler).Pointer()).Name()
+	name = name[strings.LastIndex(name, ".")+1:]
+	if v, ok := operationVerbs[name]; ok {
+		return v
 	}
-	return b.String()
+	return name
+}
+
+var operationVerbs = map[string]string{
+	"info":         "getInfo",
+	"exec":         "execInZone",
+	"consoleLog":   "getConsoleLog",
+	"hostShutdown": "shutdownHost",
+	"events":       "streamEvents",
+	"zoneStats":    "getZoneStats",
+	"allStats":     "listZoneStats",
+	"console":      "attachConsole",
+	"diskUsage":    "getDiskUsage",
+	"metrics":      "getMetrics",
+	"openAPI":      "getOpenAPI",
+	"listClients":  "listTrustedClients",
+	"addClient":    "addTrustedClient",
+	"getClient":    "getTrustedClient",
+	"removeClient": "removeTrustedClient",
+	"listTokens":   "listTrustTokens",
+	"createToken":  "createTrustToken",
+	"revokeToken":  "revokeTrustToken",
 }
 
 // schemaGen makes JSON schemas of Go types; named structs become

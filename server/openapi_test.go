@@ -95,3 +95,20 @@ func TestOpenAPIMatchesMux(t *testing.T) {
 		t.Errorf("GET /v1/events does not document 429: %s", events["responses"])
 	}
 }
+
+// TestOperationIDsAreVerbs: generated clients name their methods after
+// the operation IDs, so each is unique and reads as a verb.
+func TestOperationIDsAreVerbs(t *testing.T) {
+	verb := regexp.MustCompile(`^(list|get|create|update|destroy|delete|start|stop|restart|exec|attach|import|export|clone|restore|add|set|remove|cancel|wait|shutdown|stream|revoke)[A-Z]`)
+	seen := map[string]string{}
+	for _, rt := range routeTable {
+		id := operationID(rt)
+		if !verb.MatchString(id) {
+			t.Errorf("%s %s: operation ID %q does not start with a verb", rt.method, rt.pattern, id)
+		}
+		if other, dup := seen[id]; dup {
+			t.Errorf("operation ID %q names both %s and %s %s", id, other, rt.method, rt.pattern)
+		}
+		seen[id] = rt.method + " " + rt.pattern
+	}
+}

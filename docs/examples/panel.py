@@ -1,24 +1,36 @@
 #!/usr/bin/env python3
 """A minimal control panel for zoned, with nothing but Python's standard
 library: HTTP/1.1 over zoned's Unix socket (http.client with an AF_UNIX
-socket), JSON bodies, and the NDJSON event stream.
+socket) or over HTTPS with a client certificate and the daemon's pinned
+fingerprint, JSON bodies, and the NDJSON event stream.
 
 It creates a zone, starts it while watching the zone's events, shows it,
-stops and destroys it, and prints each step. Run it as root or as a member
-of the group "zoned":
+stops and destroys it, and prints each step. On the daemon's host, run it
+as root or as a member of the group "zoned":
 
     python3 docs/examples/panel.py --socket /run/zoned/zoned.sock --zone panel1
+
+From another machine, with the certificate and key a client enrolled with
+(zonectl remote add keeps them in ~/.config/zonectl) and the fingerprint
+`zonectl info` shows:
+
+    python3 docs/examples/panel.py --url https://host1:8443 \
+        --cert ~/.config/zonectl/remotes/host1.crt --key ~/.config/zonectl/client.key \
+        --fingerprint sha256:… --zone panel1
 
 Exit status 0 means every step worked and the events arrived.
 """
 
 import argparse
+import hashlib
 import http.client
 import json
 import queue
 import socket
+import ssl
 import sys
 import threading
+import urllib.parse
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -35,6 +47,34 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = s
 
 
+class PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """http.client over TLS 1.3 with a client certificate. No authority
+    vouches for the daemon: its certificate's SHA-256 is pinned instead."""
+
+    def __init__(self, host, port, context, fingerprint, timeout=300):
+        super().__init__(host, port, context=context, timeout=timeout)
+        self.fingerprint = fingerprint
+
+    def connect(self):
+        super().connect()
+        der = self.sock.getpeercert(binary_form=True)
+        got = "sha256:" + hashlib.sha256(der).hexdigest()
+        if got != self.fingerprint:
+            self.close()
+            raise ssl.SSLError(f"server certificate {got} is not the pinned {self.fingerprint}")
+
+
+def https_connector(url, cert, key, fingerprint):
+    """A function that opens a connection to the daemon at url."""
+    u = urllib.parse.urlsplit(url)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.check_hostname = False  # pinned by fingerprint in connect()
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.load_cert_chain(cert, key)
+    return lambda timeout=300: PinnedHTTPSConnection(u.hostname, u.port or 8443, ctx, fingerprint, timeout)
+
+
 class ZonedError(Exception):
     """An API error: zoned's JSON error body, with the HTTP status."""
 
@@ -46,12 +86,12 @@ class ZonedError(Exception):
 
 
 class Zoned:
-    def __init__(self, path):
-        self.path = path
+    def __init__(self, connect):
+        self.connect = connect  # opens a connection: socket or HTTPS
 
     def call(self, method, url, body=None, headers=None):
         """One request on its own connection; returns (json, headers)."""
-        conn = UnixHTTPConnection(self.path)
+        conn = self.connect()
         try:
             hdrs = dict(headers or {})
             data = None
@@ -70,7 +110,7 @@ class Zoned:
 
     def events(self, zone, out, ready):
         """Put the zone's events on queue out until the stream ends."""
-        conn = UnixHTTPConnection(self.path, timeout=None)
+        conn = self.connect(timeout=None)
         conn.request("GET", f"/v1/events?zone={zone}")
         resp = conn.getresponse()
         if resp.status != 200:
@@ -99,10 +139,19 @@ def wait_for(events, want, zone):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--socket", default="/run/zoned/zoned.sock")
+    ap.add_argument("--url", help="https://HOST:PORT of the daemon, instead of its socket")
+    ap.add_argument("--cert", help="client certificate (PEM) the daemon trusts")
+    ap.add_argument("--key", help="the certificate's key (PEM)")
+    ap.add_argument("--fingerprint", help="the daemon's certificate, sha256:…, as zonectl info shows it")
     ap.add_argument("--zone", default="panel1")
     ap.add_argument("--template", default="busybox")
     args = ap.parse_args()
-    z = Zoned(args.socket)
+    if args.url:
+        if not (args.cert and args.key and args.fingerprint):
+            ap.error("--url needs --cert, --key and --fingerprint")
+        z = Zoned(https_connector(args.url, args.cert, args.key, args.fingerprint))
+    else:
+        z = Zoned(lambda timeout=300: UnixHTTPConnection(args.socket, timeout))
 
     info, _ = z.call("GET", "/v1/info")
     print(f"zoned {info['version']} on kernel {info['kernel']}, {info['zones']} zones")
@@ -156,6 +205,6 @@ def main():
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except (ZonedError, RuntimeError, OSError, queue.Empty) as e:
+    except (ZonedError, RuntimeError, OSError, ssl.SSLError, queue.Empty) as e:
         print(f"panel: {e!r}", file=sys.stderr)
         sys.exit(1)

@@ -45,6 +45,18 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	// A scoped client's metrics are its zones' only: no other tenant's
+	// zone, and none of the daemon's own figures.
+	who := callerFrom(r.Context())
+	visible := map[string]bool{}
+	kept := zones[:0]
+	for _, z := range zones {
+		if who.sees(z.Labels) {
+			kept = append(kept, z)
+			visible[z.Name] = true
+		}
+	}
+	zones = kept
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	var b strings.Builder
 	family := func(name, typ, help string) {
@@ -82,10 +94,14 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	for _, z := range running {
 		fmt.Fprintf(&b, "zoned_zone_cpu_seconds_total{zone=\"%s\"} %s\n", label(z.name), strconv.FormatFloat(float64(z.u.CPUNanos)/1e9, 'f', -1, 64))
 	}
-	s.writeStatsMetrics(&b, r, family)
+	s.writeStatsMetrics(&b, r, family, func(zone string) bool { return visible[zone] })
 	family("zoned_zones", "gauge", "Zones by state.")
 	for _, st := range []api.ZoneState{api.StateCreating, api.StateStopped, api.StateStarting, api.StateRunning, api.StateStopping, api.StateDestroying} {
 		fmt.Fprintf(&b, "zoned_zones{state=\"%s\"} %d\n", st, byState[st])
+	}
+	if who.scoped() {
+		_, _ = io.WriteString(w, b.String())
+		return
 	}
 	family("zoned_goroutines", "gauge", "Goroutines in the daemon.")
 	fmt.Fprintf(&b, "zoned_goroutines %d\n", runtime.NumGoroutine())

@@ -95,7 +95,7 @@ var routeTable = []route{
 	{method: "GET", pattern: "/v1/trust/tokens", handler: (*Server).listTokens, summary: "List pending enrolment tokens (without their secrets)", status: 200, out: []api.TrustToken{}, access: accessOperator},
 	{method: "POST", pattern: "/v1/trust/tokens", handler: (*Server).createToken, summary: "Make a one-time token that enrols a client", in: api.CreateTokenRequest{}, status: 201, out: api.TrustToken{}, access: accessOperator},
 	{method: "DELETE", pattern: "/v1/trust/tokens/{client}", handler: (*Server).revokeToken, summary: "Revoke a pending token", status: 204, access: accessOperator},
-	{method: "GET", pattern: "/metrics", access: accessHost, handler: (*Server).metrics, summary: "Prometheus metrics of zones and the daemon", status: 200, out: "", outType: "text/plain"},
+	{method: "GET", pattern: "/metrics", access: accessZones, handler: (*Server).metrics, summary: "Prometheus metrics of zones and the daemon", status: 200, out: "", outType: "text/plain"},
 	{method: "GET", pattern: "/v1/openapi.json", access: accessRead, handler: (*Server).openAPI, summary: "This document", status: 200, out: map[string]any{}},
 }
 

@@ -25,8 +25,8 @@ const (
 	// accessZone: one zone, named by the path's {name}. A zone outside
 	// the caller's scope does not exist for it (404, never 403).
 	accessZone
-	// accessZones: many zones (lists, stats, events, operations),
-	// filtered to the caller's scope.
+	// accessZones: many zones (lists, stats, events, operations,
+	// metrics), filtered to the caller's scope.
 	accessZones
 	// accessCreate: makes a zone; the scope's labels are forced on and
 	// nothing that widens isolation is allowed.
@@ -35,7 +35,7 @@ const (
 	accessOperation
 	// accessHost: host-wide changes and host paths (pools, networks,
 	// template builds, host ports, archives on the host's disk, host
-	// shutdown, metrics of every zone): operators only.
+	// shutdown): operators only.
 	accessHost
 	// accessOperator: the trust store: operators only.
 	accessOperator

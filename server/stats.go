@@ -73,7 +73,7 @@ var statsMetrics = []statsMetric{
 // writeStatsMetrics adds the per-zone fail counters, IO and network
 // families to /metrics. A failure to read stats leaves them out rather
 // than failing the scrape.
-func (s *Server) writeStatsMetrics(b *strings.Builder, r *http.Request, family func(name, typ, help string)) {
+func (s *Server) writeStatsMetrics(b *strings.Builder, r *http.Request, family func(name, typ, help string), visible func(zone string) bool) {
 	all, err := s.m.AllStats(r.Context())
 	if err != nil {
 		s.log.Warn("metrics: zone stats", "err", err)
@@ -83,7 +83,7 @@ func (s *Server) writeStatsMetrics(b *strings.Builder, r *http.Request, family f
 		family(m.name, m.typ, m.help)
 		for i := range all {
 			v := m.value(&all[i])
-			if (m.sparse && v == 0) || (m.only != nil && !m.only(&all[i])) {
+			if (m.sparse && v == 0) || (m.only != nil && !m.only(&all[i])) || !visible(all[i].Name) {
 				continue
 			}
 			fmt.Fprintf(b, "%s{zone=\"%s\"} %s\n", m.name, label(all[i].Name), strconv.FormatFloat(v, 'f', -1, 64))

@@ -166,8 +166,8 @@ func TestHTTPSRefusesUntrustedAndScopes(t *testing.T) {
 			t.Fatalf("an untrusted certificate got %q (err %v), want only the TLS alert", answer, rerr)
 		}
 	}
-	if _, err := d.c.CreateTrustToken(ctx, api.CreateTokenRequest{Name: "panel", Scope: api.ClientScope{MaxMemoryBytes: 1 << 30}}); !errors.Is(err, errdefs.ErrUnsupported) {
-		t.Errorf("a cap, not yet enforced: %v, want unsupported", err)
+	if _, err := d.c.CreateTrustToken(ctx, api.CreateTokenRequest{Name: "panel", Scope: api.ClientScope{MaxMemoryBytes: 1 << 30}}); !errors.Is(err, errdefs.ErrInvalid) {
+		t.Errorf("a cap without labels to count by: %v, want invalid", err)
 	}
 	if _, err := d.c.CreateTrustToken(ctx, api.CreateTokenRequest{Name: "panel", Scope: api.ClientScope{Labels: map[string]string{"customer": ""}}}); !errors.Is(err, errdefs.ErrInvalid) {
 		t.Errorf("a scope label without a value (every zone matches): %v, want invalid", err)
@@ -379,5 +379,62 @@ func TestScopedClientWalksEveryRoute(t *testing.T) {
 		case <-deadline:
 			t.Fatal("no destroyed event of the client's own zone")
 		}
+	}
+}
+
+// TestCappedClientStaysUnderItsCaps: a reseller capped at 256 MiB of
+// memory for its zones creates, changes and clones zones until the cap
+// refuses, and a zone without a limit is refused outright.
+func TestCappedClientStaysUnderItsCaps(t *testing.T) {
+	d := startDaemonWith(t, []string{"-https-address", "127.0.0.1:0"})
+	ctx := ctxT(t)
+	info, err := d.c.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := d.c.CreateTrustToken(ctx, api.CreateTokenRequest{Name: "capped", Scope: api.ClientScope{Labels: map[string]string{"customer": "c3"}, MaxMemoryBytes: 256 << 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := pki.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, pc, err := client.Enrol(ctx, "https://"+info.HTTPSAddress, tok.Token, key, "capped")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another tenant's zones do not count against this client's cap.
+	if _, err := d.c.CreateZone(ctx, api.CreateZoneRequest{Name: "big", Template: "busybox", Resources: api.Resources{MemoryBytes: 1 << 30}}); err != nil {
+		t.Fatal(err)
+	}
+	create := func(name string, mem int64) error {
+		_, err := pc.CreateZone(ctx, api.CreateZoneRequest{Name: name, Template: "busybox", Resources: api.Resources{MemoryBytes: mem}})
+		return err
+	}
+	for _, name := range []string{"c1", "c2"} {
+		if err := create(name, 128<<20); err != nil {
+			t.Fatalf("create %s under the cap: %v", name, err)
+		}
+	}
+	if err := create("c3", 64<<20); !errors.Is(err, errdefs.ErrPermission) || !strings.Contains(err.Error(), "over its cap") {
+		t.Errorf("create over the cap: %v", err)
+	}
+	if err := create("c4", 0); !errors.Is(err, errdefs.ErrPermission) {
+		t.Errorf("create without a memory limit under a cap: %v", err)
+	}
+	grow, shrink := int64(192<<20), int64(100<<20)
+	if _, err := pc.UpdateZone(ctx, "c1", api.ZonePatch{Resources: &api.ResourcesPatch{MemoryBytes: &grow}}); !errors.Is(err, errdefs.ErrPermission) {
+		t.Errorf("growing over the cap: %v", err)
+	}
+	if _, err := pc.UpdateZone(ctx, "c1", api.ZonePatch{Resources: &api.ResourcesPatch{MemoryBytes: &shrink}}); err != nil {
+		t.Errorf("shrinking: %v", err)
+	}
+	if _, err := pc.CloneZone(ctx, "c1", api.CloneZoneRequest{Name: "c1b"}); !errors.Is(err, errdefs.ErrPermission) {
+		t.Errorf("a clone over the cap: %v", err)
+	}
+	zones, err := pc.ListZones(ctx)
+	if err != nil || len(zones) != 2 {
+		t.Errorf("the capped client's zones: %v %v, want c1 and c2", names(zones), err)
 	}
 }

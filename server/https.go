@@ -82,12 +82,14 @@ func toAPIScope(sc store.Scope) api.ClientScope {
 	return api.ClientScope{ReadOnly: sc.ReadOnly, Labels: sc.Labels, MaxMemoryBytes: sc.MaxMemoryBytes, MaxCPUPercent: sc.MaxCPUPercent, MaxDiskBytes: sc.MaxDiskBytes}
 }
 
-// fromAPIScope checks a requested scope. Caps on a client's zones are
-// refused until creates and changes enforce them: a cap that were not
-// enforced would be worse than none.
+// fromAPIScope checks a requested scope: labels that select something,
+// and caps only with labels, since caps count the zones labels select.
 func fromAPIScope(sc api.ClientScope) (store.Scope, error) {
-	if sc.MaxMemoryBytes != 0 || sc.MaxCPUPercent != 0 || sc.MaxDiskBytes != 0 {
-		return store.Scope{}, errdefs.WithField("scope", fmt.Errorf("caps on a client's zones are not enforced yet; read_only and labels are: %w", errdefs.ErrUnsupported))
+	if sc.MaxMemoryBytes < 0 || sc.MaxCPUPercent < 0 || sc.MaxDiskBytes < 0 {
+		return store.Scope{}, errdefs.WithField("scope", fmt.Errorf("a cap cannot be negative: %w", errdefs.ErrInvalid))
+	}
+	if (sc.MaxMemoryBytes > 0 || sc.MaxCPUPercent > 0 || sc.MaxDiskBytes > 0) && len(sc.Labels) == 0 {
+		return store.Scope{}, errdefs.WithField("scope", fmt.Errorf("caps count the zones a client's labels select: give it labels too: %w", errdefs.ErrInvalid))
 	}
 	if err := manager.ValidateLabels(sc.Labels); err != nil {
 		return store.Scope{}, errdefs.WithField("scope", err)
@@ -97,5 +99,5 @@ func fromAPIScope(sc api.ClientScope) (store.Scope, error) {
 			return store.Scope{}, errdefs.WithField("scope", fmt.Errorf("scope label %q has no value, which every zone would match: %w", k, errdefs.ErrInvalid))
 		}
 	}
-	return store.Scope{ReadOnly: sc.ReadOnly, Labels: sc.Labels}, nil
+	return store.Scope{ReadOnly: sc.ReadOnly, Labels: sc.Labels, MaxMemoryBytes: sc.MaxMemoryBytes, MaxCPUPercent: sc.MaxCPUPercent, MaxDiskBytes: sc.MaxDiskBytes}, nil
 }

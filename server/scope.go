@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/zoned-project/zoned/api"
 	"github.com/zoned-project/zoned/errdefs"
@@ -247,4 +248,108 @@ func (s *Server) scopeInfo(ctx context.Context, info *api.Info) error {
 		}
 	}
 	return nil
+}
+
+// capped tells whether the caller's scope caps its zones' totals.
+func (c caller) capped() bool {
+	if c.client == nil {
+		return false
+	}
+	sc := c.client.Scope
+	return sc.MaxMemoryBytes > 0 || sc.MaxCPUPercent > 0 || sc.MaxDiskBytes > 0
+}
+
+// capLock serializes the checked changes of one capped client, so two
+// creates at once cannot both fit under a cap that holds only one. It
+// returns the unlock (a no-op for callers without caps).
+func (s *Server) capLock(who caller) func() {
+	if !who.capped() {
+		return func() {}
+	}
+	s.capMu.Lock()
+	if s.capLocks == nil {
+		s.capLocks = map[string]*sync.Mutex{}
+	}
+	l := s.capLocks[who.client.Name]
+	if l == nil {
+		l = &sync.Mutex{}
+		s.capLocks[who.client.Name] = l
+	}
+	s.capMu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+// checkCaps refuses a change that would take the caller's zones over its
+// caps: their limits, with zone replaced by res (or res added when zone
+// is "", a new zone), may not sum above them. A zone without a limit
+// counts as over any cap of that kind. Hold capLock across the check
+// and the change.
+func (s *Server) checkCaps(ctx context.Context, who caller, zone string, res api.Resources) error {
+	if !who.capped() {
+		return nil
+	}
+	opts := api.ZoneListOptions{}
+	scopeList(who, &opts)
+	zones, _, err := s.m.ListZonesPage(ctx, opts)
+	if err != nil {
+		return err
+	}
+	// Per kind: the sum of the limits, and whether some other zone has
+	// none (which no cap holds).
+	type total struct {
+		sum       int64
+		unlimited bool
+	}
+	var mem, cpu, disk total
+	add := func(t *total, v int64) {
+		t.sum += v
+		t.unlimited = t.unlimited || v == 0
+	}
+	for _, z := range zones {
+		if z.Name != zone {
+			add(&mem, z.Resources.MemoryBytes)
+			add(&cpu, z.Resources.CPULimitPercent)
+			add(&disk, z.Resources.DiskBytes)
+		}
+	}
+	sc := who.client.Scope
+	for _, c := range []struct {
+		field    string
+		cap, own int64
+		others   total
+	}{
+		{"resources.memory_bytes", sc.MaxMemoryBytes, res.MemoryBytes, mem},
+		{"resources.cpu_limit_percent", sc.MaxCPUPercent, res.CPULimitPercent, cpu},
+		{"resources.disk_bytes", sc.MaxDiskBytes, res.DiskBytes, disk},
+	} {
+		value := c.others.sum + c.own
+		switch {
+		case c.cap == 0:
+		case c.own == 0:
+			return errdefs.WithField(c.field, fmt.Errorf("client %q has a cap of %d on its zones' %s: each zone needs a limit: %w", who.client.Name, c.cap, c.field, errdefs.ErrPermission))
+		case c.others.unlimited:
+			return errdefs.WithField(c.field, fmt.Errorf("client %q has a zone without a limit on %s, which no cap holds: give it one first: %w", who.client.Name, c.field, errdefs.ErrPermission))
+		case value > c.cap:
+			return errdefs.WithField(c.field, fmt.Errorf("client %q's zones would hold %d of %s, over its cap of %d: %w", who.client.Name, value, c.field, c.cap, errdefs.ErrPermission))
+		}
+	}
+	return nil
+}
+
+// patchedResources is res with the capped fields of patch applied.
+func patchedResources(res api.Resources, p *api.ResourcesPatch) api.Resources {
+	if p == nil {
+		return res
+	}
+	if p.MemoryBytes != nil {
+		res.MemoryBytes = *p.MemoryBytes
+	}
+	if p.CPULimitPercent != nil {
+		res.CPULimitPercent = *p.CPULimitPercent
+	}
+	if p.DiskBytes != nil {
+		res.DiskBytes = *p.DiskBytes
+	}
+	return res
 }

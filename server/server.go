@@ -21,6 +21,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -54,6 +55,10 @@ type Server struct {
 	// is where they connect.
 	trust        *trust.Authority
 	httpsAddress string
+	// capLocks serialize each capped client's checked changes
+	// (scope.go); capMu guards the map.
+	capMu    sync.Mutex
+	capLocks map[string]*sync.Mutex
 }
 
 // Options are what a Server serves beside the manager.
@@ -311,7 +316,13 @@ func (s *Server) createZone(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if err := scopeCreate(callerFrom(r.Context()), &req); err != nil {
+	who := callerFrom(r.Context())
+	if err := scopeCreate(who, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	defer s.capLock(who)()
+	if err := s.checkCaps(r.Context(), who, "", req.Resources); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -344,7 +355,19 @@ func (s *Server) updateZone(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	scopePatch(callerFrom(r.Context()), &p)
+	who := callerFrom(r.Context())
+	scopePatch(who, &p)
+	if who.capped() && p.Resources != nil {
+		defer s.capLock(who)()
+		cur, err := s.m.GetZone(r.Context(), r.PathValue("name"))
+		if err == nil {
+			err = s.checkCaps(r.Context(), who, cur.Name, patchedResources(cur.Resources, p.Resources))
+		}
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+	}
 	z, err := s.m.UpdateZoneIfMatch(r.Context(), r.PathValue("name"), rev, p)
 	if err != nil {
 		writeError(w, err)

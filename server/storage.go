@@ -100,6 +100,19 @@ func (s *Server) cloneZone(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	// A clone holds as much as its source: it counts against caps.
+	who := callerFrom(r.Context())
+	if who.capped() {
+		defer s.capLock(who)()
+		src, err := s.m.GetZone(r.Context(), r.PathValue("name"))
+		if err == nil {
+			err = s.checkCaps(r.Context(), who, "", src.Resources)
+		}
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+	}
 	z, err := s.m.CloneZone(r.Context(), r.PathValue("name"), req)
 	if err != nil {
 		writeError(w, err)

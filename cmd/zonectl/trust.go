@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zoned-project/zoned/api"
+	"github.com/zoned-project/zoned/internal/units"
 )
 
 func newTrustCmd(a *app) *cobra.Command {
@@ -44,6 +45,11 @@ certificate fingerprint, which the client pins.`,
 	cmd.Flags().BoolVar(&readOnly, "read-only", false, "the client may only read")
 	cmd.Flags().DurationVar(&expires, "expires", time.Hour, "how long the token enrols (at most a week)")
 	labels := addLabelFlag(cmd, "confine the client to zones with this label, KEY=VALUE (repeat for all of several); its new zones get them")
+	var maxMem, maxDisk string
+	var maxCPU int64
+	cmd.Flags().StringVar(&maxMem, "max-memory", "", "cap on the sum of the client's zones' memory limits, like 8G (needs --label)")
+	cmd.Flags().Int64Var(&maxCPU, "max-cpu", 0, "cap on the sum of the client's zones' CPU limits, in percent of a CPU (needs --label)")
+	cmd.Flags().StringVar(&maxDisk, "max-disk", "", "cap on the sum of the client's zones' disk quotas, like 200G (needs --label)")
 	out := addOutputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkFormat(*out); err != nil {
@@ -56,7 +62,21 @@ certificate fingerprint, which the client pins.`,
 		if err != nil {
 			return err
 		}
-		tok, err := a.client().CreateTrustToken(cmd.Context(), api.CreateTokenRequest{Name: args[0], Scope: api.ClientScope{ReadOnly: readOnly, Labels: scope}, ExpiresSeconds: int64(expires / time.Second)})
+		sc := api.ClientScope{ReadOnly: readOnly, Labels: scope, MaxCPUPercent: maxCPU}
+		for _, f := range []struct {
+			flag, value string
+			to          *int64
+		}{{"--max-memory", maxMem, &sc.MaxMemoryBytes}, {"--max-disk", maxDisk, &sc.MaxDiskBytes}} {
+			if f.value == "" {
+				continue
+			}
+			n, err := units.ParseBytes(f.value)
+			if err != nil {
+				return usagef("%s %q: %v", f.flag, f.value, err)
+			}
+			*f.to = n
+		}
+		tok, err := a.client().CreateTrustToken(cmd.Context(), api.CreateTokenRequest{Name: args[0], Scope: sc, ExpiresSeconds: int64(expires / time.Second)})
 		if err != nil {
 			return err
 		}
@@ -198,6 +218,15 @@ func scopeText(s api.ClientScope) string {
 	sort.Strings(keys)
 	for _, k := range keys {
 		parts = append(parts, k+"="+s.Labels[k])
+	}
+	if s.MaxMemoryBytes > 0 {
+		parts = append(parts, "memory<="+units.FormatBytes(s.MaxMemoryBytes))
+	}
+	if s.MaxCPUPercent > 0 {
+		parts = append(parts, fmt.Sprintf("cpu<=%d%%", s.MaxCPUPercent))
+	}
+	if s.MaxDiskBytes > 0 {
+		parts = append(parts, "disk<="+units.FormatBytes(s.MaxDiskBytes))
 	}
 	if len(parts) == 0 {
 		return "all"

@@ -53,7 +53,9 @@ func configDir() (string, error) {
 func loadRemotes() (*remoteConfig, error) {
 	dir, err := configDir()
 	if err != nil {
-		return nil, err
+		// No home (a service, nobody): no remotes, the socket only.
+		// Naming a remote then fails as an unknown one.
+		return &remoteConfig{Remotes: map[string]*remote{}}, nil
 	}
 	c := &remoteConfig{dir: dir, Remotes: map[string]*remote{}}
 	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
@@ -73,6 +75,9 @@ func loadRemotes() (*remoteConfig, error) {
 }
 
 func (c *remoteConfig) save() error {
+	if c.dir == "" {
+		return fmt.Errorf("no configuration directory for zonectl: set $HOME or $ZONECTL_CONFIG")
+	}
 	if err := os.MkdirAll(c.dir, 0o700); err != nil {
 		return err
 	}
@@ -94,6 +99,9 @@ func (c *remoteConfig) certPath(name string) string {
 
 // key returns the client's key pair's key, made on first use.
 func (c *remoteConfig) key() ([]byte, error) {
+	if c.dir == "" {
+		return nil, fmt.Errorf("no configuration directory for zonectl: set $HOME or $ZONECTL_CONFIG")
+	}
 	if b, err := os.ReadFile(c.keyPath()); err == nil {
 		return b, nil
 	} else if !errors.Is(err, os.ErrNotExist) {

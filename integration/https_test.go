@@ -438,3 +438,53 @@ func TestCappedClientStaysUnderItsCaps(t *testing.T) {
 		t.Errorf("the capped client's zones: %v %v, want c1 and c2", names(zones), err)
 	}
 }
+
+// TestHTTPSFromAnotherHost: the daemon runs in a network namespace of the
+// test's own, standing for a host; zonectl runs in another, standing for
+// an operator's machine, linked to it by a veth pair. Enrolment and
+// commands cross that link only.
+func TestHTTPSFromAnotherHost(t *testing.T) {
+	requireRoot(t)
+	host, laptop := netnsFor(t), netnsFor(t)
+	link(t, host, "up0", "192.0.2.1/24", laptop, "op0", "192.0.2.2/24")
+	d := startDaemonWith(t, []string{"-https-address", "192.0.2.1:8443"}, func(d *daemon) {
+		d.wrap = []string{"nsenter", "--net=/run/netns/" + host, "--"}
+	})
+	token, stderr, code := d.zonectl("", "trust", "add", "laptop")
+	if code != 0 {
+		t.Fatalf("trust add: %s", stderr)
+	}
+	cfg := t.TempDir()
+	onLaptop := func(args ...string) (string, string, int) {
+		t.Helper()
+		cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + laptop, "--", zonectlBin}, args...)...)
+		cmd.Env = append(os.Environ(), "ZONECTL_CONFIG="+cfg)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return out.String(), errb.String(), ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), errb.String(), 0
+	}
+	if out, stderr, code := onLaptop("remote", "add", "h2", "https://192.0.2.1:8443", "--token", strings.TrimSpace(token)); code != 0 {
+		t.Fatalf("remote add across the link: %d %s%s", code, out, stderr)
+	}
+	if out, stderr, code := onLaptop("create", "h2:far1", "--template", "busybox"); code != 0 {
+		t.Fatalf("create across the link: %d %s%s", code, out, stderr)
+	}
+	out, _, code := onLaptop("--remote", "h2", "list")
+	if code != 0 || !strings.Contains(out, "far1") {
+		t.Fatalf("list across the link: %d %s", code, out)
+	}
+	// The daemon is not on the laptop's loopback: only the link reaches it.
+	if _, _, code := onLaptop("--remote", "local", "--socket", "/nonexistent.sock", "list"); code == 0 {
+		t.Error("the laptop reached a daemon without the remote")
+	}
+	if out, stderr, code := onLaptop("destroy", "h2:far1"); code != 0 {
+		t.Fatalf("destroy across the link: %d %s%s", code, out, stderr)
+	}
+}

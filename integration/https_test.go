@@ -7,11 +7,15 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -486,5 +490,73 @@ func TestHTTPSFromAnotherHost(t *testing.T) {
 	}
 	if out, stderr, code := onLaptop("destroy", "h2:far1"); code != 0 {
 		t.Fatalf("destroy across the link: %d %s%s", code, out, stderr)
+	}
+}
+
+// TestHandshakeFloodDoesNotStarveTheSocket: 1,000 TLS handshakes at once
+// from a load generator on loopback (certificates the daemon does not
+// trust, which cost it a signature check each) while an operator uses the
+// socket: every socket call is answered, and a trusted client is served
+// after the flood. Nothing here is timed beyond the test's deadline.
+func TestHandshakeFloodDoesNotStarveTheSocket(t *testing.T) {
+	d := startDaemonWith(t, []string{"-https-address", "127.0.0.1:0"})
+	ctx := ctxT(t)
+	info, err := d.c.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := pki.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := pki.SelfSigned(key, pki.Options{CommonName: "flood", ValidFor: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS13, InsecureSkipVerify: true, Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	const flood = 1000
+	var wg sync.WaitGroup
+	var accepted atomic.Int32
+	start := make(chan struct{})
+	for range flood {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			c, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Minute}, "tcp", info.HTTPSAddress, cfg)
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(time.Minute))
+			fmt.Fprintf(c, "GET /v1/info HTTP/1.1\r\nHost: zoned\r\n\r\n")
+			if n, _ := c.Read(make([]byte, 1)); n > 0 {
+				accepted.Add(1)
+			}
+		}()
+	}
+	close(start)
+	for i := range 20 {
+		if _, err := d.c.ListZones(ctx); err != nil {
+			t.Fatalf("socket call %d during the flood: %v", i, err)
+		}
+	}
+	wg.Wait()
+	if n := accepted.Load(); n != 0 {
+		t.Errorf("%d untrusted handshakes got an answer", n)
+	}
+	if n := strings.Count(d.logs(), "TLS client refused"); n > 100 {
+		t.Errorf("%d log lines for %d refused handshakes: the log is flooded too", n, flood)
+	}
+	tok, err := d.c.CreateTrustToken(ctx, api.CreateTokenRequest{Name: "after"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rkey, err := pki.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := client.Enrol(ctx, "https://"+info.HTTPSAddress, tok.Token, rkey, "after"); err != nil {
+		t.Errorf("a trusted client after the flood: %v", err)
 	}
 }

@@ -48,6 +48,30 @@ type Authority struct {
 	byFingerprint map[string]*store.TrustedClient
 	// conns are each client's open connections, by fingerprint.
 	conns map[string]map[*trackedConn]struct{}
+	// lastRefusal and quietRefusals rate-limit the log of refused
+	// handshakes (refused).
+	lastRefusal   time.Time
+	quietRefusals int
+}
+
+// refused logs a refused handshake, at most one line a second: a flood
+// of strangers' handshakes must not flood the log as well. The next line
+// says how many were not logged.
+func (a *Authority) refused(msg string, attrs ...any) {
+	a.mu.Lock()
+	now := a.now()
+	if now.Sub(a.lastRefusal) < time.Second {
+		a.quietRefusals++
+		a.mu.Unlock()
+		return
+	}
+	quiet := a.quietRefusals
+	a.lastRefusal, a.quietRefusals = now, 0
+	a.mu.Unlock()
+	if quiet > 0 {
+		attrs = append(attrs, "refused_unlogged", quiet)
+	}
+	a.log.Info(msg, attrs...)
 }
 
 // New loads the trust store of st for the daemon whose certificate is
@@ -183,20 +207,20 @@ func (a *Authority) verify(cs tls.ConnectionState, conn *trackedConn) error {
 	leaf := cs.PeerCertificates[0]
 	now := a.now()
 	if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
-		a.log.Info("TLS client refused: certificate out of its validity", "remote", conn.RemoteAddr().String(), "fingerprint", pki.Fingerprint(leaf.Raw))
+		a.refused("TLS client refused: certificate out of its validity", "remote", conn.RemoteAddr().String(), "fingerprint", pki.Fingerprint(leaf.Raw))
 		return errUntrusted
 	}
 	fp := pki.Fingerprint(leaf.Raw)
 	if a.Client(fp) == nil {
 		secret, ok := pki.EnrolSecret(leaf)
 		if !ok {
-			a.log.Info("TLS client refused: unknown certificate", "remote", conn.RemoteAddr().String(), "fingerprint", fp)
+			a.refused("TLS client refused: unknown certificate", "remote", conn.RemoteAddr().String(), "fingerprint", fp)
 			return errUntrusted
 		}
 		c, err := a.st.Enrol(pki.HashSecret(secret), &store.TrustedClient{Fingerprint: fp, CertPEM: pki.EncodeCert(leaf.Raw), ExpiresAt: leaf.NotAfter.UTC()}, now.UTC())
 		if err != nil {
 			// Never the token: only that one was refused.
-			a.log.Info("TLS client refused: enrolment token unknown, spent or expired", "remote", conn.RemoteAddr().String(), "fingerprint", fp, "err", errdefs.Code(err))
+			a.refused("TLS client refused: enrolment token unknown, spent or expired", "remote", conn.RemoteAddr().String(), "fingerprint", fp, "err", errdefs.Code(err))
 			return errUntrusted
 		}
 		if err := a.reload(); err != nil {

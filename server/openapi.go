@@ -94,7 +94,7 @@ func openAPIDocument() []byte {
 		paths[rt.pattern][strings.ToLower(rt.method)] = op
 	}
 	doc := map[string]any{
-		"openapi": "3.0.3",
+		"openapi": "3.1.0",
 		"info": map[string]any{
 			"title":       "zoned API",
 			"version":     manager.Version,
@@ -105,8 +105,14 @@ func openAPIDocument() []byte {
 				"variables": map[string]any{"host": map[string]any{"default": "localhost"}, "port": map[string]any{"default": "8443"}}},
 			map[string]any{"url": "http://localhost", "description": "the Unix socket " + api.DefaultSocket + " (root and group zoned)"},
 		},
-		"paths":      paths,
-		"components": map[string]any{"schemas": g.comps},
+		"paths": paths,
+		"components": map[string]any{
+			"schemas": g.comps,
+			"securitySchemes": map[string]any{
+				"mutualTLS": map[string]any{"type": "mutualTLS", "description": "HTTPS: a client certificate the daemon trusts (zonectl trust, docs/remote-api.md); the Unix socket needs none, its file mode guards it"},
+			},
+		},
+		"security": []any{map[string]any{"mutualTLS": []any{}}},
 	}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {

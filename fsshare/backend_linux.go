@@ -11,15 +11,9 @@ import (
 	"github.com/zoned-project/zoned/quota"
 )
 
-// Backend names a pool may ask for.
-const (
-	BackendOverlay = "overlay"
-	BackendBtrfs   = "btrfs"
-)
-
 // backends is every storage backend zoned knows, the one place a new
-// backend is registered: its file implements layerBackend, and a line here
-// names it. The order is the order an unknown-backend error lists them;
+// backend is registered: its file implements layerBackend and names it
+// (the Backend* constant a pool may ask for), and a line here registers it. The order is the order an unknown-backend error lists them;
 // prefer orders detection (the highest preference that serves a directory
 // wins).
 var backends = []backendEntry{

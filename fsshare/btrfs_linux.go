@@ -17,6 +17,9 @@ import (
 	"github.com/zoned-project/zoned/quota"
 )
 
+// BackendBtrfs is the name a pool asks for the btrfs backend by.
+const BackendBtrfs = "btrfs"
+
 // btrfsBackend gives each zone a writable snapshot of its pool's read-only
 // template subvolume: the snapshot shares every extent with the template
 // until the zone writes, costs a few KiB of metadata to make, and is

@@ -12,6 +12,9 @@ import (
 	"github.com/zoned-project/zoned/quota"
 )
 
+// BackendOverlay is the name a pool asks for the overlay backend by.
+const BackendOverlay = "overlay"
+
 // overlayBackend gives each zone an overlayfs upper directory over its
 // template: the template's files are stored once and shared in the page
 // cache by every zone, and a zone's changes land in its own upper dir.

@@ -17,6 +17,9 @@ import (
 	"github.com/zoned-project/zoned/quota"
 )
 
+// BackendBtrfs is the name a pool asks for the btrfs backend by.
+const BackendBtrfs = "btrfs"
+
 // btrfsBackend gives each zone a writable snapshot of its pool's read-only
 // template subvolume: the snapshot shares every extent with the template
 // until the zone writes, costs a few KiB of metadata to make, and is
@@ -49,6 +52,106 @@ func (btrfsBackend) Usage(layerDir string) (int64, error) {
 
 func (btrfsBackend) Delete(layerDir string) error {
 	return removeSubvolumeOrDir(filepath.Join(layerDir, "rootfs"))
+}
+
+// OwnLayer has nothing to do: the snapshot keeps the template's IDs.
+func (btrfsBackend) OwnLayer(string, int, uint32, uint32) error { return nil }
+
+func (btrfsBackend) Serves(dir string) (string, error) {
+	ok, err := onBtrfs(dir)
+	if err != nil || ok {
+		return "", err
+	}
+	return dir + " on a btrfs filesystem, and it is not (use overlay, or a directory on btrfs)", nil
+}
+
+// A snapshot is a read-only snapshot of the zone's subvolume, a restore a
+// writable snapshot of that.
+func (btrfsBackend) CopyLayer(src, dst string, readonly bool) error {
+	return btrfsSnapshot(src, dst, readonly)
+}
+
+func (btrfsBackend) SnapshotFiles(snapDir string) string { return snapDir }
+
+func (btrfsBackend) SnapshotSize(snapDir string) (int64, error) {
+	return btrfsExclusiveBytes(snapDir)
+}
+
+func (btrfsBackend) RemoveSnapshot(snapDir string) error { return removeSnapshotDir(snapDir) }
+
+// Restored has nothing to do: the subvolume is the whole layer.
+func (btrfsBackend) Restored(string) {}
+
+// CloneLayer snapshots the source's subvolume in place of the fresh one.
+// Owners stay: the snapshot keeps the template's IDs.
+func (btrfsBackend) CloneLayer(from, to string, _, _ int) error {
+	if err := btrfsSubvolDelete(to); err != nil {
+		return err
+	}
+	return btrfsSnapshot(from, to, false)
+}
+
+// ExportsLayer is false: a snapshot does not tell the zone's own files
+// from the template's.
+func (btrfsBackend) ExportsLayer() bool { return false }
+
+// ReadRoot reads the snapshot itself, the zone's whole root, even while
+// the zone runs.
+func (b btrfsBackend) ReadRoot(layerDir, _ string, read func(string) error) error {
+	return read(b.WritableDir(layerDir))
+}
+
+func (btrfsBackend) ReadRootLive() bool { return true }
+
+// PrepareImport applies the archive's whiteouts as deletions from the
+// snapshot of the template.
+func (btrfsBackend) PrepareImport(x *extractor) {
+	x.whiteouts, x.layer = true, map[string]bool{}
+}
+
+// LayerQuota: the zone's own subvolume carries a qgroup, capped as the
+// snapshot is made.
+func (btrfsBackend) LayerQuota() string { return quota.BtrfsQgroup }
+
+func (btrfsBackend) LimitLayer(writableDir string, l quota.Limits) error {
+	return quota.LimitSubvolume(writableDir, quota.Limits{Bytes: l.Bytes})
+}
+
+// CopiesTemplates: a zone's snapshot must be of a subvolume on the
+// pool's own filesystem.
+func (btrfsBackend) CopiesTemplates() bool { return true }
+
+// CopyTemplate makes dst a read-only subvolume holding a reflink copy of
+// src (which shares the extents when the template is on the same btrfs),
+// staged beside dst and renamed into place once complete.
+func (btrfsBackend) CopyTemplate(src, dst string) error {
+	tmp := filepath.Join(filepath.Dir(dst), stagingPrefix+filepath.Base(dst)+"-"+randomSuffix())
+	if err := btrfsSubvolCreate(tmp); err != nil {
+		return err
+	}
+	if err := copyTree(src, tmp); err != nil {
+		_ = btrfsSubvolDelete(tmp)
+		return err
+	}
+	if err := unix.Rename(tmp, dst); err != nil {
+		_ = btrfsSubvolDelete(tmp)
+		return err
+	}
+	// Read-only, so no zone's write can ever reach the shared template.
+	return btrfsSetReadonly(dst, true)
+}
+
+func (btrfsBackend) TemplateCopySize(dst string) (int64, error) { return btrfsExclusiveBytes(dst) }
+
+// btrfsMagic is BTRFS_SUPER_MAGIC, statfs's f_type of a btrfs filesystem.
+const btrfsMagic = 0x9123683e
+
+func onBtrfs(dir string) (bool, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return false, fmt.Errorf("statfs %s: %w", dir, err)
+	}
+	return uint32(st.Type) == btrfsMagic, nil
 }
 
 // The btrfs ioctls zoned needs (linux/btrfs.h). Made by hand: x/sys/unix

@@ -27,20 +27,8 @@ func (v *Volume) CloneFrom(srcVol *Volume) error {
 	if _, err := os.Stat(from); err != nil {
 		return fmt.Errorf("clone %s: its layer: %w", src, errdefs.ErrNotFound)
 	}
-	if dp.backend.Name() == BackendBtrfs {
-		if err := btrfsSubvolDelete(to); err != nil {
-			return fmt.Errorf("clone %s to %s: %w", src, dst, err)
-		}
-		if err := btrfsSnapshot(from, to, false); err != nil {
-			return fmt.Errorf("clone %s to %s: %w", src, dst, err)
-		}
-		return nil
-	}
-	if err := copyTree(from, to); err != nil {
+	if err := dp.backend.CloneLayer(from, to, srcVol.idShift(), v.idShift()); err != nil {
 		return fmt.Errorf("clone %s to %s: %w", src, dst, err)
-	}
-	if err := shiftOwners(to, srcVol.idShift(), v.idShift()); err != nil {
-		return fmt.Errorf("clone %s to %s: move owners to the new zone's IDs: %w", src, dst, err)
 	}
 	return nil
 }

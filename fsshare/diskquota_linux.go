@@ -15,15 +15,15 @@ import (
 func (s *Storage) ImagesDir() string { return filepath.Join(s.dataDir, "disks") }
 
 // makeZoneDir makes zones/NAME for a new zone under limits: a plain 0700
-// directory without a cap or in a btrfs pool (whose zone is a snapshot
-// made inside, capped by limitLayer), else a directory the quota backend
+// directory without a cap or where the backend caps the layer itself (a
+// btrfs pool's zone is a snapshot made inside, capped by limitLayer), else a directory the quota backend
 // of the zones' filesystem makes (a project-quota directory, the
 // mountpoint of the zone's disk image), so that a layer made inside is
 // under the quota from its first byte. It returns the backend, nil for a
 // plain directory; an existing directory is an fs.ErrExist error.
 func (v *Volume) makeZoneDir(l quota.Limits) (quota.Backend, error) {
 	dir := v.Dir()
-	if l.Bytes == 0 || v.p.backend.Name() == BackendBtrfs {
+	if l.Bytes == 0 || v.p.backend.LayerQuota() != "" {
 		// Mkdir, not MkdirAll: it is what tells us another zone has the name.
 		return nil, os.Mkdir(dir, 0o700)
 	}
@@ -40,14 +40,15 @@ func (v *Volume) makeZoneDir(l quota.Limits) (quota.Backend, error) {
 	return b, nil
 }
 
-// limitLayer caps a btrfs pool's zone: its snapshot's qgroup, made with
-// the layer.
+// limitLayer caps a zone whose backend caps the layer itself (a btrfs
+// pool's snapshot's qgroup), made with the layer.
 func (v *Volume) limitLayer(l quota.Limits) error {
-	if l.Bytes == 0 || v.p.backend.Name() != BackendBtrfs {
+	kind := v.p.backend.LayerQuota()
+	if l.Bytes == 0 || kind == "" {
 		return nil
 	}
-	if err := quota.LimitSubvolume(v.LayerDir(), quota.Limits{Bytes: l.Bytes}); err != nil {
-		return fmt.Errorf("disk quota (%s): %w", quota.BtrfsQgroup, err)
+	if err := v.p.backend.LimitLayer(v.LayerDir(), l); err != nil {
+		return fmt.Errorf("disk quota (%s): %w", kind, err)
 	}
 	return nil
 }

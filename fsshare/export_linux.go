@@ -12,7 +12,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -20,7 +19,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zoned-project/zoned/errdefs"
-	"github.com/zoned-project/zoned/internal/privmount"
 )
 
 // An export archive is a zstd-compressed PAX tar:
@@ -109,7 +107,7 @@ func (v *Volume) Export(ctx context.Context, template string, full bool, config 
 		return "", fmt.Errorf("export zone %q: %w", zone, errdefs.ErrNotFound)
 	}
 	kind := ExportLayer
-	if full || p.backend.Name() == BackendBtrfs {
+	if full || !p.backend.ExportsLayer() {
 		kind = ExportRootfs
 	}
 	zw, err := zstd.NewWriter(w)
@@ -156,25 +154,11 @@ func (v *Volume) Export(ctx context.Context, template string, full bool, config 
 			return err
 		}
 		opts := walkOpts{prefix: kind + "/", shift: v.idShift(), overlay: kind == ExportLayer}
-		switch {
-		case kind == ExportLayer, p.backend.Name() == BackendBtrfs:
+		if kind == ExportLayer {
 			err = walkTar(ctx, dir, tw, opts)
-		default:
-			// The whole root of an overlay zone: its layer over its
-			// template, read-only, mounted where only this walk sees it.
-			err = privmount.Do(func() error {
-				mnt := filepath.Join(layer, "export-root")
-				if err := os.MkdirAll(mnt, 0o700); err != nil {
-					return err
-				}
-				defer os.Remove(mnt)
-				opt := "lowerdir=" + dir + ":" + s.TemplateRoot(template)
-				if err := unix.Mount("overlay", mnt, "overlay", unix.MS_RDONLY, opt); err != nil {
-					return fmt.Errorf("mount the zone's root to read it (stop the zone first): %w", err)
-				}
-				defer unix.Unmount(mnt, unix.MNT_DETACH)
-				opts.overlay = false
-				return walkTar(ctx, mnt, tw, opts)
+		} else {
+			err = p.backend.ReadRoot(layer, s.poolTemplateRoot(p, template), func(root string) error {
+				return walkTar(ctx, root, tw, opts)
 			})
 		}
 		if err != nil {
@@ -383,11 +367,7 @@ func (v *Volume) ImportLayer(ctx context.Context, er *ExportReader, lim ImportLi
 		return err
 	}
 	defer x.close()
-	if p.backend.Name() == BackendBtrfs {
-		x.whiteouts, x.layer = true, map[string]bool{}
-	} else {
-		x.overlayWhiteouts = true
-	}
+	p.backend.PrepareImport(x)
 	if err := er.extractInto(ctx, x, func() { tickEntries(progress, er.Entries) }); err != nil {
 		return err
 	}

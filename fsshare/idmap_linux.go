@@ -47,17 +47,10 @@ func (v *Volume) MapIDs(base uint32) error {
 	if err := hardenZoneDir(dir, b); err != nil {
 		return fmt.Errorf("map IDs of zone %q: %w", zone, err)
 	}
-	chown := map[string][2]int{}
-	// A btrfs snapshot keeps the template's IDs and is idmapped whole.
-	if p := v.p; p.backend.ShiftsOwners() {
-		layer := v.layer()
-		chown[p.backend.WritableDir(layer)] = [2]int{b + int(st.Uid), b + int(st.Gid)}
-		chown[filepath.Join(layer, "work")] = [2]int{b, b}
-	}
-	for p, ids := range chown {
-		if err := os.Lchown(p, ids[0], ids[1]); err != nil && !os.IsNotExist(err) {
-			return fmt.Errorf("map IDs of zone %q: %w", zone, err)
-		}
+	// A btrfs snapshot keeps the template's IDs and is idmapped whole;
+	// an overlay upper dir is written with the zone's host IDs.
+	if err := v.p.backend.OwnLayer(v.layer(), b, st.Uid, st.Gid); err != nil {
+		return fmt.Errorf("map IDs of zone %q: %w", zone, err)
 	}
 	return nil
 }

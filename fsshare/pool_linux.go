@@ -9,8 +9,6 @@ import (
 	"sort"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/zoned-project/zoned/errdefs"
 	"github.com/zoned-project/zoned/internal/validate"
 )
@@ -18,20 +16,11 @@ import (
 // DefaultPool is the pool that is the data dir itself; it always exists.
 const DefaultPool = "default"
 
-// Backend names a pool may ask for.
-const (
-	BackendOverlay = "overlay"
-	BackendBtrfs   = "btrfs"
-)
-
-// btrfsMagic is BTRFS_SUPER_MAGIC, statfs's f_type of a btrfs filesystem.
-const btrfsMagic = 0x9123683e
-
 // A pool is a directory where zone layers live, with the backend that
 // makes them. Its layout:
 //
 //	POOL/zones/NAME/                 the zone's layer (overlay upper+work, or btrfs rootfs subvolume)
-//	POOL/subvolumes/templates/NAME   btrfs only: the template's subvolume, copied once per pool
+//	POOL/subvolumes/templates/NAME   backends that copy templates (btrfs): the pool's copy, made once
 //
 // In the default pool POOL is the data dir, so a zone's layer and its
 // metadata (console.log, template, idmap, root mountpoint) share zones/NAME.
@@ -51,48 +40,29 @@ type PoolInfo struct {
 	Backend string
 }
 
-// detectBackend picks the backend a directory's filesystem serves best:
-// btrfs on btrfs (snapshots share extents and need no overlay), overlay
-// anywhere else.
-func detectBackend(dir string) (layerBackend, error) {
-	isBtrfs, err := onBtrfs(dir)
-	if err != nil {
-		return nil, err
+// LayerQuota names the quota kind that caps a zone's layer itself in
+// the pool (quota.BtrfsQgroup), "" where the host filesystem's quota on
+// the zone's directory does (or for an unknown backend).
+func (i PoolInfo) LayerQuota() string {
+	if b := backendNamed(i.Backend); b != nil {
+		return b.LayerQuota()
 	}
-	if isBtrfs {
-		return btrfsBackend{}, nil
-	}
-	return overlayBackend{}, nil
+	return ""
 }
 
-func onBtrfs(dir string) (bool, error) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		return false, fmt.Errorf("statfs %s: %w", dir, err)
-	}
-	return uint32(st.Type) == btrfsMagic, nil
+// CopiesTemplates says the pool keeps its own copy of each template its
+// zones use (see Storage.PoolTemplateSize).
+func (i PoolInfo) CopiesTemplates() bool {
+	b := backendNamed(i.Backend)
+	return b != nil && b.CopiesTemplates()
 }
 
-// backendFor returns the backend named, checked against dir's filesystem;
-// "" picks it from the filesystem.
-func backendFor(dir, name string) (layerBackend, error) {
-	isBtrfs, err := onBtrfs(dir)
-	if err != nil {
-		return nil, err
-	}
-	switch name {
-	case "":
-		return detectBackend(dir)
-	case BackendOverlay:
-		return overlayBackend{}, nil
-	case BackendBtrfs:
-		if !isBtrfs {
-			return nil, errdefs.WithField("backend", fmt.Errorf("backend btrfs needs %s on a btrfs filesystem, and it is not (use overlay, or a directory on btrfs): %w", dir, errdefs.ErrInvalid))
-		}
-		return btrfsBackend{}, nil
-	default:
-		return nil, errdefs.WithField("backend", fmt.Errorf("backend %q is unknown; use %s or %s: %w", name, BackendOverlay, BackendBtrfs, errdefs.ErrInvalid))
-	}
+// FullExportNeedsStop says a full export of a zone in the pool needs the
+// zone stopped: its whole root can be read only while its layer is not
+// mounted by the zone.
+func (i PoolInfo) FullExportNeedsStop() bool {
+	b := backendNamed(i.Backend)
+	return b != nil && !b.ReadRootLive()
 }
 
 // AddPool makes dir a pool named name, or registers it again after a
@@ -243,20 +213,19 @@ func (s *Storage) layerDir(zone string, p *pool) string {
 
 // poolTemplateRoot is the root of template as zones in pool p use it.
 func (s *Storage) poolTemplateRoot(p *pool, template string) string {
-	if p.backend.Name() == BackendBtrfs {
+	if p.backend.CopiesTemplates() {
 		return filepath.Join(p.path, "subvolumes", "templates", template)
 	}
 	return s.TemplateRoot(template)
 }
 
 // ensurePoolTemplate makes the template usable in pool p and returns its
-// root there. An overlay pool uses the template where it is; a btrfs pool
-// needs it as a subvolume of its own filesystem to snapshot, made once
-// per pool by a reflink copy (which shares the extents when the template
-// is on the same btrfs) and then made read-only.
+// root there: the template where it is, or the pool's own copy (a btrfs
+// pool needs it as a subvolume of its own filesystem to snapshot), made
+// once per pool by the backend.
 func (s *Storage) ensurePoolTemplate(p *pool, template string) (string, error) {
 	dst := s.poolTemplateRoot(p, template)
-	if p.backend.Name() != BackendBtrfs {
+	if !p.backend.CopiesTemplates() {
 		return dst, nil
 	}
 	// One copy at a time per Storage: the first zone on a template pays
@@ -266,24 +235,10 @@ func (s *Storage) ensurePoolTemplate(p *pool, template string) (string, error) {
 	if _, err := os.Lstat(dst); err == nil {
 		return dst, nil
 	}
-	dir := filepath.Dir(dst)
-	if err := os.MkdirAll(dir, 0o711); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o711); err != nil {
 		return "", fmt.Errorf("template %q in pool %q: %w", template, p.name, err)
 	}
-	tmp := filepath.Join(dir, stagingPrefix+template+"-"+randomSuffix())
-	if err := btrfsSubvolCreate(tmp); err != nil {
-		return "", fmt.Errorf("template %q in pool %q: %w", template, p.name, err)
-	}
-	if err := copyTree(s.TemplateRoot(template), tmp); err != nil {
-		_ = btrfsSubvolDelete(tmp)
-		return "", fmt.Errorf("template %q in pool %q: %w", template, p.name, err)
-	}
-	if err := unix.Rename(tmp, dst); err != nil {
-		_ = btrfsSubvolDelete(tmp)
-		return "", fmt.Errorf("template %q in pool %q: %w", template, p.name, err)
-	}
-	// Read-only, so no zone's write can ever reach the shared template.
-	if err := btrfsSetReadonly(dst, true); err != nil {
+	if err := p.backend.CopyTemplate(s.TemplateRoot(template), dst); err != nil {
 		return "", fmt.Errorf("template %q in pool %q: %w", template, p.name, err)
 	}
 	return dst, nil
@@ -295,7 +250,7 @@ func (s *Storage) deletePoolTemplates(template string) error {
 	defer s.mu.Unlock()
 	var errs []error
 	for _, p := range s.pools {
-		if p.backend.Name() != BackendBtrfs {
+		if !p.backend.CopiesTemplates() {
 			continue
 		}
 		if err := removeSubvolumeOrDir(s.poolTemplateRoot(p, template)); err != nil {
@@ -306,7 +261,7 @@ func (s *Storage) deletePoolTemplates(template string) error {
 }
 
 // cleanupPools removes template copies that an interrupted
-// ensurePoolTemplate left in btrfs pools.
+// ensurePoolTemplate left in pools.
 func (s *Storage) cleanupPools() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -332,12 +287,12 @@ func (s *Storage) PoolTemplateSize(poolName, template string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if p.backend.Name() != BackendBtrfs {
+	if !p.backend.CopiesTemplates() {
 		return 0, nil
 	}
 	dst := s.poolTemplateRoot(p, template)
 	if _, err := os.Lstat(dst); err != nil {
 		return 0, nil
 	}
-	return btrfsExclusiveBytes(dst)
+	return p.backend.TemplateCopySize(dst)
 }

@@ -54,38 +54,18 @@ func (v *Volume) CreateSnapshot(snap string) error {
 		return fmt.Errorf("snapshot %s@%s: %w", zone, snap, err)
 	}
 	tmp := filepath.Join(dir, stagingPrefix+snap+"-"+randomSuffix())
-	if err := copyLayer(p.backend, p.backend.WritableDir(layer), tmp, true); err != nil {
-		_ = removeSnapshotDir(tmp)
+	if err := p.backend.CopyLayer(p.backend.WritableDir(layer), tmp, true); err != nil {
+		_ = p.backend.RemoveSnapshot(tmp)
 		return fmt.Errorf("snapshot %s@%s: %w", zone, snap, err)
 	}
 	if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, dst, unix.RENAME_NOREPLACE); err != nil {
-		_ = removeSnapshotDir(tmp)
+		_ = p.backend.RemoveSnapshot(tmp)
 		if errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("snapshot %s@%s: %w", zone, snap, errdefs.ErrAlreadyExists)
 		}
 		return fmt.Errorf("snapshot %s@%s: %w", zone, snap, err)
 	}
 	return nil
-}
-
-// copyLayer copies a zone's writable dir src to dst (which must not
-// exist): a btrfs snapshot (read-only when asked), or for overlay a
-// directory dst/upper with a copy of the upper dir.
-func copyLayer(b layerBackend, src, dst string, readonly bool) error {
-	if b.Name() == BackendBtrfs {
-		return btrfsSnapshot(src, dst, readonly)
-	}
-	if err := os.Mkdir(dst, 0o700); err != nil {
-		return err
-	}
-	up := filepath.Join(dst, "upper")
-	if err := os.Mkdir(up, 0o700); err != nil {
-		return err
-	}
-	if err := copyTree(src, up); err != nil {
-		return err
-	}
-	return syncDir(dst)
 }
 
 // syncDir flushes the filesystem holding dir: a snapshot reported made
@@ -99,15 +79,8 @@ func syncDir(dir string) error {
 	return unix.Syncfs(fd)
 }
 
-// snapshotUpper is where a snapshot's files are.
-func snapshotUpper(b layerBackend, snapDir string) string {
-	if b.Name() == BackendBtrfs {
-		return snapDir
-	}
-	return filepath.Join(snapDir, "upper")
-}
-
-// removeSnapshotDir removes a snapshot of either backend.
+// removeSnapshotDir removes a snapshot, or what an interrupted one left,
+// whether a subvolume or a plain directory.
 func removeSnapshotDir(p string) error {
 	if isSubvolume(p) {
 		return btrfsSubvolDelete(p)
@@ -142,10 +115,7 @@ func (v *Volume) SnapshotSize(snap string) (int64, error) {
 	}
 	dir, p := v.snapshotsDir()
 	sd := filepath.Join(dir, snap)
-	if p.backend.Name() == BackendBtrfs {
-		return btrfsExclusiveBytes(sd)
-	}
-	return diskUsage(sd)
+	return p.backend.SnapshotSize(sd)
 }
 
 // RestoreSnapshot makes the zone's own layer what it was in snapshot snap.
@@ -167,33 +137,26 @@ func (v *Volume) RestoreSnapshot(snap string) error {
 	layer := s.layerDir(zone, p)
 	cur := p.backend.WritableDir(layer)
 	tmp := filepath.Join(dir, stagingPrefix+"restore-"+snap+"-"+randomSuffix())
-	if err := copyLayer(p.backend, snapshotUpper(p.backend, sd), tmp, false); err != nil {
-		_ = removeSnapshotDir(tmp)
+	b := p.backend
+	if err := b.CopyLayer(b.SnapshotFiles(sd), tmp, false); err != nil {
+		_ = b.RemoveSnapshot(tmp)
 		return fmt.Errorf("restore %s@%s: %w", zone, snap, err)
 	}
-	fresh := snapshotUpper(p.backend, tmp)
+	fresh := b.SnapshotFiles(tmp)
 	old := filepath.Join(dir, stagingPrefix+"old-"+randomSuffix())
 	if err := unix.Rename(cur, old); err != nil {
-		_ = removeSnapshotDir(tmp)
+		_ = b.RemoveSnapshot(tmp)
 		return fmt.Errorf("restore %s@%s: %w", zone, snap, err)
 	}
 	if err := unix.Rename(fresh, cur); err != nil {
 		// Put the layer back as it was.
 		_ = unix.Rename(old, cur)
-		_ = removeSnapshotDir(tmp)
+		_ = b.RemoveSnapshot(tmp)
 		return fmt.Errorf("restore %s@%s: %w", zone, snap, err)
 	}
-	// overlay's work dir may hold what the old upper dir left; it must
-	// be empty for the next mount.
-	if p.backend.Name() == BackendOverlay {
-		work := filepath.Join(layer, "work")
-		entries, _ := os.ReadDir(work)
-		for _, e := range entries {
-			_ = removeTree(filepath.Join(work, e.Name()))
-		}
-	}
-	_ = removeSnapshotDir(old)
-	_ = removeSnapshotDir(tmp)
+	b.Restored(layer)
+	_ = b.RemoveSnapshot(old)
+	_ = b.RemoveSnapshot(tmp)
 	return nil
 }
 
@@ -203,12 +166,12 @@ func (v *Volume) DeleteSnapshot(snap string) error {
 	if err := checkSnapshotName(snap); err != nil {
 		return err
 	}
-	dir, _ := v.snapshotsDir()
+	dir, p := v.snapshotsDir()
 	sd := filepath.Join(dir, snap)
 	if _, err := os.Lstat(sd); err != nil {
 		return fmt.Errorf("delete snapshot %s@%s: %w", zone, snap, errdefs.ErrNotFound)
 	}
-	if err := removeSnapshotDir(sd); err != nil {
+	if err := p.backend.RemoveSnapshot(sd); err != nil {
 		return fmt.Errorf("delete snapshot %s@%s: %w", zone, snap, err)
 	}
 	return nil
@@ -216,7 +179,7 @@ func (v *Volume) DeleteSnapshot(snap string) error {
 
 // deleteSnapshots removes every snapshot of the zone, staging ones too.
 func (v *Volume) deleteSnapshots() error {
-	dir, _ := v.snapshotsDir()
+	dir, p := v.snapshotsDir()
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -225,7 +188,7 @@ func (v *Volume) deleteSnapshots() error {
 		return err
 	}
 	for _, e := range entries {
-		if err := removeSnapshotDir(filepath.Join(dir, e.Name())); err != nil {
+		if err := p.backend.RemoveSnapshot(filepath.Join(dir, e.Name())); err != nil {
 			return err
 		}
 	}
@@ -255,7 +218,7 @@ func (v *Volume) CleanupSnapshots() error {
 	var errs []error
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), stagingPrefix) {
-			if err := removeSnapshotDir(filepath.Join(dir, e.Name())); err != nil {
+			if err := p.backend.RemoveSnapshot(filepath.Join(dir, e.Name())); err != nil {
 				errs = append(errs, err)
 			}
 		}

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/zoned-project/zoned/errdefs"
@@ -22,36 +21,6 @@ import (
 // DefaultDataDir is where zoned keeps templates and zone layers unless told
 // otherwise.
 const DefaultDataDir = "/var/lib/zoned"
-
-// layerBackend is the seam between Storage and the way a zone gets its own
-// writable copy of a template: overlayfs (a per-zone upper directory over
-// the shared template) or btrfs (a per-zone snapshot of the template's
-// subvolume). Every method gets the zone's layer directory (POOL/zones/NAME,
-// which is zones/NAME of the data dir in the default pool), which the
-// backend owns below it.
-type layerBackend interface {
-	// Name is the backend's short name ("overlay", "btrfs").
-	Name() string
-	// Create makes the zone's layer over templateRoot in layerDir, which
-	// exists and is empty.
-	Create(layerDir, templateRoot string) error
-	// RootMount is the mount that makes rootPath the zone's root.
-	RootMount(layerDir, rootPath, templateRoot string) specs.Mount
-	// WritableDir is the directory holding the zone's own files while the
-	// zone is stopped (the overlay upper dir, a btrfs snapshot).
-	WritableDir(layerDir string) string
-	// Usage is the bytes the zone's own layer takes on disk.
-	Usage(layerDir string) (int64, error)
-	// Delete removes what Create made below layerDir (a subvolume cannot
-	// be removed as a plain directory once it is read-only); the caller
-	// removes layerDir itself.
-	Delete(layerDir string) error
-	// ShiftsOwners tells whether an unprivileged zone's own files are
-	// stored with host IDs (overlay: the upper dir is written by the zone
-	// directly) or with the zone's IDs (btrfs: the whole snapshot is
-	// presented through an idmapped mount).
-	ShiftsOwners() bool
-}
 
 // Storage lays out templates and zone roots under one data directory:
 //

@@ -33,13 +33,33 @@ func (s *Storage) Volume(poolName, zone string) (*Volume, error) {
 	}
 	// A data dir on btrfs serves new zones with snapshots, but zones made
 	// there before pools existed are overlay layers: their upper dir
-	// says so.
-	if p.name == DefaultPool && p.backend.Name() == BackendBtrfs {
-		if _, err := os.Lstat(filepath.Join(s.ZoneDir(zone), "upper")); err == nil {
-			p = &pool{name: p.name, path: p.path, backend: overlayBackend{}}
+	// says so. Generally: a default-pool layer without the pool backend's
+	// writable dir but with another backend's was made by that one.
+	if p.name == DefaultPool {
+		if b := legacyBackend(p.backend, s.ZoneDir(zone)); b != nil {
+			p = &pool{name: p.name, path: p.path, backend: b}
 		}
 	}
 	return &Volume{s: s, zone: zone, p: p}, nil
+}
+
+// legacyBackend is the registered backend other than cur whose writable
+// dir layerDir holds, when cur's is not there; nil when cur's is, or no
+// other's is.
+func legacyBackend(cur layerBackend, layerDir string) layerBackend {
+	if _, err := os.Lstat(cur.WritableDir(layerDir)); err == nil {
+		return nil
+	}
+	for _, e := range backends {
+		if e.name == cur.Name() {
+			continue
+		}
+		b := e.new()
+		if _, err := os.Lstat(b.WritableDir(layerDir)); err == nil {
+			return b
+		}
+	}
+	return nil
 }
 
 // FindVolume is the volume of a zone whose pool no record names (`zoned

@@ -68,7 +68,7 @@ func (m *Manager) ExportZone(ctx context.Context, name string, req api.ExportZon
 func (m *Manager) exportLocked(ctx context.Context, rec *store.ZoneRecord, req api.ExportZoneRequest, progress func(int, string)) error {
 	switch rec.State {
 	case api.StateRunning:
-		if p, _ := m.fs.Pool(rec.Pool); req.Full && p.Backend == fsshare.BackendOverlay {
+		if p, _ := m.fs.Pool(rec.Pool); req.Full && p.FullExportNeedsStop() {
 			return fmt.Errorf("a full export of an overlay zone needs it stopped: %w", errdefs.ErrConflict)
 		}
 	case api.StateStopped:

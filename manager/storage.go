@@ -126,7 +126,7 @@ func (m *Manager) DiskUsage(ctx context.Context) (*api.DiskUsage, error) {
 		}
 		tu := api.TemplateDiskUsage{Name: t.Name, Bytes: n}
 		for _, p := range pools {
-			if p.Backend != fsshare.BackendBtrfs {
+			if !p.CopiesTemplates() {
 				continue
 			}
 			c, err := m.fs.PoolTemplateSize(p.Name, t.Name)

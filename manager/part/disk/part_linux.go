@@ -66,7 +66,9 @@ func (q *Part) ValidateCreate(_ context.Context, req *api.CreateZoneRequest) err
 		return nil // the pool's own check names the unknown pool
 	}
 	switch {
-	case pool.Backend == fsshare.BackendBtrfs:
+	case pool.LayerQuota() != "":
+		// A quota on the layer itself caps bytes only (fsshare's
+		// LimitLayer), the only such quota today being btrfs qgroups.
 		if l.Inodes > 0 {
 			return errdefs.WithField("resources", fmt.Errorf("resources.disk_inodes: btrfs qgroups cap bytes, not inodes: %w", errdefs.ErrUnsupported))
 		}
@@ -86,11 +88,15 @@ func (q *Part) ValidateCreate(_ context.Context, req *api.CreateZoneRequest) err
 	return errdefs.WithField("resources", q.checkSize(l))
 }
 
-// onBtrfsPool says whether a zone created by req is a snapshot in a btrfs
-// pool, whose own subvolume carries the quota.
-func (q *Part) onBtrfsPool(req *api.CreateZoneRequest) bool {
+// layerQuota names the quota on the layer itself of a zone created by
+// req (the qgroup of a snapshot's own subvolume in a btrfs pool), "" when
+// its quota is on zones/NAME.
+func (q *Part) layerQuota(req *api.CreateZoneRequest) string {
 	pool, err := q.fs.Pool(req.Pool)
-	return err == nil && pool.Backend == fsshare.BackendBtrfs
+	if err != nil {
+		return ""
+	}
+	return pool.LayerQuota()
 }
 
 // dir is the directory the zone's quota is on.
@@ -132,9 +138,9 @@ func (q *Part) Create(_ context.Context, rec *store.ZoneRecord, req *api.CreateZ
 	if rec.Spec.Annotations == nil {
 		rec.Spec.Annotations = map[string]string{}
 	}
-	if q.onBtrfsPool(req) {
-		// The storage capped the snapshot's qgroup as it made it.
-		rec.Spec.Annotations[Annotation] = quota.BtrfsQgroup
+	if kind := q.layerQuota(req); kind != "" {
+		// The storage capped the layer (a snapshot's qgroup) as it made it.
+		rec.Spec.Annotations[Annotation] = kind
 		rec.Spec.Annotations[quotaOnLayerAnnotation] = "true"
 		return nil
 	}

@@ -8,13 +8,14 @@ import (
 )
 
 // PoolQuota names the backend that enforces --disk in pool of fs, as
-// ValidateCreate and fsshare.Volume.Create choose it: a btrfs pool's qgroups, the
+// ValidateCreate and fsshare.Volume.Create choose it: the quota the pool's
+// backend puts on the layer itself (a btrfs pool's qgroups), the
 // default pool's filesystem's project quota or else disk images, and
 // none in other overlay pools.
 func PoolQuota(fs *fsshare.Storage, pool fsshare.PoolInfo) string {
 	switch {
-	case pool.Backend == fsshare.BackendBtrfs:
-		return quota.BtrfsQgroup
+	case pool.LayerQuota() != "":
+		return pool.LayerQuota()
 	case pool.Name != fsshare.DefaultPool:
 		return "none"
 	}

@@ -246,11 +246,11 @@ func newWith(cfg Config, d deps) (_ *Manager, err error) {
 func (m *Manager) zoneParts() []part.Part {
 	return []part.Part{
 		m.disk,
-		newResourcePart(m),
+		newResourcePart(partHost{m}),
 		m.net,
 		view.New(partHost{m}, m.viewDisk),
 		labelsPart{},
-		snapshotPart{m: m},
+		newSnapshotPart(m),
 	}
 }
 

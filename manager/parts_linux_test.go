@@ -94,7 +94,7 @@ func TestOptionalPartSteps(t *testing.T) {
 }
 
 func TestCPUPercent(t *testing.T) {
-	p := newResourcePart(&Manager{})
+	p := newResourcePart(partHost{&Manager{}})
 	t0 := time.Unix(1000, 0)
 	// Without a start time the first sample is the base.
 	if pct := p.cpuPercent("z", 1e9, t0, nil); pct != 0 {

@@ -78,7 +78,7 @@ func (m *Manager) zoneIODir(zone string) string {
 // publishes them as events, and remembers CPU samples for CPU percent.
 type resourcePart struct {
 	part.Base
-	m *Manager
+	host part.Host
 
 	mu       sync.Mutex
 	watches  map[string]*cgroups.OOMWatch
@@ -98,8 +98,8 @@ type cpuSample struct {
 // closer together repeat the last figure.
 const cpuWindow = time.Second
 
-func newResourcePart(m *Manager) *resourcePart {
-	return &resourcePart{m: m, watches: map[string]*cgroups.OOMWatch{}, cpuLast: map[string]cpuSample{}, cpuPrior: map[string]float64{}, started: map[string]time.Time{}}
+func newResourcePart(host part.Host) *resourcePart {
+	return &resourcePart{host: host, watches: map[string]*cgroups.OOMWatch{}, cpuLast: map[string]cpuSample{}, cpuPrior: map[string]float64{}, started: map[string]time.Time{}}
 }
 
 func (p *resourcePart) Name() string { return "resources" }
@@ -110,7 +110,7 @@ func (p *resourcePart) Name() string { return "resources" }
 func (p *resourcePart) Start(ctx context.Context, rec *store.ZoneRecord, pid int, r *revert.Reverter) error {
 	r.Add(func() { p.unwatch(rec.Name) })
 	if err := p.watch(rec.Name, time.Now().UTC()); err != nil {
-		p.m.log.Warn("cannot watch zone for OOM kills", "zone", rec.Name, "err", err)
+		p.host.Logger().Warn("cannot watch zone for OOM kills", "zone", rec.Name, "err", err)
 	}
 	return nil
 }
@@ -139,7 +139,7 @@ func (p *resourcePart) Reconcile(ctx context.Context, recs []*store.ZoneRecord) 
 		}
 		if err := p.watch(rec.Name, started); err != nil {
 			// The zone runs on; only its OOM events are lost.
-			p.m.log.Warn("cannot watch adopted zone for OOM kills", "zone", rec.Name, "err", err)
+			p.host.Logger().Warn("cannot watch adopted zone for OOM kills", "zone", rec.Name, "err", err)
 		}
 	}
 	return nil
@@ -148,16 +148,16 @@ func (p *resourcePart) Reconcile(ctx context.Context, recs []*store.ZoneRecord) 
 func (p *resourcePart) watch(zone string, started time.Time) error {
 	p.unwatch(zone)
 	limit := func() string {
-		st, err := cgroups.ReadStats(p.m.cgroupPath(zone))
+		st, err := cgroups.ReadStats(p.host.CgroupPath(zone))
 		if err != nil || st.MemoryLimit == 0 {
 			return "no memory limit"
 		}
 		return "memory limit " + units.FormatBytes(int64(st.MemoryLimit))
 	}
-	w, err := cgroups.WatchOOM(p.m.cgroupPath(zone), func(n, total uint64) {
+	w, err := cgroups.WatchOOM(p.host.CgroupPath(zone), func(n, total uint64) {
 		msg := fmt.Sprintf("OOM killer killed %d process(es) in the zone (%d since it started; %s)", n, total, limit())
-		p.m.log.Warn("OOM kill in zone", "zone", zone, "killed", n, "total", total)
-		p.m.emit(api.EventZoneOOM, zone, api.StateRunning, msg)
+		p.host.Logger().Warn("OOM kill in zone", "zone", zone, "killed", n, "total", total)
+		p.host.Emit(api.EventZoneOOM, zone, api.StateRunning, msg)
 	})
 	if err != nil {
 		return fmt.Errorf("watch for OOM kills: %w", err)
@@ -166,7 +166,7 @@ func (p *resourcePart) watch(zone string, started time.Time) error {
 	p.watches[zone] = w
 	p.started[zone] = started
 	p.mu.Unlock()
-	p.m.log.Debug("watching zone for OOM kills", "zone", zone)
+	p.host.Logger().Debug("watching zone for OOM kills", "zone", zone)
 	return nil
 }
 

@@ -166,13 +166,32 @@ func (m *Manager) checkSnapshot(zone, snap string) error {
 // on disk and records that lost their other half.
 type snapshotPart struct {
 	part.Base
-	m *Manager
+	host part.Host
+	// thaw thaws a zone's cgroup if it is there; volume resolves a
+	// zone's volume from its record (the manager's, lent as functions).
+	thaw   func(zone string) error
+	volume func(rec *store.ZoneRecord) (zoneVolume, error)
+}
+
+// newSnapshotPart lends the part what it needs of the manager.
+func newSnapshotPart(m *Manager) snapshotPart {
+	return snapshotPart{
+		host: partHost{m},
+		thaw: func(zone string) error {
+			cg, err := m.cg.Load(m.cgroupPath(zone))
+			if err != nil {
+				return nil // no group: nothing is frozen
+			}
+			return cg.Thaw()
+		},
+		volume: m.volume,
+	}
 }
 
 func (snapshotPart) Name() string { return "snapshots" }
 
 func (p snapshotPart) Destroy(rec *store.ZoneRecord) error {
-	return p.m.store.DeleteZoneSnapshots(rec.Name)
+	return p.host.Store().DeleteZoneSnapshots(rec.Name)
 }
 
 func (p snapshotPart) Reconcile(ctx context.Context, recs []*store.ZoneRecord) error {
@@ -180,25 +199,23 @@ func (p snapshotPart) Reconcile(ctx context.Context, recs []*store.ZoneRecord) e
 		if rec.State == api.StateRunning {
 			// A daemon that died while a snapshot or export held the
 			// zone frozen would leave it frozen for good.
-			if cg, err := p.m.cg.Load(p.m.cgroupPath(rec.Name)); err == nil {
-				if err := cg.Thaw(); err != nil {
-					p.m.log.Warn("thaw zone after restart", "zone", rec.Name, "err", err)
-				}
+			if err := p.thaw(rec.Name); err != nil {
+				p.host.Logger().Warn("thaw zone after restart", "zone", rec.Name, "err", err)
 			}
 		}
-		v, err := p.m.volume(rec)
+		v, err := p.volume(rec)
 		if err != nil {
-			p.m.log.Warn("clean up snapshots", "zone", rec.Name, "err", err)
+			p.host.Logger().Warn("clean up snapshots", "zone", rec.Name, "err", err)
 			continue
 		}
 		if err := v.CleanupSnapshots(); err != nil {
-			p.m.log.Warn("clean up snapshots", "zone", rec.Name, "err", err)
+			p.host.Logger().Warn("clean up snapshots", "zone", rec.Name, "err", err)
 		}
 		onDisk, err := v.ListSnapshots()
 		if err != nil {
 			continue
 		}
-		stored, err := p.m.store.ListSnapshots(rec.Name)
+		stored, err := p.host.Store().ListSnapshots(rec.Name)
 		if err != nil {
 			return err
 		}
@@ -217,7 +234,7 @@ func (p snapshotPart) Reconcile(ctx context.Context, recs []*store.ZoneRecord) e
 		}
 		for _, s := range stored {
 			if !disk[s.Name] {
-				_ = p.m.store.DeleteSnapshot(rec.Name, s.Name)
+				_ = p.host.Store().DeleteSnapshot(rec.Name, s.Name)
 			}
 		}
 	}

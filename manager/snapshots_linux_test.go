@@ -137,7 +137,7 @@ func TestSnapshotPart(t *testing.T) {
 	if err := g.Freeze(); err != nil {
 		t.Fatal(err)
 	}
-	p := snapshotPart{m: tz.m}
+	p := newSnapshotPart(tz.m)
 	recs, _ := tz.m.store.ListZones()
 	if err := p.Reconcile(ctx, recs); err != nil {
 		t.Fatal(err)

@@ -93,6 +93,12 @@ create.
    own tcp-source and tcp-sink, over a bare veth pair between two network
    namespaces (baseline) and between two zones on a zoned bridge network,
    which lights up once the daemon has /v1/networks (issue #4).
+7. **HTTPS** (not in this table: `+"`go test ./integration -run '^$' -bench HTTPS`"+`):
+   show and list over HTTPS on a kept-alive connection beside the same
+   calls on the socket, logged as HTTPS/socket ratios, and full TLS 1.3
+   handshakes with a client certificate per second, each proven by an
+   answered request. On the 2-core test machine with 20 zones: show
+   1.27x, list 1.40x the socket, about 700 handshakes/s.
 
 ## Notes
 

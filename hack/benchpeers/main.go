@@ -110,13 +110,13 @@ func run() int {
 	var cfg Config
 	var only string
 	flag.BoolVar(&cfg.Quick, "quick", false, "fewer runs and smaller scale scenarios: a few minutes")
-	flag.BoolVar(&cfg.Smoke, "smoke", false, "one run of the lifecycle scenario for zoned and runc only (CI); writes no doc")
+	flag.BoolVar(&cfg.Smoke, "smoke", false, "one run of the lifecycle scenario (zoned and runc) and of exec (zoned, zonectl, nsenter) only (CI); writes no doc")
 	runs := flag.Int("runs", 0, "repetitions of each latency figure (default 20, 5 with -quick)")
 	flag.StringVar(&cfg.Zoned, "zoned", "bin/zoned", "zoned binary to benchmark (hack/build.sh builds it)")
 	flag.StringVar(&cfg.Repo, "repo", ".", "repository root")
 	flag.StringVar(&cfg.JSON, "json", "bench-results.json", "write the results as JSON here (\"\" for none)")
 	flag.StringVar(&cfg.Doc, "doc", "docs/benchmarks.md", "refresh this markdown file (\"\" for none)")
-	flag.StringVar(&only, "only", "", "comma-separated scenarios to run (lifecycle,boot,density,disk,api,network); default all")
+	flag.StringVar(&only, "only", "", "comma-separated scenarios to run (lifecycle,exec,boot,density,disk,api,network); default all")
 	flag.Parse()
 
 	cfg.Runs, cfg.DensityBusybox, cfg.DensityDebian, cfg.DiskZones, cfg.APIZones, cfg.APIConcurrent = 20, 500, 100, 100, 1000, 100
@@ -133,7 +133,7 @@ func run() int {
 		}
 	}
 	if cfg.Smoke {
-		cfg.Runs, cfg.Scenarios, cfg.Doc = 1, map[string]bool{"lifecycle": true}, ""
+		cfg.Runs, cfg.Scenarios, cfg.Doc = 1, map[string]bool{"lifecycle": true, "exec": true}, ""
 	}
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "benchpeers: run as root (zones and peers need namespaces, cgroups and mounts)")
@@ -213,6 +213,7 @@ func (b *Bench) runAll(ctx context.Context) int {
 		fn   func(context.Context) error
 	}{
 		{"lifecycle", b.lifecycle},
+		{"exec", b.execScenario},
 		{"boot", b.boot},
 		{"density", b.density},
 		{"disk", b.disk},

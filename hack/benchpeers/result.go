@@ -100,7 +100,8 @@ func (r *Results) ratios() {
 	}
 	for i := range r.Rows {
 		row := &r.Rows[i]
-		if z, ok := zoned[row.Scenario+"\x00"+row.Metric]; ok && row.Tool != "zoned" && row.Runs > 0 && row.Median != 0 {
+		// zoned's other ways in ("zoned (zonectl)") are zoned too, not peers.
+		if z, ok := zoned[row.Scenario+"\x00"+row.Metric]; ok && !strings.HasPrefix(row.Tool, "zoned") && row.Runs > 0 && row.Median != 0 {
 			row.Ratio = z / row.Median
 		}
 	}

@@ -62,6 +62,11 @@ func loadRemotes() (*remoteConfig, error) {
 	if errors.Is(err, os.ErrNotExist) {
 		return c, nil
 	}
+	if errors.Is(err, os.ErrPermission) {
+		// Another user's configuration (HOME kept across setpriv or
+		// sudo): not ours, so no remotes, the socket only.
+		return &remoteConfig{Remotes: map[string]*remote{}}, nil
+	}
 	if err != nil {
 		return nil, err
 	}

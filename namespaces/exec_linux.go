@@ -2,7 +2,7 @@ package namespaces
 
 import (
 	"bufio"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -13,23 +13,9 @@ import (
 	"sync"
 	"syscall"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-
 	"github.com/zoned-project/zoned/namespaces/nsenter"
 	"golang.org/x/sys/unix"
 )
-
-// ExecConfig is what the "zoned-exec" role needs; it travels as JSON over
-// an inherited pipe.
-type ExecConfig struct {
-	Args         []string
-	Env          []string
-	Cwd          string
-	TTY          bool
-	Capabilities []string
-	// Seccomp is the zone's filter, installed last before execve.
-	Seccomp *specs.LinuxSeccomp `json:",omitempty"`
-}
 
 // ExecProcess is a command running inside a zone.
 type ExecProcess struct {
@@ -69,15 +55,9 @@ func Exec(opts ExecOptions) (*ExecProcess, error) {
 	if caps == nil {
 		caps = DefaultCapabilities()
 	}
-	if _, err := capSet(caps); err != nil {
-		return nil, fmt.Errorf("exec %q: %w", opts.Args[0], err)
-	}
-	if err := CheckSeccomp(opts.Seccomp); err != nil {
-		return nil, fmt.Errorf("exec %q: %w", opts.Args[0], err)
-	}
-	payload, err := json.Marshal(ExecConfig{Args: opts.Args, Env: opts.Env, Cwd: opts.Cwd, TTY: opts.TTY, Capabilities: caps, Seccomp: opts.Seccomp})
+	payload, err := encodeExecConfig(opts, caps)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("exec %q: %w", opts.Args[0], err)
 	}
 	nsFiles, err := openNamespaces(opts.InitPid, opts.InitStartTime)
 	if err != nil {
@@ -304,69 +284,70 @@ func (p *ExecProcess) Signal(sig syscall.Signal) error {
 	return nil
 }
 
-// execMain is the "zoned-exec" role: already inside the zone's namespaces
-// (the nsenter constructor did that), it prepares the terminal and the
-// capabilities and execs the command. It never returns.
-func execMain() {
-	unix.CloseOnExec(childSyncFd)
-	sock := os.NewFile(childSyncFd, "sync")
-	err := runExec(sock)
-	fmt.Fprintf(sock, "error %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
-	os.Exit(1)
-}
-
-func runExec(sock *os.File) error {
-	if os.Getenv(nsenter.EnvVar) != "" {
-		return errors.New("namespaces were not joined (nsenter constructor missing from the binary)")
+// encodeExecConfig prepares everything the exec helper's C side needs
+// (nsenter.c, struct exec_config, says the layout): the kept capabilities
+// as a bitmask and the seccomp filter already assembled, so the helper
+// only has to apply them and its Go runtime never starts. Bad capability
+// names or a bad policy are refused here, before anything is spawned.
+func encodeExecConfig(opts ExecOptions, caps []string) ([]byte, error) {
+	set, err := capSet(caps)
+	if err != nil {
+		return nil, err
 	}
-	var cfg ExecConfig
-	if err := readConfig(&cfg); err != nil {
-		return err
-	}
-	// Wait until the daemon holds a pidfd on us.
-	var b [1]byte
-	if _, err := io.ReadFull(sock, b[:]); err != nil {
-		return fmt.Errorf("wait for the daemon: %w", err)
-	}
-	if cfg.TTY {
-		if _, err := unix.Setsid(); err != nil {
-			return fmt.Errorf("setsid: %w", err)
+	var mask uint64
+	for c := range set {
+		if c >= 64 {
+			return nil, fmt.Errorf("capability %d does not fit the helper's mask", c)
 		}
-		if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
-			return fmt.Errorf("make stdin the controlling terminal: %w", err)
+		mask |= 1 << c
+	}
+	var flags uint32
+	if opts.TTY {
+		flags |= nsenter.ConfigTTY
+	}
+	var filter []byte
+	if opts.Seccomp != nil {
+		prog, listener, err := seccompProgram(opts.Seccomp)
+		if err != nil {
+			return nil, err
+		}
+		if listener {
+			flags |= nsenter.ConfigListener
+		}
+		for _, ins := range prog { // struct sock_filter
+			filter = binary.NativeEndian.AppendUint16(filter, ins.Code)
+			filter = append(filter, ins.Jt, ins.Jf)
+			filter = binary.NativeEndian.AppendUint32(filter, ins.K)
 		}
 	}
-	cwd := cfg.Cwd
+	cwd := opts.Cwd
 	if cwd == "" {
 		cwd = "/"
 	}
-	if err := unix.Chdir(cwd); err != nil {
-		return fmt.Errorf("chdir %s: %w", cwd, err)
-	}
-	if err := dropBoundingSet(cfg.Capabilities); err != nil {
-		return err
-	}
-	env := cfg.Env
+	env := opts.Env
 	if len(env) == 0 {
 		env = []string{DefaultEnv[0]}
 	}
-	path, err := lookPath(cfg.Args[0], env)
-	if err != nil {
-		return err
-	}
-	listener, err := installSeccomp(cfg.Seccomp)
-	if err != nil {
-		return err
-	}
-	if listener >= 0 {
-		if err := sendListener(sock, []byte("seccomp\n"), listener); err != nil {
-			return err
+	// C strings end at a NUL; one inside would cut a path or argument
+	// short rather than fail as execve(2) of the whole string would.
+	for _, s := range append(append([]string{cwd}, opts.Args...), env...) {
+		if strings.IndexByte(s, 0) >= 0 {
+			return nil, fmt.Errorf("%q contains a NUL byte: %w", s, ErrCommand)
 		}
 	}
-	// Only stdio reaches the command (see runInit).
-	if err := CloseOnExecFrom(childConfigFd); err != nil {
-		return err
+	b := binary.NativeEndian.AppendUint32(nil, flags)
+	b = binary.NativeEndian.AppendUint64(b, mask)
+	field := func(s []byte) {
+		b = binary.NativeEndian.AppendUint32(b, uint32(len(s)))
+		b = append(b, s...)
 	}
-	err = unix.Exec(path, cfg.Args, env)
-	return fmt.Errorf("exec %s: %w", path, err)
+	field([]byte(cwd))
+	field(filter)
+	for _, list := range [][]string{opts.Args, env} {
+		b = binary.NativeEndian.AppendUint32(b, uint32(len(list)))
+		for _, s := range list {
+			field([]byte(s))
+		}
+	}
+	return b, nil
 }

@@ -30,3 +30,13 @@ import "C"
 
 // EnvVar is the variable that switches the constructor on.
 const EnvVar = "_ZONED_NSENTER"
+
+// Flags of the exec config (CONFIG_TTY and CONFIG_LISTENER in nsenter.c).
+const (
+	// ConfigTTY: stdin is a terminal to become the command's
+	// controlling terminal, in a session of its own.
+	ConfigTTY = 1
+	// ConfigListener: load the filter with a listener and send it to
+	// the daemon.
+	ConfigListener = 2
+)

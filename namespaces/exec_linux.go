@@ -37,9 +37,11 @@ var execNamespaces = []string{"user", "cgroup", "ipc", "uts", "net", "pid", "mnt
 var ErrCommand = errors.New("command cannot be started")
 
 // Exec runs a command inside the zone whose init is InitPid. The helper
-// process joins the zone's namespaces before its Go runtime starts (package
-// nsenter), forks the command inside the zone's PID namespace and relays
-// its exit status.
+// process joins the zone's namespaces, forks the command inside the zone's
+// PID namespace and relays its exit status; the command's side (terminal,
+// cwd, bounding set, PATH lookup, seccomp, execve) runs there too, all in
+// C before the helper's Go runtime would start (package nsenter), from
+// the config encodeExecConfig prepares here.
 func Exec(opts ExecOptions) (*ExecProcess, error) {
 	if len(opts.Args) == 0 {
 		return nil, fmt.Errorf("exec in zone of pid %d: no command", opts.InitPid)

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/zoned-project/zoned/cgroups"
 	"github.com/zoned-project/zoned/namespaces/nsenter"
 	"golang.org/x/sys/unix"
 )
@@ -61,6 +62,13 @@ func Exec(opts ExecOptions) (*ExecProcess, error) {
 	if err != nil {
 		return nil, fmt.Errorf("exec %q: %w", opts.Args[0], err)
 	}
+	var entry *cgroups.Entry
+	if opts.EnterCgroup != nil {
+		if entry, err = opts.EnterCgroup(); err != nil {
+			return nil, fmt.Errorf("exec %q: %w", opts.Args[0], err)
+		}
+		defer entry.Close()
+	}
 	nsFiles, err := openNamespaces(opts.InitPid, opts.InitStartTime)
 	if err != nil {
 		return nil, fmt.Errorf("exec %q: %w", opts.Args[0], err)
@@ -104,19 +112,44 @@ func Exec(opts ExecOptions) (*ExecProcess, error) {
 	}
 	rootFd := childSyncFd + 1 + len(nsFiles)
 	extra = append(extra, rootFile)
-	cmd := &exec.Cmd{
-		Path:       bin,
-		Args:       []string{RoleExec},
-		Env:        []string{fmt.Sprintf("%s=%d;%s;%d", nsenter.EnvVar, childSyncFd, strings.Join(nsFds, ","), rootFd)},
-		Stdin:      opts.Stdin,
-		Stdout:     opts.Stdout,
-		Stderr:     opts.Stderr,
-		ExtraFiles: extra,
-		// Away from the daemon's session: a terminal the daemon may have
-		// must not send its signals to commands in zones.
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	newCmd := func(entry *cgroups.Entry) *exec.Cmd {
+		extra := extra
+		var taskFds []string
+		attr := &syscall.SysProcAttr{
+			// Away from the daemon's session: a terminal the daemon may
+			// have must not send its signals to commands in zones.
+			Setsid: true,
+		}
+		if entry != nil {
+			for _, f := range entry.Tasks {
+				taskFds = append(taskFds, strconv.Itoa(childConfigFd+len(extra)))
+				extra = append(extra, f)
+			}
+			if entry.Dir != nil {
+				attr.UseCgroupFD, attr.CgroupFD = true, int(entry.Dir.Fd())
+			}
+		}
+		return &exec.Cmd{
+			Path:        bin,
+			Args:        []string{RoleExec},
+			Env:         []string{fmt.Sprintf("%s=%d;%s;%d;%s", nsenter.EnvVar, childSyncFd, strings.Join(nsFds, ","), rootFd, strings.Join(taskFds, ","))},
+			Stdin:       opts.Stdin,
+			Stdout:      opts.Stdout,
+			Stderr:      opts.Stderr,
+			ExtraFiles:  extra,
+			SysProcAttr: attr,
+		}
 	}
+	cmd := newCmd(entry)
 	err = cmd.Start()
+	if err != nil && entry != nil && entry.Dir != nil && opts.JoinCgroup != nil &&
+		(errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.E2BIG)) {
+		// A kernel before 5.7 has no CLONE_INTO_CGROUP: the daemon
+		// moves the helper by pid, as JoinCgroup does.
+		entry = nil
+		cmd = newCmd(nil)
+		err = cmd.Start()
+	}
 	cfgR.Close()
 	childSock.Close()
 	if err != nil {
@@ -135,7 +168,7 @@ func Exec(opts ExecOptions) (*ExecProcess, error) {
 	if err := resetOOMScore(cmd.Process.Pid); err != nil {
 		return fail(err)
 	}
-	if opts.JoinCgroup != nil {
+	if entry == nil && opts.JoinCgroup != nil {
 		if err := opts.JoinCgroup(cmd.Process.Pid); err != nil {
 			return fail(fmt.Errorf("join cgroup: %w", err))
 		}

@@ -3,8 +3,10 @@ package namespaces
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/zoned-project/zoned/cgroups"
 	"github.com/zoned-project/zoned/namespaces/nsenter"
 )
 
@@ -138,5 +141,38 @@ func TestEncodeExecConfig(t *testing.T) {
 	}
 	if len(b) != 0 || !equalStrings(lists[0], []string{"ls", "-l"}) || !equalStrings(lists[1], []string{DefaultEnv[0]}) {
 		t.Errorf("argv %q env %q, %d bytes left", lists[0], lists[1], len(b))
+	}
+}
+
+// TestExecEntersCgroupByItself: with EnterCgroup the helper, and so the
+// command, ends up in the zone's cgroup without the daemon moving it.
+func TestExecEntersCgroupByItself(t *testing.T) {
+	z := startZone(t, sleepInit, nil)
+	enter := func() (*cgroups.Entry, error) {
+		if filepath.Base(filepath.Dir(z.cg.dir)) == "pids" { // cgroup v1
+			f, err := os.OpenFile(filepath.Join(z.cg.dir, "tasks"), os.O_WRONLY, 0)
+			return &cgroups.Entry{Tasks: []*os.File{f}}, err
+		}
+		f, err := os.Open(z.cg.dir)
+		return &cgroups.Entry{Dir: f}, err
+	}
+	p, err := Exec(ExecOptions{
+		InitPid: z.init.Pid, InitStartTime: z.init.StartTime, Args: []string{"sleep", "1000"},
+		EnterCgroup: enter,
+		JoinCgroup:  func(int) error { t.Error("JoinCgroup called although EnterCgroup is set"); return nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", p.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), z.cgName()) {
+		t.Errorf("command's cgroups, want %s:\n%s", z.cgName(), data)
+	}
+	p.Signal(unix.SIGKILL)
+	if code, err := p.Wait(); err != nil || code != 128+9 {
+		t.Errorf("wait: %d %v", code, err)
 	}
 }

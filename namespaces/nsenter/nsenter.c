@@ -27,6 +27,7 @@
 
 #define ENV_NAME "_ZONED_NSENTER"
 #define MAX_NS 16
+#define MAX_TASKS 32
 // The exec config pipe (childConfigFd in dispatch_linux.go); the only
 // inherited descriptor not named in ENV_NAME.
 #define CONFIG_FD 3
@@ -583,8 +584,10 @@ static void relay(int status)
 __attribute__((constructor)) static void zoned_nsenter(void)
 {
 	const char *env = getenv(ENV_NAME);
-	char *spec, *nslist, *rootspec, *tok, *save;
+	char *spec, *nslist, *rootspec, *taskspec = NULL, *tok, *save;
 	int ns_fds[MAX_NS];
+	int task_fds[MAX_TASKS];
+	int n_tasks = 0;
 	int root_fd = -1;
 	int n_ns = 0, i;
 	char go;
@@ -605,6 +608,10 @@ __attribute__((constructor)) static void zoned_nsenter(void)
 	rootspec = nslist ? strchr(nslist, ';') : NULL;
 	if (rootspec != NULL) {
 		*rootspec++ = '\0';
+		// An optional fourth: cgroup v1 "tasks" files to move into.
+		taskspec = strchr(rootspec, ';');
+		if (taskspec != NULL)
+			*taskspec++ = '\0';
 		root_fd = atoi(rootspec);
 	}
 	sync_fd = atoi(spec);
@@ -617,8 +624,15 @@ __attribute__((constructor)) static void zoned_nsenter(void)
 		ns_fds[n_ns++] = atoi(tok);
 	}
 
+	for (tok = taskspec ? strtok_r(taskspec, ",", &save) : NULL; tok != NULL;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (n_tasks == MAX_TASKS)
+			fail("too many cgroup hierarchies");
+		task_fds[n_tasks++] = atoi(tok);
+	}
+
 	{
-		int keep[MAX_NS + 3];
+		int keep[MAX_NS + MAX_TASKS + 3];
 		int n_keep = 0;
 
 		keep[n_keep++] = CONFIG_FD;
@@ -627,7 +641,18 @@ __attribute__((constructor)) static void zoned_nsenter(void)
 			keep[n_keep++] = ns_fds[i];
 		if (root_fd >= 0)
 			keep[n_keep++] = root_fd;
+		for (i = 0; i < n_tasks; i++)
+			keep[n_keep++] = task_fds[i];
 		close_inherited(keep, n_keep);
+	}
+	// Into the zone's cgroup v1 hierarchies (cgroups.Entry): a thread
+	// moving itself ("0" to "tasks") skips the global lock a move by
+	// pid takes, and its wait for an RCU grace period. We are the
+	// process's only thread, so the whole process moves.
+	for (i = 0; i < n_tasks; i++) {
+		if (write(task_fds[i], "0", 1) != 1)
+			fail("join the zone's cgroup (tasks, fd %d): %s", task_fds[i], strerror(errno));
+		close(task_fds[i]);
 	}
 	// Read while the host's /proc is ours: the zone's may be a view.
 	read_config(CONFIG_FD, &cfg);

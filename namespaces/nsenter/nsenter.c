@@ -659,8 +659,9 @@ __attribute__((constructor)) static void zoned_nsenter(void)
 	close(CONFIG_FD);
 	cap_last = last_cap();
 
-	// Wait until the daemon has moved us into the zone's cgroup, so
-	// nothing we fork can run outside it.
+	// Wait until the daemon has set up the rest (our OOM score, the
+	// cgroup by pid where we could not enter it ourselves), so nothing
+	// we fork can run outside the zone's cgroup.
 	do {
 		n = read(sync_fd, &go, 1);
 	} while (n < 0 && errno == EINTR);

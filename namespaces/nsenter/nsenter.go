@@ -10,18 +10,24 @@
 // effect in every binary that is re-executed as "zoned-exec"; it does
 // nothing unless the environment variable _ZONED_NSENTER is set.
 //
-// _ZONED_NSENTER="SYNC;NS1,NS2,...;ROOT" names inherited descriptors: the
-// sync socket, namespace files to be joined in the given order (a user
-// namespace must come first), and optionally the zone init's root
-// directory. Descriptor 3 carries the exec config, a binary layout that
+// _ZONED_NSENTER="SYNC;NS1,NS2,...;ROOT;TASK1,TASK2,..." names inherited
+// descriptors: the sync socket, namespace files to be joined in the given
+// order (a user namespace must come first), optionally the zone init's
+// root directory, and optionally the zone's cgroup v1 "tasks" files
+// (cgroups.Entry; the daemon creates the process in the cgroup v2 one
+// already). Descriptor 3 carries the exec config, a binary layout that
 // nsenter.c describes (struct exec_config): flags (ConfigTTY,
 // ConfigListener), the capabilities kept in the bounding set as a bitmask,
 // the cwd, the seccomp program already assembled by the daemon, argv and
 // envp. The constructor
-//  1. closes every other inherited descriptor above stderr, reads the
-//     config to EOF and reads cap_last_cap while the host's /proc is ours,
-//  2. reads one byte from SYNC (the parent has put this process into the
-//     zone's cgroup meanwhile),
+//  1. closes every other inherited descriptor above stderr, writes "0" to
+//     every TASK file (a single thread moving itself into the zone's
+//     cgroup, which spares the kernel's global lock a move by pid takes),
+//     reads the config to EOF and reads cap_last_cap while the host's
+//     /proc is ours,
+//  2. reads one byte from SYNC (the parent has set up the rest meanwhile:
+//     its OOM score, or the cgroup by pid where the kernel cannot create
+//     the process in it),
 //  3. setns()es into every namespace (becoming uid and gid 0 in a joined
 //     user namespace), then chroots to ROOT,
 //  4. forks, so the child is inside the joined PID namespace,

@@ -12,6 +12,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/zoned-project/zoned/api"
+	"github.com/zoned-project/zoned/cgroups"
 	"github.com/zoned-project/zoned/errdefs"
 	"github.com/zoned-project/zoned/internal/validate"
 	"github.com/zoned-project/zoned/manager/part"
@@ -117,6 +118,15 @@ func (m *Manager) Exec(ctx context.Context, name string, req api.ExecRequest) (_
 				return err
 			}
 			return m.cg.JoinInitLeaf(cg, pid, rec.InitPID)
+		},
+		// The helper enters the cgroup itself: a move by pid costs
+		// every exec an RCU grace period (cgroups.Entry).
+		EnterCgroup: func() (*cgroups.Entry, error) {
+			cg, err := m.cg.Load(m.cgroupPath(name))
+			if err != nil {
+				return nil, err
+			}
+			return m.cg.EntryFor(cg, rec.InitPID)
 		},
 	}
 	s := &ExecSession{}

@@ -342,6 +342,12 @@ func (c *fakeCgroups) ReadStats(path string) (*cgroups.Stats, error) {
 }
 
 func (c *fakeCgroups) RemoveEmpty(path string) error { return c.log.call("cgroup.remove-empty") }
+
+// EntryFor is not reached: the fake runtime joins through JoinCgroup.
+func (c *fakeCgroups) EntryFor(g cgroups.Group, initPID int) (*cgroups.Entry, error) {
+	return nil, c.log.call("cgroup.entry")
+}
+
 func (c *fakeCgroups) JoinInitLeaf(g cgroups.Group, pid, initPID int) error {
 	if err := c.log.call("cgroup.join"); err != nil {
 		return err

@@ -79,6 +79,9 @@ type cgroupDriver interface {
 	// JoinInitLeaf moves an exec'd process into the leaf of g its zone's
 	// init is in.
 	JoinInitLeaf(g cgroups.Group, pid, initPID int) error
+	// EntryFor opens the files through which an exec'd process enters g
+	// by itself, into the leaf its zone's init is in (cgroups.EntryFor).
+	EntryFor(g cgroups.Group, initPID int) (*cgroups.Entry, error)
 	// Mode is "v1", "v2" or "hybrid".
 	Mode() string
 }
@@ -214,6 +217,9 @@ func (hostCgroups) RemoveEmpty(path string) error                 { return cgrou
 func (hostCgroups) Mode() string                                  { return cgroups.Mode() }
 func (hostCgroups) JoinInitLeaf(g cgroups.Group, pid, initPID int) error {
 	return cgroups.JoinInitLeaf(g, pid, initPID)
+}
+func (hostCgroups) EntryFor(g cgroups.Group, initPID int) (*cgroups.Entry, error) {
+	return cgroups.EntryFor(g, initPID)
 }
 
 // fsRoots is the root storage of the fsshare package.

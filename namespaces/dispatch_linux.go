@@ -30,7 +30,10 @@ func Dispatch() {
 	case RoleInit:
 		initMain()
 	case RoleExec:
-		execMain()
+		// The nsenter constructor runs this role whole and never
+		// returns into Go; getting here means it did not run.
+		fmt.Fprintln(os.NewFile(childSyncFd, "sync"), "error namespaces were not joined (nsenter constructor missing from the binary)")
+		os.Exit(1)
 	case RoleUserNS:
 		userNSHoldMain()
 	}

@@ -14,9 +14,12 @@
 //     bounding set and execs the zone's init. Every failure travels back to
 //     Spawn over a socket pair with its context.
 //   - "zoned-exec": a command inside a running zone. A multithreaded Go
-//     process cannot join a mount or user namespace, so the joining happens
-//     in C before the Go runtime starts (package nsenter); the Go side then
-//     only prepares the terminal, the capabilities and execs the command.
+//     process cannot join a mount or user namespace, so the whole role runs
+//     in C before the Go runtime starts (package nsenter), which also spares
+//     every exec a runtime start: Exec validates the request and prepares
+//     the seccomp program and the capability mask, and the C side joins
+//     the namespaces, forks, prepares the terminal, cwd and bounding set,
+//     looks the command up, loads the filter and execs the command.
 //
 // The binary that is re-executed is a sealed memfd copy (SealedBinary), so
 // a process inside a zone cannot overwrite the host's daemon through

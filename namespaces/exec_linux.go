@@ -2,7 +2,7 @@ package namespaces
 
 import (
 	"bufio"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -13,23 +13,10 @@ import (
 	"sync"
 	"syscall"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-
+	"github.com/zoned-project/zoned/cgroups"
 	"github.com/zoned-project/zoned/namespaces/nsenter"
 	"golang.org/x/sys/unix"
 )
-
-// ExecConfig is what the "zoned-exec" role needs; it travels as JSON over
-// an inherited pipe.
-type ExecConfig struct {
-	Args         []string
-	Env          []string
-	Cwd          string
-	TTY          bool
-	Capabilities []string
-	// Seccomp is the zone's filter, installed last before execve.
-	Seccomp *specs.LinuxSeccomp `json:",omitempty"`
-}
 
 // ExecProcess is a command running inside a zone.
 type ExecProcess struct {
@@ -51,9 +38,11 @@ var execNamespaces = []string{"user", "cgroup", "ipc", "uts", "net", "pid", "mnt
 var ErrCommand = errors.New("command cannot be started")
 
 // Exec runs a command inside the zone whose init is InitPid. The helper
-// process joins the zone's namespaces before its Go runtime starts (package
-// nsenter), forks the command inside the zone's PID namespace and relays
-// its exit status.
+// process joins the zone's namespaces, forks the command inside the zone's
+// PID namespace and relays its exit status; the command's side (terminal,
+// cwd, bounding set, PATH lookup, seccomp, execve) runs there too, all in
+// C before the helper's Go runtime would start (package nsenter), from
+// the config encodeExecConfig prepares here.
 func Exec(opts ExecOptions) (*ExecProcess, error) {
 	if len(opts.Args) == 0 {
 		return nil, fmt.Errorf("exec in zone of pid %d: no command", opts.InitPid)
@@ -69,15 +58,16 @@ func Exec(opts ExecOptions) (*ExecProcess, error) {
 	if caps == nil {
 		caps = DefaultCapabilities()
 	}
-	if _, err := capSet(caps); err != nil {
-		return nil, fmt.Errorf("exec %q: %w", opts.Args[0], err)
-	}
-	if err := CheckSeccomp(opts.Seccomp); err != nil {
-		return nil, fmt.Errorf("exec %q: %w", opts.Args[0], err)
-	}
-	payload, err := json.Marshal(ExecConfig{Args: opts.Args, Env: opts.Env, Cwd: opts.Cwd, TTY: opts.TTY, Capabilities: caps, Seccomp: opts.Seccomp})
+	payload, err := encodeExecConfig(opts, caps)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("exec %q: %w", opts.Args[0], err)
+	}
+	var entry *cgroups.Entry
+	if opts.EnterCgroup != nil {
+		if entry, err = opts.EnterCgroup(); err != nil {
+			return nil, fmt.Errorf("exec %q: %w", opts.Args[0], err)
+		}
+		defer entry.Close()
 	}
 	nsFiles, err := openNamespaces(opts.InitPid, opts.InitStartTime)
 	if err != nil {
@@ -122,19 +112,44 @@ func Exec(opts ExecOptions) (*ExecProcess, error) {
 	}
 	rootFd := childSyncFd + 1 + len(nsFiles)
 	extra = append(extra, rootFile)
-	cmd := &exec.Cmd{
-		Path:       bin,
-		Args:       []string{RoleExec},
-		Env:        []string{fmt.Sprintf("%s=%d;%s;%d", nsenter.EnvVar, childSyncFd, strings.Join(nsFds, ","), rootFd)},
-		Stdin:      opts.Stdin,
-		Stdout:     opts.Stdout,
-		Stderr:     opts.Stderr,
-		ExtraFiles: extra,
-		// Away from the daemon's session: a terminal the daemon may have
-		// must not send its signals to commands in zones.
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	newCmd := func(entry *cgroups.Entry) *exec.Cmd {
+		extra := extra
+		var taskFds []string
+		attr := &syscall.SysProcAttr{
+			// Away from the daemon's session: a terminal the daemon may
+			// have must not send its signals to commands in zones.
+			Setsid: true,
+		}
+		if entry != nil {
+			for _, f := range entry.Tasks {
+				taskFds = append(taskFds, strconv.Itoa(childConfigFd+len(extra)))
+				extra = append(extra, f)
+			}
+			if entry.Dir != nil {
+				attr.UseCgroupFD, attr.CgroupFD = true, int(entry.Dir.Fd())
+			}
+		}
+		return &exec.Cmd{
+			Path:        bin,
+			Args:        []string{RoleExec},
+			Env:         []string{fmt.Sprintf("%s=%d;%s;%d;%s", nsenter.EnvVar, childSyncFd, strings.Join(nsFds, ","), rootFd, strings.Join(taskFds, ","))},
+			Stdin:       opts.Stdin,
+			Stdout:      opts.Stdout,
+			Stderr:      opts.Stderr,
+			ExtraFiles:  extra,
+			SysProcAttr: attr,
+		}
 	}
+	cmd := newCmd(entry)
 	err = cmd.Start()
+	if err != nil && entry != nil && entry.Dir != nil && opts.JoinCgroup != nil &&
+		(errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.E2BIG)) {
+		// A kernel before 5.7 has no CLONE_INTO_CGROUP: the daemon
+		// moves the helper by pid, as JoinCgroup does.
+		entry = nil
+		cmd = newCmd(nil)
+		err = cmd.Start()
+	}
 	cfgR.Close()
 	childSock.Close()
 	if err != nil {
@@ -153,7 +168,7 @@ func Exec(opts ExecOptions) (*ExecProcess, error) {
 	if err := resetOOMScore(cmd.Process.Pid); err != nil {
 		return fail(err)
 	}
-	if opts.JoinCgroup != nil {
+	if entry == nil && opts.JoinCgroup != nil {
 		if err := opts.JoinCgroup(cmd.Process.Pid); err != nil {
 			return fail(fmt.Errorf("join cgroup: %w", err))
 		}
@@ -304,69 +319,70 @@ func (p *ExecProcess) Signal(sig syscall.Signal) error {
 	return nil
 }
 
-// execMain is the "zoned-exec" role: already inside the zone's namespaces
-// (the nsenter constructor did that), it prepares the terminal and the
-// capabilities and execs the command. It never returns.
-func execMain() {
-	unix.CloseOnExec(childSyncFd)
-	sock := os.NewFile(childSyncFd, "sync")
-	err := runExec(sock)
-	fmt.Fprintf(sock, "error %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
-	os.Exit(1)
-}
-
-func runExec(sock *os.File) error {
-	if os.Getenv(nsenter.EnvVar) != "" {
-		return errors.New("namespaces were not joined (nsenter constructor missing from the binary)")
+// encodeExecConfig prepares everything the exec helper's C side needs
+// (nsenter.c, struct exec_config, says the layout): the kept capabilities
+// as a bitmask and the seccomp filter already assembled, so the helper
+// only has to apply them and its Go runtime never starts. Bad capability
+// names or a bad policy are refused here, before anything is spawned.
+func encodeExecConfig(opts ExecOptions, caps []string) ([]byte, error) {
+	set, err := capSet(caps)
+	if err != nil {
+		return nil, err
 	}
-	var cfg ExecConfig
-	if err := readConfig(&cfg); err != nil {
-		return err
-	}
-	// Wait until the daemon holds a pidfd on us.
-	var b [1]byte
-	if _, err := io.ReadFull(sock, b[:]); err != nil {
-		return fmt.Errorf("wait for the daemon: %w", err)
-	}
-	if cfg.TTY {
-		if _, err := unix.Setsid(); err != nil {
-			return fmt.Errorf("setsid: %w", err)
+	var mask uint64
+	for c := range set {
+		if c >= 64 {
+			return nil, fmt.Errorf("capability %d does not fit the helper's mask", c)
 		}
-		if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
-			return fmt.Errorf("make stdin the controlling terminal: %w", err)
+		mask |= 1 << c
+	}
+	var flags uint32
+	if opts.TTY {
+		flags |= nsenter.ConfigTTY
+	}
+	var filter []byte
+	if opts.Seccomp != nil {
+		prog, listener, err := seccompProgram(opts.Seccomp)
+		if err != nil {
+			return nil, err
+		}
+		if listener {
+			flags |= nsenter.ConfigListener
+		}
+		for _, ins := range prog { // struct sock_filter
+			filter = binary.NativeEndian.AppendUint16(filter, ins.Code)
+			filter = append(filter, ins.Jt, ins.Jf)
+			filter = binary.NativeEndian.AppendUint32(filter, ins.K)
 		}
 	}
-	cwd := cfg.Cwd
+	cwd := opts.Cwd
 	if cwd == "" {
 		cwd = "/"
 	}
-	if err := unix.Chdir(cwd); err != nil {
-		return fmt.Errorf("chdir %s: %w", cwd, err)
-	}
-	if err := dropBoundingSet(cfg.Capabilities); err != nil {
-		return err
-	}
-	env := cfg.Env
+	env := opts.Env
 	if len(env) == 0 {
 		env = []string{DefaultEnv[0]}
 	}
-	path, err := lookPath(cfg.Args[0], env)
-	if err != nil {
-		return err
-	}
-	listener, err := installSeccomp(cfg.Seccomp)
-	if err != nil {
-		return err
-	}
-	if listener >= 0 {
-		if err := sendListener(sock, []byte("seccomp\n"), listener); err != nil {
-			return err
+	// C strings end at a NUL; one inside would cut a path or argument
+	// short rather than fail as execve(2) of the whole string would.
+	for _, s := range append(append([]string{cwd}, opts.Args...), env...) {
+		if strings.IndexByte(s, 0) >= 0 {
+			return nil, fmt.Errorf("%q contains a NUL byte: %w", s, ErrCommand)
 		}
 	}
-	// Only stdio reaches the command (see runInit).
-	if err := CloseOnExecFrom(childConfigFd); err != nil {
-		return err
+	b := binary.NativeEndian.AppendUint32(nil, flags)
+	b = binary.NativeEndian.AppendUint64(b, mask)
+	field := func(s []byte) {
+		b = binary.NativeEndian.AppendUint32(b, uint32(len(s)))
+		b = append(b, s...)
 	}
-	err = unix.Exec(path, cfg.Args, env)
-	return fmt.Errorf("exec %s: %w", path, err)
+	field([]byte(cwd))
+	field(filter)
+	for _, list := range [][]string{opts.Args, env} {
+		b = binary.NativeEndian.AppendUint32(b, uint32(len(list)))
+		for _, s := range list {
+			field([]byte(s))
+		}
+	}
+	return b, nil
 }

@@ -134,7 +134,8 @@ func withContainerEnv(env []string) []string {
 }
 
 // lookPath resolves file like a shell would with PATH from env, inside
-// the (already pivoted) zone root.
+// the (already pivoted) zone root. The exec helper's look_path
+// (nsenter/nsenter.c) does the same, with the same messages: change both.
 func lookPath(file string, env []string) (string, error) {
 	if strings.Contains(file, "/") {
 		if err := checkExecutable(file); err != nil {

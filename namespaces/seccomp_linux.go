@@ -272,21 +272,13 @@ func installSeccomp(sc *specs.LinuxSeccomp) (int, error) {
 	if sc == nil {
 		return -1, nil
 	}
-	prog, err := seccompFilter(sc)
+	filter, listener, err := seccompProgram(sc)
 	if err != nil {
 		return -1, err
 	}
-	raw, err := bpf.Assemble(prog)
-	if err != nil {
-		return -1, fmt.Errorf("seccomp: assemble filter: %w", err)
-	}
-	filter := make([]unix.SockFilter, len(raw))
-	for i, r := range raw {
-		filter[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
-	}
 	fprog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
 	var flags uintptr
-	if notifies(sc) {
+	if listener {
 		flags = unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
 	}
 	// seccomp(2) rather than prctl: only it can ask for a listener.
@@ -305,4 +297,23 @@ func installSeccomp(sc *specs.LinuxSeccomp) (int, error) {
 		return -1, nil
 	}
 	return int(fd), nil
+}
+
+// seccompProgram is the filter built from sc as the kernel takes it, and
+// whether it must be loaded with a listener (SECCOMP_FILTER_FLAG_NEW_LISTENER).
+// The exec helper's C side (package nsenter) gets it ready-made.
+func seccompProgram(sc *specs.LinuxSeccomp) ([]unix.SockFilter, bool, error) {
+	prog, err := seccompFilter(sc)
+	if err != nil {
+		return nil, false, err
+	}
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		return nil, false, fmt.Errorf("seccomp: assemble filter: %w", err)
+	}
+	filter := make([]unix.SockFilter, len(raw))
+	for i, r := range raw {
+		filter[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
+	}
+	return filter, notifies(sc), nil
 }

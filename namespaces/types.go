@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/zoned-project/zoned/cgroups"
 )
 
 // Re-exec roles, matched against os.Args[0] by Dispatch.
@@ -114,5 +115,13 @@ type ExecOptions struct {
 	// JoinCgroup is called with the host pid of the helper before it can
 	// run anything in the zone, so the command starts in the zone's cgroup.
 	JoinCgroup func(pid int) error
-	Binary     string // "" means SealedBinary()
+	// EnterCgroup, when set, is used instead of JoinCgroup: it opens
+	// the files through which the helper gets into the zone's cgroup
+	// without being migrated by pid (cgroups.Entry says why): it is
+	// created in Dir (clone3 CLONE_INTO_CGROUP) and, while it still has
+	// one thread, writes "0" to every file in Tasks before it joins any
+	// namespace. Exec closes them. JoinCgroup stays the way on kernels
+	// without CLONE_INTO_CGROUP.
+	EnterCgroup func() (*cgroups.Entry, error)
+	Binary      string // "" means SealedBinary()
 }

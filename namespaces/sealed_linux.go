@@ -1,10 +1,12 @@
 package namespaces
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -46,10 +48,9 @@ func sealBinary() (string, error) {
 		mem.Close()
 		return "", fmt.Errorf("seal binary: copy /proc/self/exe: %w", err)
 	}
-	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
-	if _, err := unix.FcntlInt(mem.Fd(), unix.F_ADD_SEALS, seals); err != nil {
+	if err := addSeals(mem); err != nil {
 		mem.Close()
-		return "", fmt.Errorf("seal binary: F_ADD_SEALS: %w", err)
+		return "", err
 	}
 	// The path names the descriptor by number, and exec.Cmd resolves it in
 	// the child after moving ExtraFiles onto fds 3, 4, 5...: a low number
@@ -67,6 +68,27 @@ func sealBinary() (string, error) {
 }
 
 var sealedFile *os.File
+
+// addSeals seals the copy against every change. The kernel refuses
+// F_SEAL_WRITE with EBUSY while a page of the file has a reference
+// beyond its mapping, and pages just written can hold a transient one
+// (the other CPU's batch of pages on their way to the LRU lists, page
+// migration) for a few milliseconds on a loaded host: it waited for them
+// already, so ask again for a while before giving up.
+func addSeals(mem *os.File) error {
+	const seals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	var err error
+	for wait := time.Millisecond; wait < 2*time.Second; wait *= 2 {
+		if _, err = unix.FcntlInt(mem.Fd(), unix.F_ADD_SEALS, seals); !errors.Is(err, unix.EBUSY) {
+			break
+		}
+		time.Sleep(wait)
+	}
+	if err != nil {
+		return fmt.Errorf("seal binary: F_ADD_SEALS: %w", err)
+	}
+	return nil
+}
 
 // sealedMinFd is the lowest descriptor number the sealed copy may have.
 const sealedMinFd = 512

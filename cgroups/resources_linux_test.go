@@ -245,3 +245,41 @@ func TestOOMWatchEndsWithGroup(t *testing.T) {
 		t.Error("Stop returned with the watch still running")
 	}
 }
+
+// TestReadUsageAgreesWithReadStats: the list's light read gives the same
+// memory limit, tasks and CPU time as the full stats of a busy group.
+func TestReadUsageAgreesWithReadStats(t *testing.T) {
+	requireCgroups(t)
+	path := testParent(t) + "/usage"
+	g, err := New(path, ToSpec(api.Resources{MemoryBytes: 64 << 20, PidsMax: 50}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := startInGroup(t, g, "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exec sleep 30")
+	defer func() {
+		_ = g.Kill()
+		_ = cmd.Wait()
+		_ = g.Delete()
+	}()
+	time.Sleep(300 * time.Millisecond)
+	u, err := ReadUsage(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := ReadStats(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.MemoryLimit != st.MemoryLimit || u.MemoryLimit != 64<<20 || u.Pids != st.Pids || u.Pids == 0 {
+		t.Errorf("ReadUsage %+v, ReadStats %+v: limit and tasks differ", u, st)
+	}
+	if u.CPUUsageNanos == 0 || u.CPUUsageNanos > st.CPUUsageNanos || u.MemoryUsage == 0 {
+		t.Errorf("ReadUsage %+v against ReadStats %+v: no CPU time or memory", u, st)
+	}
+	if u.MemoryFailcnt != 0 || u.IOReadBytes != 0 {
+		t.Errorf("ReadUsage filled what it does not read: %+v", u)
+	}
+	if _, err := ReadUsage(path + "-none"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("ReadUsage of a missing group: %v, want ErrNotFound", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/containerd/cgroups/v3/cgroup1"
 	"github.com/zoned-project/zoned/errdefs"
 	"github.com/zoned-project/zoned/internal/kfile"
 )
@@ -119,4 +120,57 @@ func ioStatV2(dir string, st *Stats) error {
 		}
 	}
 	return nil
+}
+
+// ReadUsage reads what a list of zones shows of each running one: memory
+// used and its limit, tasks, CPU time; the other fields of the result are
+// zero. It reads four files where ReadStats reads a dozen, which is most
+// of the cost of listing a thousand running zones.
+func ReadUsage(path string) (*Stats, error) {
+	if err := checkPath(path); err != nil {
+		return nil, err
+	}
+	layout.once.Do(loadLayout)
+	var st Stats
+	var err error
+	read := func(dst *uint64, dir, file string) {
+		if err == nil && dir != "" {
+			*dst, err = readUint(dir, file)
+		}
+	}
+	switch layout.mode {
+	case "v1":
+		if layout.err != nil {
+			return nil, layout.err
+		}
+		dir := func(c cgroup1.Name) string {
+			if b, ok := layout.bases[string(c)]; ok {
+				return filepath.Join(b, path)
+			}
+			return ""
+		}
+		read(&st.MemoryUsage, dir(cgroup1.Memory), "memory.usage_in_bytes")
+		read(&st.MemoryLimit, dir(cgroup1.Memory), "memory.limit_in_bytes")
+		read(&st.Pids, dir(cgroup1.Pids), "pids.current")
+		read(&st.CPUUsageNanos, dir(cgroup1.Cpuacct), "cpuacct.usage")
+	case "v2":
+		dir := filepath.Join(root, path)
+		read(&st.MemoryUsage, dir, "memory.current")
+		read(&st.MemoryLimit, dir, "memory.max")
+		if v, e := readUint(dir, "pids.current"); e == nil {
+			st.Pids = v
+		}
+		if err == nil {
+			var cs map[string]uint64
+			if cs, err = readKeyed(dir, "cpu.stat"); err == nil {
+				st.CPUUsageNanos = cs["usage_usec"] * 1000
+			}
+		}
+	default:
+		return nil, fmt.Errorf("usage of cgroup %s: no cgroup hierarchy is mounted at %s: %w", path, root, errdefs.ErrUnsupported)
+	}
+	if err != nil {
+		return notFound(nil, fmt.Errorf("usage of cgroup %s: %w", path, err))
+	}
+	return &st, nil
 }

@@ -341,6 +341,8 @@ func (c *fakeCgroups) ReadStats(path string) (*cgroups.Stats, error) {
 	return g.Stats()
 }
 
+func (c *fakeCgroups) ReadUsage(path string) (*cgroups.Stats, error) { return c.ReadStats(path) }
+
 func (c *fakeCgroups) RemoveEmpty(path string) error { return c.log.call("cgroup.remove-empty") }
 
 // EntryFor is not reached: the fake runtime joins through JoinCgroup.

@@ -75,6 +75,8 @@ type cgroupDriver interface {
 	LimitTree(path string, l cgroups.TreeLimits) error
 	Delegate(path string, uid, gid int) error
 	ReadStats(path string) (*cgroups.Stats, error)
+	// ReadUsage reads only what a list shows of a zone (cgroups.ReadUsage).
+	ReadUsage(path string) (*cgroups.Stats, error)
 	RemoveEmpty(path string) error
 	// JoinInitLeaf moves an exec'd process into the leaf of g its zone's
 	// init is in.
@@ -213,6 +215,7 @@ func (hostCgroups) Delegate(path string, uid, gid int) error {
 	return cgroups.Delegate(path, uid, gid)
 }
 func (hostCgroups) ReadStats(path string) (*cgroups.Stats, error) { return cgroups.ReadStats(path) }
+func (hostCgroups) ReadUsage(path string) (*cgroups.Stats, error) { return cgroups.ReadUsage(path) }
 func (hostCgroups) RemoveEmpty(path string) error                 { return cgroups.RemoveEmpty(path) }
 func (hostCgroups) Mode() string                                  { return cgroups.Mode() }
 func (hostCgroups) JoinInitLeaf(g cgroups.Group, pid, initPID int) error {

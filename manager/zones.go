@@ -445,9 +445,10 @@ func (m *Manager) toAPI(rec *store.ZoneRecord, withSpec bool) *api.Zone {
 	}
 	if rec.State == api.StateRunning {
 		z.InitPID = rec.InitPID
-		// ReadStats, not Load: lists of many zones must not parse the
-		// mount table once per zone.
-		if st, err := m.cg.ReadStats(m.cgroupPath(rec.Name)); err == nil {
+		// ReadUsage, not Load or ReadStats: lists of many zones must
+		// not parse the mount table once per zone, nor read a dozen
+		// files per zone for four figures.
+		if st, err := m.cg.ReadUsage(m.cgroupPath(rec.Name)); err == nil {
 			z.Usage = &api.Usage{
 				MemoryBytes:      st.MemoryUsage,
 				MemoryLimitBytes: st.MemoryLimit,

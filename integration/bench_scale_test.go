@@ -5,6 +5,8 @@ package integration
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,6 +89,15 @@ func BenchmarkScale(b *testing.B) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	adopt := time.Since(t0)
+	// ZONED_SCALE_LOG=1 prints the daemon's log (without audit lines),
+	// whose timestamps show where a restart's time goes.
+	if os.Getenv("ZONED_SCALE_LOG") != "" {
+		for _, l := range strings.Split(d.logs(), "\n") {
+			if !strings.Contains(l, "audit") {
+				fmt.Println(l)
+			}
+		}
+	}
 	rssAfter := vmRSS(b, d.cmd.Process.Pid)
 
 	for b.Loop() {

@@ -62,11 +62,16 @@ func (m *Manager) reconcile(ctx context.Context) error {
 			if rec.InitPID > 0 && m.rt.Alive(rec.InitPID, rec.InitStartTime) {
 				rz := &runtimeZone{name: name, pid: rec.InitPID, startTime: rec.InitStartTime, done: make(chan struct{})}
 				m.running[name] = rz
-				if _, err := m.store.UpdateZone(name, func(z *store.ZoneRecord) error {
-					z.State = api.StateRunning
-					return nil
-				}); err != nil {
-					return err
+				// A record that says running already needs no write: at a
+				// thousand zones, a synced transaction each was most of a
+				// restart's time.
+				if rec.State != api.StateRunning {
+					if _, err := m.store.UpdateZone(name, func(z *store.ZoneRecord) error {
+						z.State = api.StateRunning
+						return nil
+					}); err != nil {
+						return err
+					}
 				}
 				m.wg.Add(1)
 				go m.watch(rz)

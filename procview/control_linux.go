@@ -1,6 +1,7 @@
 package procview
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +26,11 @@ func SetZone(state, zone string, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	// A daemon adopting a thousand running zones tells the view about
+	// each again: what it already has needs no synced rewrite.
+	if old, err := os.ReadFile(configPath(state, zone)); err == nil && bytes.Equal(old, b) {
+		return nil
+	}
 	return atomicfile.WriteFile(configPath(state, zone), b, 0o644)
 }
 
@@ -35,6 +41,14 @@ func RemoveZone(state, zone string) (int, error) {
 		return 0, err
 	}
 	return Zones(state), nil
+}
+
+// DropZone forgets a zone, if the view has it.
+func DropZone(state, zone string) error {
+	if err := os.Remove(configPath(state, zone)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // Zones is how many zones the view serves.

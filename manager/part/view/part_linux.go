@@ -248,32 +248,35 @@ func (v *Part) forget(zone string) {
 // reconcile serves the zones that run (a view that died with the host or
 // was killed comes back) and stops a view that serves none.
 func (v *Part) Reconcile(_ context.Context, recs []*store.ZoneRecord) error {
-	running, started := 0, false
+	var running []*store.ZoneRecord
 	for _, rec := range recs {
 		if rec.State != api.StateRunning || rec.InitPID <= 0 {
-			_, _ = procview.RemoveZone(v.state(), rec.Name)
+			_ = procview.DropZone(v.state(), rec.Name)
 			continue
 		}
-		running++
-		v.learnDisk(rec)
-		v.srv.Lock()
-		s, err := v.ensure()
-		v.srv.Unlock()
-		if err != nil {
-			v.host.Logger().Warn("zone view unavailable", "zone", rec.Name, "err", err)
-			v.setDegraded(rec.Name, err.Error())
-			continue
-		}
-		started = started || s
-		_ = v.setZone(rec.Name, rec.InitPID) // logged; reconcile goes on
+		running = append(running, rec)
+		v.learnDisk(rec) // runs btrfs-progs: before taking srv
 	}
 	v.srv.Lock()
 	defer v.srv.Unlock()
-	if running == 0 {
+	if len(running) == 0 {
 		// Also what a server that died with the daemon down left: its
 		// group and its dead mount.
 		v.stopServer()
 		return nil
+	}
+	// One check of the server for all zones: asking it once per zone
+	// was most of a restart's time at a thousand zones.
+	started, err := v.ensure()
+	if err != nil {
+		for _, rec := range running {
+			v.host.Logger().Warn("zone view unavailable", "zone", rec.Name, "err", err)
+			v.setDegraded(rec.Name, err.Error())
+		}
+		return nil
+	}
+	for _, rec := range running {
+		_ = v.setZone(rec.Name, rec.InitPID) // logged; reconcile goes on
 	}
 	if started {
 		// The server died while no daemon ran (or with it): the zones'

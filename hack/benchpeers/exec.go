@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"time"
 
 	"github.com/zoned-project/zoned/api"
 )
@@ -76,25 +75,7 @@ func (b *Bench) execScenario(ctx context.Context) error {
 			cyclers = append(cyclers, c)
 		}
 	}
-	for _, c := range cyclers {
-		if err := c.cycle(ctx, 0); err != nil {
-			return fmt.Errorf("%s warm-up: %w", c.tool, err)
-		}
-	}
-	times := make([][]time.Duration, len(cyclers))
-	for i := 1; i <= b.cfg.Runs && ctx.Err() == nil; i++ {
-		for j, c := range cyclers {
-			begin := time.Now()
-			if err := c.cycle(ctx, i); err != nil {
-				return fmt.Errorf("%s run %d: %w", c.tool, i, err)
-			}
-			times[j] = append(times[j], time.Since(begin))
-		}
-	}
-	for j, c := range cyclers {
-		b.res.durations(sc, execMetric, c.tool, times[j], c.note)
-	}
-	return ctx.Err()
+	return b.timeCyclers(ctx, sc, execMetric, cyclers)
 }
 
 // lxcExecCycler runs lxc-attach /bin/true in one running lxc container.

@@ -61,7 +61,14 @@ func (b *Bench) lifecycle(ctx context.Context) error {
 		}
 		cyclers = append(cyclers, c)
 	}
-	// Warm-up: page cache, binaries, first-use work.
+	return b.timeCyclers(ctx, sc, cycleMetric, cyclers)
+}
+
+// timeCyclers warms every cycler up once (page cache, binaries,
+// first-use work), then times b.cfg.Runs rounds, the tools interleaved
+// within each round so all see the same machine load, and records each
+// tool's durations under metric.
+func (b *Bench) timeCyclers(ctx context.Context, sc, metric string, cyclers []cycler) error {
 	for _, c := range cyclers {
 		if err := c.cycle(ctx, 0); err != nil {
 			return fmt.Errorf("%s warm-up: %w", c.tool, err)
@@ -78,7 +85,7 @@ func (b *Bench) lifecycle(ctx context.Context) error {
 		}
 	}
 	for j, c := range cyclers {
-		b.res.durations(sc, cycleMetric, c.tool, times[j], c.note)
+		b.res.durations(sc, metric, c.tool, times[j], c.note)
 	}
 	return ctx.Err()
 }

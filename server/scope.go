@@ -195,9 +195,7 @@ func (s *Server) visibleZones(ctx context.Context, who caller) (map[string]bool,
 	if !who.scoped() {
 		return nil, nil
 	}
-	opts := api.ZoneListOptions{}
-	scopeList(who, &opts)
-	zones, _, err := s.m.ListZonesPage(ctx, opts)
+	zones, err := s.scopedZones(ctx, who)
 	if err != nil {
 		return nil, err
 	}
@@ -235,9 +233,7 @@ func (s *Server) scopeInfo(ctx context.Context, info *api.Info) error {
 	if !who.scoped() {
 		return nil
 	}
-	opts := api.ZoneListOptions{}
-	scopeList(who, &opts)
-	zones, _, err := s.m.ListZonesPage(ctx, opts)
+	zones, err := s.scopedZones(ctx, who)
 	if err != nil {
 		return err
 	}
@@ -289,9 +285,7 @@ func (s *Server) checkCaps(ctx context.Context, who caller, zone string, res api
 	if !who.capped() {
 		return nil
 	}
-	opts := api.ZoneListOptions{}
-	scopeList(who, &opts)
-	zones, _, err := s.m.ListZonesPage(ctx, opts)
+	zones, err := s.scopedZones(ctx, who)
 	if err != nil {
 		return err
 	}
@@ -352,4 +346,13 @@ func patchedResources(res api.Resources, p *api.ResourcesPatch) api.Resources {
 		res.DiskBytes = *p.DiskBytes
 	}
 	return res
+}
+
+// scopedZones lists the zones in the caller's scope (every zone for a
+// caller without one).
+func (s *Server) scopedZones(ctx context.Context, who caller) ([]api.Zone, error) {
+	opts := api.ZoneListOptions{}
+	scopeList(who, &opts)
+	zones, _, err := s.m.ListZonesPage(ctx, opts)
+	return zones, err
 }
